@@ -1,0 +1,280 @@
+// Package client makes RPC calls and casts: the Go form of oslo.messaging's
+// RPCClient.
+//
+//	c, err := client.New(tr, target.Target{Topic: "trove-taskmanager", Version: "1.0"},
+//		client.VersionCap("1.10"))
+//	cc := c.Prepare(client.Version("1.2"), client.Server("host-1"), client.Timeout(5*time.Second))
+//	err = cc.Cast(ctx, "create_instance", CreateInstanceArgs{ID: id})
+//	stats, err := client.Call[FSStats](ctx, cc, "get_filesystem_stats", map[string]any{"fs_path": nil})
+//
+// Arguments are oslo's keyword arguments: a struct (encoded with its json
+// tags) or a map with string keys. The request context travels from the
+// ctx (see serializer.WithRequestContext).
+//
+// A call waits for the first of: the reply, the ctx deadline, the Timeout
+// (60 s by default), or, with CallMonitorTimeout, a gap in the server's
+// heartbeats. A timeout matches both transport.ErrTimeout and
+// context.DeadlineExceeded. A failure raised by the server is a
+// *transport.RemoteError; errors.Is matches it against sentinel kinds such
+// as dispatcher.ErrNoSuchMethod.
+//
+// A Client is immutable and safe for concurrent use; Prepare returns a
+// modified copy.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport"
+)
+
+// DefaultTimeout is the call timeout when none is set (oslo's
+// rpc_response_timeout).
+const DefaultTimeout = 60 * time.Second
+
+// Client sends calls and casts to one target.
+type Client struct {
+	tr *transport.Transport
+	s  settings
+}
+
+type settings struct {
+	target     target.Target
+	timeout    time.Duration
+	versionCap string
+	retry      int
+	monitor    time.Duration
+	ser        serializer.Serializer
+}
+
+// An Option sets a target field or a call setting, for New and Prepare.
+// Options given to Prepare override the client's values, including with
+// the zero value: Namespace("") clears the namespace, Timeout(0) restores
+// the default timeout.
+type Option func(*settings)
+
+// Exchange sets the target exchange ("" is the transport's control exchange).
+func Exchange(e string) Option { return func(s *settings) { s.target.Exchange = e } }
+
+// Topic sets the target topic.
+func Topic(t string) Option { return func(s *settings) { s.target.Topic = t } }
+
+// Namespace sets the target namespace ("" is the null namespace).
+func Namespace(ns string) Option { return func(s *settings) { s.target.Namespace = ns } }
+
+// Version sets the requested API version, "X.Y" or "X.Y.Z".
+func Version(v string) Option { return func(s *settings) { s.target.Version = v } }
+
+// Server addresses one server of the topic.
+func Server(name string) Option { return func(s *settings) { s.target.Server = name } }
+
+// Fanout makes casts go to every server of the topic. Calls to a fanout
+// target fail.
+func Fanout(on bool) Option { return func(s *settings) { s.target.Fanout = on } }
+
+// Timeout sets how long a call waits for its reply, and bounds how long a
+// cast may take to be accepted; 0 means DefaultTimeout. A sooner ctx
+// deadline wins.
+func Timeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
+
+// VersionCap sets the highest version the client may send. A call or cast
+// whose version is not compatible with it fails with a *VersionCapError,
+// before anything is sent; with a cap set, an unversioned target fails
+// too, as in oslo.
+func VersionCap(v string) Option { return func(s *settings) { s.versionCap = v } }
+
+// Retry bounds re-sending after connection failures: negative (the
+// default) retries until the timeout, 0 sends once, N retries N times.
+func Retry(n int) Option { return func(s *settings) { s.retry = n } }
+
+// CallMonitorTimeout enables call monitoring: the server sends a heartbeat
+// every d/2 while the method runs, and the call fails when none arrives for
+// d. The overall Timeout still applies, so long calls set both. 0 disables
+// it.
+func CallMonitorTimeout(d time.Duration) Option { return func(s *settings) { s.monitor = d } }
+
+// WithSerializer sets the serializer for arguments, results and the request
+// context; the default is serializer.NoOp.
+func WithSerializer(ser serializer.Serializer) Option {
+	if ser == nil {
+		ser = serializer.NoOp{}
+	}
+	return func(s *settings) { s.ser = ser }
+}
+
+// New returns a client for t. t needs a Topic; a Version and a VersionCap,
+// when set, must parse.
+func New(tr *transport.Transport, t target.Target, opts ...Option) (*Client, error) {
+	if tr == nil {
+		return nil, errors.New("client: nil transport")
+	}
+	c := &Client{tr: tr, s: settings{target: t, retry: -1, ser: serializer.NoOp{}}}
+	for _, o := range opts {
+		o(&c.s)
+	}
+	if err := c.s.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s settings) validate() error {
+	if err := s.target.ValidateSend(); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	if s.versionCap != "" {
+		if _, err := target.ParseVersion(s.versionCap); err != nil {
+			return fmt.Errorf("client: version cap: %w", err)
+		}
+	}
+	return nil
+}
+
+// Prepare returns a copy of the client with opts applied (oslo's
+// prepare). It does not fail: invalid settings make every Call and Cast of
+// the copy fail with the reason, and CanSendVersion return false.
+func (c *Client) Prepare(opts ...Option) *Client {
+	cc := &Client{tr: c.tr, s: c.s}
+	for _, o := range opts {
+		o(&cc.s)
+	}
+	return cc
+}
+
+// Target returns the client's target.
+func (c *Client) Target() target.Target { return c.s.target }
+
+// CanSendVersion reports whether version v (or the target's version when v
+// is "") is allowed by the version cap. It never fails.
+func (c *Client) CanSendVersion(v string) bool {
+	if v == "" {
+		v = c.s.target.Version
+	}
+	return c.s.versionCap == "" || target.Compatible(c.s.versionCap, v)
+}
+
+// ErrVersionCap is matched by every *VersionCapError.
+var ErrVersionCap = errors.New("client: requested version exceeds the version cap")
+
+// VersionCapError reports a message whose version the version cap forbids
+// (oslo's RPCVersionCapError, with its text).
+type VersionCapError struct{ Version, Cap string }
+
+func (e *VersionCapError) Error() string {
+	return "client: Requested message version, " + e.Version + " is incompatible.  It needs to be equal in major version and less than or equal in minor version as the specified version cap " + e.Cap + "."
+}
+
+// Is makes errors.Is(err, ErrVersionCap) hold.
+func (e *VersionCapError) Is(target error) bool { return target == ErrVersionCap }
+
+// prepare checks the settings and builds the request for one message.
+func (c *Client) prepare(ctx context.Context, method string, args any) (*transport.Request, error) {
+	if err := c.s.validate(); err != nil {
+		return nil, err
+	}
+	if method == "" {
+		return nil, errors.New("client: empty method name")
+	}
+	t := c.s.target
+	if c.s.versionCap != "" && !target.Compatible(c.s.versionCap, t.Version) {
+		return nil, &VersionCapError{Version: t.Version, Cap: c.s.versionCap}
+	}
+	rc, err := c.s.ser.SerializeContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("client: serializing request context: %w", err)
+	}
+	if !serializer.IsNoOp(c.s.ser) {
+		if args, err = serializeArgs(ctx, c.s.ser, args); err != nil {
+			return nil, err
+		}
+	}
+	return &transport.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
+}
+
+// withTimeout bounds ctx by the client's timeout unless its deadline is
+// sooner.
+func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := c.s.timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Cast sends method with args to the target and returns once the broker
+// has accepted it; nothing tells whether a server handled it.
+func (c *Client) Cast(ctx context.Context, method string, args any) error {
+	req, err := c.prepare(ctx, method, args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return c.tr.Cast(ctx, c.s.target, req, transport.SendOptions{Retry: c.s.retry})
+}
+
+// Call sends method with args to one server of the target and waits for
+// the result, which it decodes into reply (a pointer, or nil to discard
+// it).
+func (c *Client) Call(ctx context.Context, method string, args, reply any) error {
+	if err := c.s.target.ValidateCall(); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	req, err := c.prepare(ctx, method, args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	raw, err := c.tr.Call(ctx, c.s.target, req, transport.CallOptions{
+		SendOptions:    transport.SendOptions{Retry: c.s.retry},
+		MonitorTimeout: c.s.monitor,
+	})
+	if err != nil || reply == nil {
+		return err
+	}
+	if err := c.decodeResult(ctx, raw, reply); err != nil {
+		return fmt.Errorf("client: decoding the result of %s: %w", method, err)
+	}
+	return nil
+}
+
+func (c *Client) decodeResult(ctx context.Context, raw serializer.Raw, reply any) error {
+	if serializer.IsNoOp(c.s.ser) {
+		if raw.IsNull() {
+			return nil
+		}
+		return raw.Decode(reply)
+	}
+	var generic any
+	if !raw.IsNull() {
+		if err := raw.Decode(&generic); err != nil {
+			return err
+		}
+	}
+	v, err := c.s.ser.DeserializeEntity(ctx, generic)
+	if err != nil {
+		return err
+	}
+	codec := serializer.CodecOf(raw.Codec)
+	data, err := codec.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return codec.Unmarshal(data, reply)
+}
+
+// Call calls method and returns its result decoded as an R.
+func Call[R any](ctx context.Context, c *Client, method string, args any) (R, error) {
+	var r R
+	err := c.Call(ctx, method, args, &r)
+	return r, err
+}

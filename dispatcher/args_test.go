@@ -1,0 +1,384 @@
+package dispatcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/oslo-go/messaging/serializer"
+)
+
+type FSArgs struct {
+	FSPath string `json:"fs_path" rpc:"required"`
+	Limit  int64  `json:"limit"`
+	Opts   FSOpts `json:"opts"`
+}
+
+type FSOpts struct {
+	Depth int      `json:"depth"`
+	Tags  []string `json:"tags"`
+	Flag  bool     `json:"flag" rpc:"required"` // nested: not checked
+}
+
+type FSStats struct {
+	Path  string
+	Used  int64
+	Depth int
+	Tags  []string
+}
+
+type Base struct {
+	Name string `json:"name" rpc:"required"`
+}
+
+type EmbArgs struct {
+	*Base
+	Size  int    `json:"size,omitempty" rpc:"required,other"`
+	Alias string `json:"alias" msgpack:"al" rpc:"required"`
+	Plain string
+	Skip  string `json:"-" rpc:"required"`
+	Label
+	Inner Wrapper   `json:"inner"`
+	List  []Wrapper `json:"list"`
+}
+
+// Label is an embedded non-struct: a field named Label.
+type Label string
+
+type Wrapper struct{ Deeper }
+
+type Deeper struct {
+	Deep int `json:"deep"`
+}
+
+type OptArgs struct {
+	Msg  string `json:"msg"`
+	Fail bool   `json:"fail"`
+}
+
+type argsEP struct{}
+
+func (*argsEP) GetFilesystemStats(_ context.Context, a FSArgs) (FSStats, error) {
+	return FSStats{Path: a.FSPath, Used: a.Limit, Depth: a.Opts.Depth, Tags: a.Opts.Tags}, nil
+}
+func (*argsEP) PtrArgs(_ context.Context, a *FSArgs) (*FSArgs, error)               { return a, nil }
+func (*argsEP) Optional(_ context.Context, a OptArgs) (OptArgs, error)              { return a, nil }
+func (*argsEP) MapArgs(_ context.Context, m map[string]any) (map[string]any, error) { return m, nil }
+func (*argsEP) IntMap(_ context.Context, m map[string]int) (map[string]int, error)  { return m, nil }
+func (*argsEP) NoArgs(context.Context) (string, error)                              { return "none", nil }
+func (*argsEP) Embedded(_ context.Context, a EmbArgs) (string, error) {
+	return fmt.Sprintf("%s/%d/%s", a.Name, a.Size, a.Alias), nil
+}
+func (*argsEP) OnlyErr(_ context.Context, a OptArgs) error {
+	if a.Fail {
+		return errors.New(a.Msg)
+	}
+	return nil
+}
+func (*argsEP) ResultAndErr(context.Context) (string, error) { return "partial", errors.New("failed") }
+func (*argsEP) Panics(_ context.Context, a OptArgs) (string, error) {
+	if a.Msg == "nil" {
+		panic(nil)
+	}
+	panic(a.Msg)
+}
+
+// jsonError returns encoding/json's error for decoding s into a map.
+func jsonError(s string) string {
+	var m map[string]any
+	return fmt.Sprint(json.Unmarshal([]byte(s), &m))
+}
+
+// argsRequest returns a request for method with args; "-" means no args.
+func argsRequest(method, args string) *Request {
+	r := &Request{Method: method}
+	if args != "-" {
+		r.Args = raw(args)
+	}
+	return r
+}
+
+func TestArguments(t *testing.T) {
+	d, err := New([]any{&argsEP{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const typeErr = "builtins.TypeError: "
+	tests := []struct {
+		method, args string
+		want         string
+	}{
+		{"get_filesystem_stats", `{"fs_path": "/var", "limit": 10, "opts": {"depth": 2, "tags": ["a"]}}`, "{Path:/var Used:10 Depth:2 Tags:[a]}"},
+		{"get_filesystem_stats", `{"fs_path": "/var", "unknown": {"x": 1}}`, "{Path:/var Used:0 Depth:0 Tags:[]}"},
+		{"get_filesystem_stats", `{"FS_Path": "/var"}`, "{Path:/var Used:0 Depth:0 Tags:[]}"}, // keys match as encoding/json matches them
+		{"get_filesystem_stats", `{"fs_path": ""}`, "{Path: Used:0 Depth:0 Tags:[]}"},
+		{"get_filesystem_stats", `{"fs_path": 1}`, typeErr + "get_filesystem_stats() argument 'fs_path': expected string, got number"},
+		{"get_filesystem_stats", `{"fs_path": "/", "limit": "10"}`, typeErr + "get_filesystem_stats() argument 'limit': expected integer, got string"},
+		{"get_filesystem_stats", `{"fs_path": "/", "limit": 1.5}`, typeErr + "get_filesystem_stats() argument 'limit': expected integer, got number 1.5"},
+		{"get_filesystem_stats", `{"fs_path": "/", "opts": {"depth": "deep"}}`, typeErr + "get_filesystem_stats() argument 'opts.depth': expected integer, got string"},
+		{"get_filesystem_stats", `{"fs_path": "/", "opts": {"tags": "a"}}`, typeErr + "get_filesystem_stats() argument 'opts.tags': expected array, got string"},
+		{"get_filesystem_stats", `{"fs_path": "/", "opts": []}`, typeErr + "get_filesystem_stats() argument 'opts': expected object, got array"},
+		{"get_filesystem_stats", `{"fs_path": "/", "opts": {"flag": 1}}`, typeErr + "get_filesystem_stats() argument 'opts.flag': expected boolean, got number"},
+		{"get_filesystem_stats", `{}`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+		{"get_filesystem_stats", `{"fs_path": null}`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+		{"get_filesystem_stats", `null`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+		{"get_filesystem_stats", `-`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+		{"get_filesystem_stats", `[1]`, typeErr + "get_filesystem_stats() invalid arguments: expected object, got array"},
+		{"get_filesystem_stats", `"x"`, typeErr + "get_filesystem_stats() invalid arguments: expected object, got string"},
+		{"get_filesystem_stats", `{"fs_path":`, typeErr + "get_filesystem_stats() invalid arguments: " + jsonError(`{"fs_path":`)},
+		{"optional", `-`, "{Msg: Fail:false}"},
+		{"optional", `null`, "{Msg: Fail:false}"},
+		{"optional", `{}`, "{Msg: Fail:false}"},
+		{"optional", `{"msg": "hi", "fail": true}`, "{Msg:hi Fail:true}"},
+		{"optional", `{"msg": 1}`, typeErr + "optional() argument 'msg': expected string, got number"},
+		{"optional", `[]`, typeErr + "optional() invalid arguments: expected object, got array"},
+		{"ptr_args", `{"fs_path": "/p", "limit": 3}`, "&{FSPath:/p Limit:3 Opts:{Depth:0 Tags:[] Flag:false}}"},
+		{"ptr_args", `{"limit": 3}`, typeErr + "ptr_args() missing required argument: 'fs_path'"},
+		{"map_args", `{"a": 1, "b": "x", "c": null, "d": [true]}`, "map[a:1 b:x c:<nil> d:[true]]"},
+		{"map_args", `-`, "map[]"},
+		{"map_args", `null`, "map[]"},
+		{"map_args", `{}`, "map[]"},
+		{"map_args", `[1]`, typeErr + "map_args() invalid arguments: expected object, got array"},
+		{"int_map", `{"a": 1, "b": 2}`, "map[a:1 b:2]"},
+		{"int_map", `{"a": "x"}`, typeErr + "int_map() invalid arguments: expected integer, got string"},
+		{"no_args", `-`, "none"},
+		{"no_args", `{"ignored": 1}`, "none"},
+		{"no_args", `[garbage`, "none"},
+		{"embedded", `{"name": "n", "size": 2, "alias": "a"}`, "n/2/a"},
+		{"embedded", `{"name": "n", "size": 2, "al": "a"}`, "n/2/"}, // msgpack spelling satisfies required, json decoding ignores it
+		{"embedded", `{"size": 2, "alias": "a"}`, typeErr + "embedded() missing required argument: 'name'"},
+		{"embedded", `{"name": "n", "alias": "a"}`, typeErr + "embedded() missing required argument: 'size'"},
+		{"embedded", `{"name": "n", "size": 1}`, typeErr + "embedded() missing required argument: 'alias'"},
+		{"embedded", `{"name": 1, "size": 2, "alias": "a"}`, typeErr + "embedded() argument 'name': expected string, got number"},
+		{"embedded", `{"name": "n", "size": 2, "alias": "a", "inner": {"deep": "x"}}`, typeErr + "embedded() argument 'inner.deep': expected integer, got string"},
+		{"embedded", `{"name": "n", "size": 2, "alias": "a", "list": [{"deep": "x"}]}`, typeErr + "embedded() argument 'list.deep': expected integer, got string"},
+		{"embedded", `{"name": "n", "size": 2, "alias": "a", "Label": 5}`, typeErr + "embedded() argument 'Label': expected string, got number"},
+		{"only_err", `{}`, "<nil>"},
+		{"only_err", `{"fail": true, "msg": "bad"}`, "error: bad"},
+		{"result_and_err", `-`, "error: failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.args, func(t *testing.T) {
+			res, err := d.Dispatch(context.Background(), argsRequest(tt.method, tt.args))
+			got := outcome(res, err)
+			if err == nil {
+				got = fmt.Sprintf("%+v", res)
+				if m, ok := res.(map[string]any); ok && m == nil {
+					got = "nil map"
+				}
+			}
+			if got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if err != nil && strings.HasPrefix(tt.want, typeErr) {
+				var ae *ArgumentError
+				if !errors.Is(err, ErrInvalidArguments) || !errors.As(err, &ae) || ae.Method != tt.method {
+					t.Errorf("err = %#v, want *ArgumentError matching ErrInvalidArguments", err)
+				}
+				if !strings.HasPrefix(err.Error(), "dispatcher: "+tt.method+"() ") {
+					t.Errorf("Error() = %q", err)
+				}
+			}
+		})
+	}
+}
+
+func TestJSONPath(t *testing.T) {
+	type inner struct {
+		Deeper
+		X int `json:"x"`
+	}
+	type top struct {
+		*Base
+		In   inner            `json:"in"`
+		M    map[string]inner `json:"m"`
+		P    **inner
+		Skip inner `json:"-"`
+		Label
+	}
+	tt := reflect.TypeFor[top]()
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"Base.name", "name"},
+		{"in.x", "in.x"},
+		{"in.Deeper.deep", "in.deep"},
+		{"m.Deeper.deep", "m.deep"},
+		{"m.k.Deeper.deep", "m.k.Deeper.deep"}, // a path with map keys is left alone
+		{"P.Deeper.deep", "P.deep"},
+		{"Label", "Label"},
+		{"unknown.Deeper", "unknown.Deeper"},
+		{"in.x.y", "in.x.y"},
+	} {
+		if got := jsonPath(tt, c.in); got != c.want {
+			t.Errorf("jsonPath(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := jsonPath(nil, "A.b"); got != "A.b" {
+		t.Errorf("jsonPath(nil) = %q", got)
+	}
+}
+
+func TestArgumentErrorFields(t *testing.T) {
+	d, err := New([]any{&argsEP{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Dispatch(context.Background(), argsRequest("get_filesystem_stats", `{"fs_path": "/", "opts": {"depth": "deep"}}`))
+	var ae *ArgumentError
+	if !errors.As(err, &ae) || ae.Method != "get_filesystem_stats" || ae.Field != "opts.depth" {
+		t.Fatalf("err = %#v", err)
+	}
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || errors.Unwrap(err) != ae.Err {
+		t.Errorf("Unwrap does not give the codec error: %#v", ae.Err)
+	}
+	_, err = d.Dispatch(context.Background(), argsRequest("get_filesystem_stats", `{}`))
+	if !errors.As(err, &ae) || ae.Field != "fs_path" || ae.Err != nil {
+		t.Fatalf("missing: err = %#v", err)
+	}
+	if got, want := err.Error(), "dispatcher: get_filesystem_stats() missing required argument: 'fs_path'"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// Hand-made ArgumentErrors.
+	for _, tt := range []struct {
+		e    *ArgumentError
+		want string
+	}{
+		{&ArgumentError{Method: "m", Err: errors.New("bad")}, "m() invalid arguments: bad"},
+		{&ArgumentError{Method: "m", Field: "f", Err: errors.New("bad")}, "m() argument 'f': bad"},
+		{&ArgumentError{Method: "m", Field: "f"}, "m() missing required argument: 'f'"},
+	} {
+		if _, _, msg := tt.e.WireError(); msg != tt.want {
+			t.Errorf("WireError message = %q, want %q", msg, tt.want)
+		}
+	}
+}
+
+// upper is a serializer whose DeserializeEntity upper-cases strings and
+// records what it saw.
+type upper struct {
+	serializer.NoOp
+	mu   sync.Mutex
+	seen []string
+}
+
+func (u *upper) DeserializeEntity(_ context.Context, v any) (any, error) {
+	u.mu.Lock()
+	u.seen = append(u.seen, fmt.Sprintf("%T %v", v, v))
+	u.mu.Unlock()
+	switch s := v.(type) {
+	case string:
+		if s == "bad" {
+			return nil, errBadEntity
+		}
+		return strings.ToUpper(s), nil
+	case map[string]any:
+		if n, ok := s["depth"].(json.Number); ok {
+			s["depth"] = n + "0"
+		}
+	}
+	return v, nil
+}
+
+func (u *upper) reset() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.seen
+	u.seen = nil
+	sort.Strings(s)
+	return s
+}
+
+var errBadEntity = errors.New("bad entity")
+
+func TestCustomSerializer(t *testing.T) {
+	ser := &upper{}
+	funcs := Funcs{"raw_args": func(_ context.Context, args serializer.Raw) (any, error) {
+		var m map[string]any
+		if err := args.Decode(&m); err != nil {
+			return nil, err
+		}
+		return fmt.Sprint(m), nil
+	}}
+	d, err := New([]any{&argsEP{}, funcs}, WithSerializer(ser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		method, args string
+		want         string
+		seen         []string
+	}{
+		{"get_filesystem_stats", `{"fs_path": "/var", "limit": 7, "opts": {"depth": 2, "tags": ["a"]}}`,
+			"{Path:/VAR Used:7 Depth:20 Tags:[a]}",
+			[]string{"json.Number 7", "map[string]interface {} map[depth:2 tags:[a]]", "string /var"}},
+		{"ptr_args", `{"fs_path": "x"}`, "&{FSPath:X Limit:0 Opts:{Depth:0 Tags:[] Flag:false}}", []string{"string x"}},
+		{"get_filesystem_stats", `{"limit": 7}`, "builtins.TypeError: get_filesystem_stats() missing required argument: 'fs_path'", []string{"json.Number 7"}},
+		{"get_filesystem_stats", `{"fs_path": 1}`, "builtins.TypeError: get_filesystem_stats() argument 'fs_path': expected string, got number", []string{"json.Number 1"}},
+		{"get_filesystem_stats", `[1]`, "builtins.TypeError: get_filesystem_stats() invalid arguments: expected object, got array", nil},
+		{"optional", `-`, "{Msg: Fail:false}", nil},
+		{"optional", `{"msg": "hi"}`, "{Msg:HI Fail:false}", []string{"string hi"}},
+		{"map_args", `{"a": "b", "n": 1}`, "map[a:B n:1]", []string{"json.Number 1", "string b"}},
+		{"map_args", `-`, "map[]", nil},
+		{"int_map", `{"a": 1}`, "map[a:1]", []string{"json.Number 1"}},
+		{"no_args", `{"a": "b"}`, "none", nil},
+		{"raw_args", `{"a": "b"}`, "map[a:B]", []string{"string b"}},
+		{"raw_args", `-`, "map[]", nil},
+		{"optional", `{"msg": "bad"}`, "error: bad entity", []string{"string bad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.args, func(t *testing.T) {
+			ser.reset()
+			res, err := d.Dispatch(context.Background(), argsRequest(tt.method, tt.args))
+			got := outcome(res, err)
+			if err == nil {
+				got = fmt.Sprintf("%+v", res)
+			}
+			if got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if seen := ser.reset(); !reflect.DeepEqual(seen, tt.seen) {
+				t.Errorf("DeserializeEntity saw %q, want %q", seen, tt.seen)
+			}
+		})
+	}
+	_, err = d.Dispatch(context.Background(), argsRequest("optional", `{"msg": "bad"}`))
+	if !errors.Is(err, errBadEntity) {
+		t.Errorf("serializer error not returned as is: %v", err)
+	}
+}
+
+func TestFuncs(t *testing.T) {
+	errGone := errors.New("gone")
+	d, err := New([]any{Endpoint(Funcs{
+		"echo": func(_ context.Context, args serializer.Raw) (any, error) { return string(args.Data), nil },
+		"gone": func(context.Context, serializer.Raw) (any, error) { return "ignored", fmt.Errorf("x: %w", errGone) },
+		"boom": func(context.Context, serializer.Raw) (any, error) { panic("funcs boom") },
+	}, Version("1.1"), ExpectedErrors(errGone))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ method, args, want string }{
+		{"echo", `{"a": 1}`, `{"a": 1}`},
+		{"echo", `-`, `{}`},
+		{"echo", `null`, `{}`},
+		{"gone", `-`, "builtins.Exception: x: gone"}, // marked Expected, same class
+		{"boom", `-`, "builtins.RuntimeError: boom() panicked: funcs boom"},
+	}
+	for _, tt := range tests {
+		res, err := d.Dispatch(context.Background(), argsRequest(tt.method, tt.args))
+		if got := outcome(res, err); got != tt.want {
+			t.Errorf("%s %s: got %s, want %s", tt.method, tt.args, got, tt.want)
+		}
+	}
+	_, err = d.Dispatch(context.Background(), argsRequest("gone", "-"))
+	if !IsExpected(err) || !errors.Is(err, errGone) {
+		t.Errorf("gone: err = %#v, want expected", err)
+	}
+}

@@ -1,0 +1,437 @@
+// Package fake is an in-memory driver for the URL scheme fake://, for tests
+// and single-process programs. Import it for its side effect:
+//
+//	import _ "github.com/oslo-go/messaging/drivers/fake"
+//
+//	tr, err := transport.Open(ctx, "fake:///"+t.Name())
+//
+// Transports opened with the same virtual host in one process share one
+// in-memory broker; different virtual hosts are isolated, which keeps
+// parallel tests apart. The broker behaves like RabbitMQ with oslo's
+// topology: a topic queue shared by the servers of a topic (each message
+// goes to one of them, round-robin), a queue per server, a copy of each
+// fanout message per server, queues that keep messages until a consumer
+// comes, call requests that expire with their timeout, notification queues
+// per topic.priority with pools, acknowledgement and requeue. Messages
+// handed to a server that closes before taking them are requeued.
+//
+// The driver accepts no URL query parameters and no options.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport"
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+func init() { transport.Register("fake", Driver{}) }
+
+// Driver is the fake driver. It is registered as "fake".
+type Driver struct{}
+
+// Open returns a connection to the in-memory broker of u's virtual host.
+func (Driver) Open(_ context.Context, u *driver.URL, cfg driver.Config) (driver.Conn, error) {
+	if len(u.Query) > 0 {
+		keys := make([]string, 0, len(u.Query))
+		for k := range u.Query {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return nil, fmt.Errorf("fake: unknown URL query parameter(s) %s: the fake driver takes none", strings.Join(keys, ", "))
+	}
+	if len(cfg.Options) > 0 {
+		return nil, fmt.Errorf("fake: unknown driver option %T", cfg.Options[0])
+	}
+	c := &conn{b: brokerFor(u.VirtualHost), cfg: cfg, replyAddr: "reply_" + ids.Hex(), listeners: map[*listener]struct{}{}}
+	c.b.mu.Lock()
+	c.b.replies[c.replyAddr] = c
+	c.b.mu.Unlock()
+	return c, nil
+}
+
+var (
+	brokersMu sync.Mutex
+	brokers   = map[string]*broker{}
+)
+
+func brokerFor(vhost string) *broker {
+	brokersMu.Lock()
+	defer brokersMu.Unlock()
+	b := brokers[vhost]
+	if b == nil {
+		b = &broker{queues: map[queueKey]*queue{}, fanout: map[string]map[*listener]struct{}{}, replies: map[string]*conn{}}
+		brokers[vhost] = b
+	}
+	return b
+}
+
+// Reset discards every queued message and subscription of the broker of
+// virtual host vhost, as oslo's fake driver cleanup does. Open connections
+// keep working on a fresh broker only after they are reopened.
+func Reset(vhost string) {
+	brokersMu.Lock()
+	defer brokersMu.Unlock()
+	delete(brokers, vhost)
+}
+
+type queueKind int
+
+const (
+	topicQueue queueKind = iota
+	serverQueue
+	notifyQueue
+)
+
+type queueKey struct {
+	kind                 queueKind
+	exchange, topic, sub string // sub: server name or notification pool
+}
+
+type broker struct {
+	mu      sync.Mutex
+	queues  map[queueKey]*queue
+	fanout  map[string]map[*listener]struct{} // topic -> listeners
+	replies map[string]*conn                  // reply address -> conn
+}
+
+// queue holds messages until a consumer takes them, and hands them to its
+// consumers in turn.
+type queue struct {
+	backlog   []item
+	consumers []*listener
+	next      int
+}
+
+type item struct {
+	msg     *driver.Message
+	expires time.Time // zero: never
+	src     *queue    // where a requeue puts it back; nil for fanout copies
+}
+
+func (q *queue) deliver(b *broker, it item) {
+	if len(q.consumers) == 0 {
+		q.backlog = append(q.backlog, it)
+		return
+	}
+	l := q.consumers[q.next%len(q.consumers)]
+	q.next++
+	l.push(it)
+}
+
+func (b *broker) queue(k queueKey) *queue {
+	q := b.queues[k]
+	if q == nil {
+		q = &queue{}
+		b.queues[k] = q
+	}
+	return q
+}
+
+func (b *broker) subscribe(q *queue, l *listener) {
+	q.consumers = append(q.consumers, l)
+	for _, it := range q.backlog {
+		l.push(it)
+	}
+	q.backlog = nil
+}
+
+func (b *broker) unsubscribe(q *queue, l *listener) {
+	for i, c := range q.consumers {
+		if c == l {
+			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			return
+		}
+	}
+}
+
+type conn struct {
+	b         *broker
+	cfg       driver.Config
+	replyAddr string
+	closed    atomic.Bool
+
+	mu        sync.Mutex
+	listeners map[*listener]struct{}
+}
+
+func (c *conn) Send(_ context.Context, t target.Target, m *driver.Message) error {
+	it := item{msg: m}
+	if m.Expiration > 0 {
+		it.expires = time.Now().Add(m.Expiration)
+	}
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c.closed.Load() {
+		return driver.ErrClosed
+	}
+	switch {
+	case t.Fanout:
+		for l := range b.fanout[t.Topic] {
+			l.push(it)
+		}
+	case t.Server != "":
+		q := b.queue(queueKey{kind: serverQueue, exchange: t.Exchange, topic: t.Topic, sub: t.Server})
+		it.src = q
+		q.deliver(b, it)
+	default:
+		q := b.queue(queueKey{kind: topicQueue, exchange: t.Exchange, topic: t.Topic})
+		it.src = q
+		q.deliver(b, it)
+	}
+	return nil
+}
+
+func (c *conn) ReplyAddress(context.Context) (string, error) {
+	if c.closed.Load() {
+		return "", driver.ErrClosed
+	}
+	return c.replyAddr, nil
+}
+
+func (c *conn) Listen(_ context.Context, t target.Target) (driver.Listener, error) {
+	l := c.newListener(false)
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c.closed.Load() {
+		return nil, driver.ErrClosed
+	}
+	for _, k := range []queueKey{
+		{kind: topicQueue, exchange: t.Exchange, topic: t.Topic},
+		{kind: serverQueue, exchange: t.Exchange, topic: t.Topic, sub: t.Server},
+	} {
+		q := b.queue(k)
+		l.queues = append(l.queues, q)
+		b.subscribe(q, l)
+	}
+	if b.fanout[t.Topic] == nil {
+		b.fanout[t.Topic] = map[*listener]struct{}{}
+	}
+	b.fanout[t.Topic][l] = struct{}{}
+	l.fanoutTopic = t.Topic
+	return l, nil
+}
+
+// Notify publishes to the default queue of t.Topic and to every pool queue
+// that exists for it, like a RabbitMQ topic exchange with one queue per pool.
+func (c *conn) Notify(_ context.Context, t target.Target, m *driver.Message) error {
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c.closed.Load() {
+		return driver.ErrClosed
+	}
+	b.queue(queueKey{kind: notifyQueue, exchange: t.Exchange, topic: t.Topic}) // the publisher declares the default queue
+	for k, q := range b.queues {
+		if k.kind == notifyQueue && k.exchange == t.Exchange && k.topic == t.Topic {
+			q.deliver(b, item{msg: m, src: q})
+		}
+	}
+	return nil
+}
+
+func (c *conn) ListenNotifications(_ context.Context, targets []target.Target, pool string) (driver.Listener, error) {
+	l := c.newListener(true)
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c.closed.Load() {
+		return nil, driver.ErrClosed
+	}
+	for _, t := range targets {
+		q := b.queue(queueKey{kind: notifyQueue, exchange: t.Exchange, topic: t.Topic, sub: pool})
+		l.queues = append(l.queues, q)
+		b.subscribe(q, l)
+	}
+	return l, nil
+}
+
+func (c *conn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.mu.Lock()
+	ls := make([]*listener, 0, len(c.listeners))
+	for l := range c.listeners {
+		ls = append(ls, l)
+	}
+	c.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	c.b.mu.Lock()
+	delete(c.b.replies, c.replyAddr)
+	c.b.mu.Unlock()
+	return nil
+}
+
+func (c *conn) newListener(notifications bool) *listener {
+	l := &listener{c: c, notifications: notifications, wake: make(chan struct{}, 1), done: make(chan struct{}), unacked: map[*incoming]struct{}{}}
+	c.mu.Lock()
+	c.listeners[l] = struct{}{}
+	c.mu.Unlock()
+	return l
+}
+
+// reply hands a reply to the conn that owns the address.
+func (b *broker) reply(m *driver.Message) error {
+	b.mu.Lock()
+	c := b.replies[m.ReplyTo]
+	b.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("fake: reply queue %q: %w", m.ReplyTo, driver.ErrUndeliverable)
+	}
+	c.cfg.OnReply(driver.Reply{Message: m})
+	return nil
+}
+
+type listener struct {
+	c             *conn
+	notifications bool
+	queues        []*queue // guarded by the broker's lock
+	fanoutTopic   string   // guarded by the broker's lock
+
+	mu      sync.Mutex
+	inbox   []item
+	unacked map[*incoming]struct{}
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+// push is called with the broker's lock held.
+func (l *listener) push(it item) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		if it.src != nil {
+			it.src.deliver(l.c.b, it)
+		}
+		return
+	}
+	l.inbox = append(l.inbox, it)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
+	for {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return nil, driver.ErrClosed
+		}
+		for len(l.inbox) > 0 {
+			it := l.inbox[0]
+			l.inbox[0] = item{}
+			l.inbox = l.inbox[1:]
+			if !it.expires.IsZero() && time.Now().After(it.expires) {
+				continue // expired in the queue, as with an AMQP expiration
+			}
+			in := &incoming{l: l, it: it}
+			if l.notifications {
+				l.unacked[in] = struct{}{}
+			}
+			l.mu.Unlock()
+			return in, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.wake:
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (l *listener) Close() error {
+	b := l.c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	pending := l.inbox
+	l.inbox = nil
+	for in := range l.unacked {
+		pending = append(pending, in.it)
+	}
+	l.unacked = nil
+	close(l.done)
+	l.mu.Unlock()
+
+	for _, q := range l.queues {
+		b.unsubscribe(q, l)
+	}
+	if l.fanoutTopic != "" {
+		delete(b.fanout[l.fanoutTopic], l)
+	}
+	for _, it := range pending {
+		if it.src != nil {
+			it.src.deliver(b, it)
+		}
+	}
+	l.c.mu.Lock()
+	delete(l.c.listeners, l)
+	l.c.mu.Unlock()
+	return nil
+}
+
+type incoming struct {
+	l  *listener
+	it item
+}
+
+func (in *incoming) Message() *driver.Message { return in.it.msg }
+
+func (in *incoming) Reply(_ context.Context, m *driver.Message) error {
+	if m.ReplyTo == "" {
+		return nil
+	}
+	return in.l.c.b.reply(m)
+}
+
+// settle removes a notification from the unacked set; it reports whether it
+// was still there.
+func (in *incoming) settle() bool {
+	in.l.mu.Lock()
+	defer in.l.mu.Unlock()
+	if _, ok := in.l.unacked[in]; !ok {
+		return false
+	}
+	delete(in.l.unacked, in)
+	return true
+}
+
+func (in *incoming) Ack() error {
+	in.settle()
+	return nil
+}
+
+func (in *incoming) Requeue() error {
+	if !in.l.notifications || !in.settle() || in.it.src == nil {
+		return nil
+	}
+	b := in.l.c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	in.it.src.deliver(b, in.it)
+	return nil
+}

@@ -1,0 +1,78 @@
+package pyjson
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", `""`},
+		{"plain ascii text", `"plain ascii text"`},
+		{`q"b\s/`, `"q\"b\\s/"`},
+		{"\b\f\n\r\t", `"\b\f\n\r\t"`},
+		{"\x00\x01\x1f\x7f", `"\u0000\u0001\u001f` + "\x7f\""},
+		{"<a href='x'>&amp;</a>", `"<a href='x'>&amp;</a>"`},
+		{"é中😀", `"é中😀"`},
+		{"line\u2028sep\u2029par", `"line\u2028sep\u2029par"`},
+		{"bad\xffbyte\xc3", `"bad\ufffdbyte\ufffd"`},
+		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`},
+		{"0123456789abcdef\"0123456789abcdef\n", `"0123456789abcdef\"0123456789abcdef\n"`},
+		{strings.Repeat("x", 100) + "\u2028", `"` + strings.Repeat("x", 100) + `\u2028"`},
+	}
+	for _, tt := range tests {
+		got := string(AppendString([]byte("pre"), tt.in))
+		if got != "pre"+tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got[3:], tt.want)
+		}
+		if !json.Valid([]byte(got[3:])) {
+			t.Errorf("AppendString(%q) = %s is not valid JSON", tt.in, got[3:])
+		}
+		if utf8.ValidString(tt.in) {
+			var back string
+			if err := json.Unmarshal([]byte(got[3:]), &back); err != nil || back != tt.in {
+				t.Errorf("round trip of %q: %q %v", tt.in, back, err)
+			}
+		}
+	}
+}
+
+func TestUnquoteString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`""`, ""},
+		{`"abc"`, "abc"},
+		{` "abc" `, "abc"},
+		{`"a\"b\\c\/d\b\f\n\r\t"`, "a\"b\\c/d\b\f\n\r\t"},
+		{`"\u00e9\ud83d\ude00"`, "é😀"},
+		{`"\ud800"`, "\uFFFD"},
+		{`"\ud800\ud800x"`, "\uFFFD\uFFFDx"},
+		{"\"é\xff\"", "é\uFFFD"},
+		{"\"é中\"", "é中"},
+		{`"NaN"`, "NaN"},
+		{`"` + strings.Repeat(`\u00e9`, 100) + `"`, strings.Repeat("é", 100)},
+	}
+	for _, tt := range tests {
+		got, err := UnquoteString([]byte(tt.in))
+		if err != nil || got != tt.want {
+			t.Errorf("UnquoteString(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{``, ` `, `"`, `"abc`, `"\"`, `"\q"`, `"\u12"`, "\"a\nb\"", `"a" "b"`, `"a"x`} {
+		_, err := UnquoteString([]byte(in))
+		mustSyntaxError(t, err)
+		jerr := json.Unmarshal([]byte(in), new(string))
+		if d := syntaxDiff(err, jerr); d != "" {
+			t.Errorf("UnquoteString(%q): %s", in, d)
+		}
+	}
+	for _, in := range []string{`abc`, `1`, `null`, `{"a":1}`, `'a'`} {
+		if _, err := UnquoteString([]byte(in)); err == nil {
+			t.Errorf("UnquoteString(%q): no error", in)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { UnquoteString([]byte(`"plain key with no escapes"`)) }); n > 1 {
+		t.Errorf("plain UnquoteString: %v allocations", n)
+	}
+}

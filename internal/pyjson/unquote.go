@@ -1,0 +1,157 @@
+package pyjson
+
+import (
+	"errors"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// UnquoteString decodes the JSON string literal raw (including its quotes),
+// such as a value returned by Fields. Whitespace around the literal is
+// ignored. Escapes are decoded as by Parse: surrogate pairs are combined,
+// and lone surrogates and invalid UTF-8 become U+FFFD. Malformed literals
+// yield a *json.SyntaxError; input that is not a string literal at all
+// yields a plain error.
+func UnquoteString(raw []byte) (string, error) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return "", errEOF(len(raw))
+	}
+	if raw[i] != '"' {
+		return "", errNotString
+	}
+	end, flags, err := scanString(raw, i)
+	if err != nil {
+		return "", err
+	}
+	if err := checkTrailing(raw, end); err != nil {
+		return "", err
+	}
+	content := raw[i+1 : end-1]
+	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
+		return string(content), nil
+	}
+	var stack [128]byte
+	b, _ := appendUnquoted(stack[:0], content)
+	return string(b), nil
+}
+
+var errNotString = errors.New("pyjson: input is not a JSON string literal")
+
+// unquoteString decodes the content (without quotes) of a string literal
+// already validated by scanString with the given flags, using *scratch as a
+// reusable buffer.
+func unquoteString(content []byte, flags uint8, scratch *[]byte) string {
+	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
+		return string(content)
+	}
+	b, _ := appendUnquoted((*scratch)[:0], content)
+	*scratch = b
+	return string(b)
+}
+
+// getu4 decodes the \uXXXX escape at the start of s, or returns -1.
+func getu4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// appendUnquoted appends the decoded form of s, the content of a JSON string
+// literal without its quotes, to dst. It follows encoding/json exactly:
+// surrogate pairs are combined, lone surrogates and invalid UTF-8 become
+// U+FFFD, and (like encoding/json's unquote, though its scanner rejects it)
+// the escape \' is accepted. It reports false if s is malformed.
+func appendUnquoted(dst, s []byte) ([]byte, bool) {
+	for r := 0; r < len(s); {
+		c := s[r]
+		switch {
+		case c == '\\':
+			if r+1 >= len(s) {
+				return dst, false
+			}
+			switch e := s[r+1]; e {
+			case '"', '\\', '/', '\'':
+				dst = append(dst, e)
+				r += 2
+			case 'b':
+				dst = append(dst, '\b')
+				r += 2
+			case 'f':
+				dst = append(dst, '\f')
+				r += 2
+			case 'n':
+				dst = append(dst, '\n')
+				r += 2
+			case 'r':
+				dst = append(dst, '\r')
+				r += 2
+			case 't':
+				dst = append(dst, '\t')
+				r += 2
+			case 'u':
+				rr := getu4(s[r:])
+				if rr < 0 {
+					return dst, false
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
+						r += 6
+						dst = utf8.AppendRune(dst, dec)
+						break
+					}
+					rr = unicode.ReplacementChar
+				}
+				dst = utf8.AppendRune(dst, rr)
+			default:
+				return dst, false
+			}
+		case c == '"' || c < ' ':
+			return dst, false
+		case c < utf8.RuneSelf:
+			// Copy the run of plain ASCII bytes.
+			k := r + 1
+			for k < len(s) && s[k] >= ' ' && s[k] < utf8.RuneSelf && s[k] != '\\' && s[k] != '"' {
+				k++
+			}
+			dst = append(dst, s[r:k]...)
+			r = k
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			if rr == utf8.RuneError && size == 1 {
+				dst = append(dst, "\uFFFD"...)
+			} else {
+				dst = append(dst, s[r:r+size]...)
+			}
+			r += size
+		}
+	}
+	return dst, true
+}
+
+// unquoteLenient decodes a complete quoted literal the way encoding/json's
+// unquoteBytes does (used for ",string" values and TextUnmarshaler map keys,
+// whose text was never validated by a scanner).
+func unquoteLenient(item []byte) ([]byte, bool) {
+	if len(item) < 2 || item[0] != '"' || item[len(item)-1] != '"' {
+		return nil, false
+	}
+	return appendUnquoted(nil, item[1:len(item)-1])
+}

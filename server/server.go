@@ -1,0 +1,377 @@
+// Package server runs RPC endpoints: the Go form of oslo.messaging's RPC
+// server (get_rpc_server) with its dispatcher and executor.
+//
+//	srv, err := server.New(tr, target.Target{Topic: "guestagent.ID", Server: "ID"},
+//		[]any{&GuestManager{}}, server.Ping(true))
+//	if err := srv.Start(ctx); err != nil { ... }   // consuming when it returns
+//	<-ctx.Done()
+//	srv.Shutdown(shutdownCtx)                      // finish the calls in flight
+//
+// Endpoints follow package dispatcher's rules. Each request runs in its
+// own goroutine, at most MaxConcurrency (64) at a time; requests are taken
+// from the broker only as workers free up. As in oslo, a request is
+// acknowledged when it is taken (at-most-once): a server that crashes loses
+// the requests it was running.
+//
+// A call gets a reply: the handler's result, or its error as an oslo
+// failure (see transport.FailureOf). While the handler of a monitored call
+// runs, the server sends a heartbeat every CallMonitorTimeout/2. A handler's
+// ctx carries the caller's request context (serializer.RequestContextFrom),
+// the caller's deadline when the request has one, and is canceled by Close.
+// Repeated deliveries of one message (same _unique_id) are handled once.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oslo-go/messaging/dispatcher"
+	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport"
+)
+
+// DefaultMaxConcurrency is the default number of requests handled at once
+// (oslo's executor_thread_pool_size).
+const DefaultMaxConcurrency = 64
+
+// replyTimeout bounds sending one reply (oslo retries a missing reply queue
+// for kombu_missing_consumer_retry_timeout, 60 s).
+const replyTimeout = 60 * time.Second
+
+// Errors returned by Start.
+var (
+	ErrServerStarted = errors.New("server: already started")
+	ErrServerClosed  = errors.New("server: closed")
+)
+
+// An Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	maxConcurrency int
+	ping           bool
+	ser            serializer.Serializer
+	logger         *slog.Logger
+	middleware     []dispatcher.Middleware
+}
+
+// MaxConcurrency bounds the requests handled at once; n < 1 means 1.
+func MaxConcurrency(n int) Option { return func(o *options) { o.maxConcurrency = max(n, 1) } }
+
+// Ping makes the server answer oslo_rpc_server_ping with "pong" (oslo's
+// rpc_ping_enabled), unless an endpoint defines that method.
+func Ping(enabled bool) Option { return func(o *options) { o.ping = enabled } }
+
+// WithSerializer sets the serializer for arguments, results and the request
+// context; the default is serializer.NoOp.
+func WithSerializer(s serializer.Serializer) Option {
+	if s == nil {
+		s = serializer.NoOp{}
+	}
+	return func(o *options) { o.ser = s }
+}
+
+// WithLogger sets the logger; the default is the transport's. Handler
+// failures are logged at Error (expected errors at Debug), dropped
+// messages at Warn.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithMiddleware wraps every dispatch; the first middleware is the
+// outermost.
+func WithMiddleware(mw ...dispatcher.Middleware) Option {
+	return func(o *options) { o.middleware = append(o.middleware, mw...) }
+}
+
+// Server consumes the requests of one target and dispatches them to
+// endpoints.
+type Server struct {
+	tr     *transport.Transport
+	target target.Target
+	disp   *dispatcher.Dispatcher
+	o      options
+	dedup  *uniqueIDs
+
+	// handlerCtx is the parent of handler contexts; Close cancels it.
+	handlerCtx    context.Context
+	cancelHandler context.CancelFunc
+
+	mu       sync.Mutex
+	state    state
+	listener *transport.Listener
+	stopLoop context.CancelFunc
+	loopDone chan struct{}
+
+	sem      chan struct{}
+	handlers sync.WaitGroup
+}
+
+type state int
+
+const (
+	stateNew state = iota
+	stateRunning
+	stateStopped
+)
+
+// New returns a server for t (which needs Topic and Server) dispatching to
+// endpoints (see dispatcher.New). It does not start consuming.
+func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Option) (*Server, error) {
+	if tr == nil {
+		return nil, errors.New("server: nil transport")
+	}
+	if err := t.ValidateServer(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	o := options{maxConcurrency: DefaultMaxConcurrency, ser: serializer.NoOp{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = tr.Logger()
+	}
+	disp, err := dispatcher.New(endpoints,
+		dispatcher.WithSerializer(o.ser), dispatcher.Ping(o.ping), dispatcher.Use(o.middleware...))
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		tr: tr, target: t, disp: disp, o: o, dedup: newUniqueIDs(256),
+		handlerCtx: hctx, cancelHandler: cancel,
+		sem: make(chan struct{}, o.maxConcurrency),
+	}, nil
+}
+
+// Target returns the server's target.
+func (s *Server) Target() target.Target { return s.target }
+
+// Start begins consuming and returns once the server receives messages: a
+// call made after Start returns is served. ctx bounds the start-up only.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateRunning:
+		return ErrServerStarted
+	case stateStopped:
+		return ErrServerClosed
+	}
+	l, err := s.tr.Listen(ctx, s.target)
+	if err != nil {
+		return fmt.Errorf("server: listening on %s: %w", s.target, err)
+	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	s.listener, s.stopLoop, s.loopDone = l, stop, make(chan struct{})
+	s.state = stateRunning
+	go s.loop(loopCtx)
+	return nil
+}
+
+// Shutdown stops consuming and waits until the requests in flight are
+// handled and replied to, or ctx ends (then it returns ctx's error and the
+// handlers go on; Close cancels them). Shutdown is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	done := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops consuming at once and cancels the contexts of the handlers
+// still running; their replies are abandoned. Close is idempotent.
+func (s *Server) Close() error {
+	s.stop()
+	s.cancelHandler()
+	return nil
+}
+
+// stop ends the receive loop and closes the listener.
+func (s *Server) stop() {
+	s.mu.Lock()
+	prev := s.state
+	s.state = stateStopped
+	s.mu.Unlock()
+	if prev != stateRunning {
+		return
+	}
+	s.stopLoop()
+	<-s.loopDone
+	if err := s.listener.Close(); err != nil {
+		s.o.logger.Warn("server: closing listener", "target", s.target.String(), "error", err)
+	}
+}
+
+func (s *Server) loop(ctx context.Context) {
+	defer close(s.loopDone)
+	backoff := 10 * time.Millisecond
+	pause := time.NewTimer(0)
+	<-pause.C
+	defer pause.Stop()
+	for {
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		d, err := s.listener.Next(ctx)
+		if err != nil {
+			<-s.sem
+			if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
+				return
+			}
+			s.o.logger.Error("server: receiving", "target", s.target.String(), "error", err)
+			pause.Reset(backoff)
+			select {
+			case <-pause.C:
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
+		s.handlers.Add(1)
+		go s.handle(d)
+	}
+}
+
+func (s *Server) handle(d *transport.Delivery) {
+	defer s.handlers.Done()
+	defer func() { <-s.sem }()
+	if d.UniqueID != "" && s.dedup.seen(d.UniqueID) {
+		s.o.logger.Debug("server: dropping duplicate message", "unique_id", d.UniqueID, "method", d.Method)
+		return
+	}
+	ctx := s.handlerCtx
+	if !d.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Deadline)
+		defer cancel()
+	}
+	result, err := s.dispatch(ctx, d)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+		// The caller stopped waiting; its own timeout reports the failure.
+		s.o.logger.Warn("server: handler ran past the caller's deadline", "method", d.Method, "msg_id", d.MsgID, "error", err)
+		return
+	}
+	if err != nil {
+		s.logFailure(d, err)
+	}
+	if !d.IsCall() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(s.handlerCtx, replyTimeout)
+	defer cancel()
+	if rerr := d.Reply(rctx, result, err); rerr != nil {
+		s.o.logger.Warn("server: sending reply", "method", d.Method, "msg_id", d.MsgID, "error", rerr)
+	}
+}
+
+// dispatch runs the handler with heartbeats and the serializer's hooks.
+func (s *Server) dispatch(ctx context.Context, d *transport.Delivery) (any, error) {
+	ctx, err := s.o.ser.DeserializeContext(ctx, d.Context)
+	if err != nil {
+		return nil, fmt.Errorf("server: deserializing request context: %w", err)
+	}
+	if d.IsCall() && d.MonitorTimeout > 0 {
+		stop := s.heartbeat(d)
+		defer stop()
+	}
+	result, err := s.disp.Dispatch(ctx, &dispatcher.Request{
+		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !serializer.IsNoOp(s.o.ser) {
+		if result, err = s.o.ser.SerializeEntity(ctx, result); err != nil {
+			return nil, fmt.Errorf("server: serializing result: %w", err)
+		}
+	}
+	return result, nil
+}
+
+// minHeartbeat keeps a tiny monitor timeout from flooding the broker.
+const minHeartbeat = 10 * time.Millisecond
+
+// heartbeat sends call-monitor heartbeats every MonitorTimeout/2 until the
+// returned function is called; that function waits for the sender to stop.
+func (s *Server) heartbeat(d *transport.Delivery) (stop func()) {
+	interval := max(d.MonitorTimeout/2, minHeartbeat)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(s.handlerCtx, interval)
+				err := d.Heartbeat(ctx)
+				cancel()
+				if err != nil {
+					s.o.logger.Debug("server: sending heartbeat", "msg_id", d.MsgID, "error", err)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+func (s *Server) logFailure(d *transport.Delivery, err error) {
+	level := slog.LevelError
+	var nsm *dispatcher.NoSuchMethodError
+	if dispatcher.IsExpected(err) || (errors.As(err, &nsm) && strings.HasSuffix(d.Method, "_ignore_errors")) {
+		level = slog.LevelDebug
+	}
+	s.o.logger.Log(context.Background(), level, "server: handler failed",
+		"method", d.Method, "namespace", d.Namespace, "version", d.Version, "call", d.IsCall(), "error", err)
+}
+
+// uniqueIDs remembers the last n message ids to drop redeliveries.
+type uniqueIDs struct {
+	mu   sync.Mutex
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newUniqueIDs(n int) *uniqueIDs {
+	return &uniqueIDs{ring: make([]string, n), set: make(map[string]struct{}, n)}
+}
+
+// seen records id and reports whether it was already there.
+func (u *uniqueIDs) seen(id string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.set[id]; ok {
+		return true
+	}
+	if old := u.ring[u.next]; old != "" {
+		delete(u.set, old)
+	}
+	u.ring[u.next] = id
+	u.next = (u.next + 1) % len(u.ring)
+	u.set[id] = struct{}{}
+	return false
+}

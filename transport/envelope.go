@@ -1,0 +1,627 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oslo-go/messaging/internal/pyjson"
+	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+// This file is the one place that knows oslo's wire format (reference
+// sections 2.3-2.5): the 2.0 envelope {"oslo.version": "2.0",
+// "oslo.message": "<JSON string>"} around the request and reply dicts.
+// Drivers carry the bytes; nothing else encodes or decodes them.
+
+const (
+	envelopeVersion = "2.0"
+	contextPrefix   = "_context_"
+)
+
+// Request is an RPC request to send: oslo's {method, args, namespace,
+// version} plus the serialized request context.
+type Request struct {
+	Method string
+	// Args are the keyword arguments: a struct (encoded with its json tags),
+	// a map with string keys, or nil for none. They must encode to an object.
+	Args      any
+	Namespace string // "" omits the key (oslo's None)
+	Version   string // "" omits the key
+	// Context is the serialized request context, sent as _context_<key>.
+	Context map[string]any
+}
+
+// IncomingRequest is a decoded RPC request.
+type IncomingRequest struct {
+	Method    string
+	Namespace string
+	Version   string
+	Args      serializer.Raw
+	Context   map[string]any
+	// MsgID and ReplyTo are set on calls (oslo _msg_id and _reply_q).
+	MsgID   string
+	ReplyTo string
+	// UniqueID is oslo's _unique_id, for duplicate suppression.
+	UniqueID string
+	// MonitorTimeout is the caller's call-monitor timeout (oslo _timeout);
+	// zero when the caller does not monitor the call.
+	MonitorTimeout time.Duration
+}
+
+// IsCall reports whether the request expects a reply.
+func (r *IncomingRequest) IsCall() bool { return r.MsgID != "" && r.ReplyTo != "" }
+
+// IncomingReply is a decoded reply: a result, a failure, or a heartbeat.
+type IncomingReply struct {
+	Result   serializer.Raw
+	Failure  *RemoteError // nil on success
+	Ending   bool
+	MsgID    string
+	UniqueID string
+}
+
+// IsHeartbeat reports whether the reply is a call-monitor heartbeat: no
+// result, no failure, not ending.
+func (r *IncomingReply) IsHeartbeat() bool {
+	return !r.Ending && r.Failure == nil && r.Result.IsNull()
+}
+
+// requestHeader holds the per-send fields of a request dict.
+type requestHeader struct {
+	msgID, replyTo, uniqueID string
+	monitor                  time.Duration
+}
+
+// wireBuf is the scratch space for building one message body.
+type wireBuf struct{ inner, outer []byte }
+
+func (w *wireBuf) envelope() []byte {
+	w.outer = append(w.outer[:0], `{"oslo.version": "2.0", "oslo.message": `...)
+	w.outer = pyjson.AppendString(w.outer, string(w.inner))
+	w.outer = append(w.outer, '}')
+	return w.outer
+}
+
+func appendKey(b []byte, first bool, key string) []byte {
+	if !first {
+		b = append(b, ", "...)
+	}
+	b = pyjson.AppendString(b, key)
+	return append(b, ": "...)
+}
+
+// encodeRequest returns the body for req in codec c.
+func encodeRequest(c serializer.Codec, req *Request, h requestHeader) ([]byte, error) {
+	if c.Name() != serializer.JSONContentType {
+		return encodeGeneric(c, requestMap(req, h))
+	}
+	args, err := encodeJSONArgs(req.Args)
+	if err != nil {
+		return nil, err
+	}
+	var w wireBuf
+	b := append(w.inner[:0], '{')
+	b = appendKey(b, true, "method")
+	b = pyjson.AppendString(b, req.Method)
+	b = appendKey(b, false, "args")
+	b = append(b, args...)
+	if req.Namespace != "" {
+		b = appendKey(b, false, "namespace")
+		b = pyjson.AppendString(b, req.Namespace)
+	}
+	if req.Version != "" {
+		b = appendKey(b, false, "version")
+		b = pyjson.AppendString(b, req.Version)
+	}
+	if h.msgID != "" {
+		b = appendKey(b, false, "_msg_id")
+		b = pyjson.AppendString(b, h.msgID)
+		b = appendKey(b, false, "_reply_q")
+		b = pyjson.AppendString(b, h.replyTo)
+		b = appendKey(b, false, "_timeout")
+		b = appendSeconds(b, h.monitor)
+	}
+	b = appendKey(b, false, "_unique_id")
+	b = pyjson.AppendString(b, h.uniqueID)
+	b, err = appendContext(b, req.Context)
+	if err != nil {
+		return nil, err
+	}
+	w.inner = append(b, '}')
+	return w.envelope(), nil
+}
+
+// encodeJSONArgs encodes the keyword arguments, which must form an object.
+func encodeJSONArgs(args any) ([]byte, error) {
+	if args == nil {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("transport: encoding arguments: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		return []byte("{}"), nil
+	case len(b) == 0 || b[0] != '{':
+		return nil, fmt.Errorf("transport: arguments must encode to an object (a struct or a map), got %T", args)
+	}
+	return b, nil
+}
+
+// reservedContextKeys are clobbered by oslo receivers (unpack_context).
+var reservedContextKeys = map[string]bool{"msg_id": true, "reply_q": true, "client_timeout": true}
+
+func appendContext(b []byte, ctx map[string]any) ([]byte, error) {
+	if len(ctx) == 0 {
+		return b, nil
+	}
+	keys := make([]string, 0, len(ctx))
+	for k := range ctx {
+		if !reservedContextKeys[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := json.Marshal(ctx[k])
+		if err != nil {
+			return nil, fmt.Errorf("transport: encoding request context key %q: %w", k, err)
+		}
+		b = appendKey(b, false, contextPrefix+k)
+		b = append(b, v...)
+	}
+	return b, nil
+}
+
+// appendSeconds writes d in seconds as a JSON number (an integer when
+// whole, as Python peers send it), or null for zero.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d <= 0 {
+		return append(b, "null"...)
+	}
+	if d%time.Second == 0 {
+		return strconv.AppendInt(b, int64(d/time.Second), 10)
+	}
+	return strconv.AppendFloat(b, d.Seconds(), 'f', -1, 64)
+}
+
+// encodeReply returns the body of a reply: a result (ending), a failure,
+// or a heartbeat (ending false, nothing else).
+func encodeReply(c serializer.Codec, msgID string, result any, failure *RemoteError, ending bool) ([]byte, error) {
+	if c.Name() != serializer.JSONContentType {
+		m := map[string]any{"result": nil, "failure": nil, "ending": ending, "_msg_id": msgID, "_unique_id": newUniqueID()}
+		if failure == nil && ending {
+			m["result"] = result
+		}
+		if failure != nil {
+			f, err := encodeFailure(failure)
+			if err != nil {
+				return nil, err
+			}
+			m["failure"] = string(f)
+		}
+		return encodeGeneric(c, m)
+	}
+	var res []byte
+	if failure == nil && ending {
+		var err error
+		if res, err = json.Marshal(result); err != nil {
+			return nil, fmt.Errorf("transport: encoding result: %w", err)
+		}
+	}
+	var w wireBuf
+	b := append(w.inner[:0], '{')
+	b = appendKey(b, true, "result")
+	if res != nil {
+		b = append(b, res...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendKey(b, false, "failure")
+	if failure != nil {
+		f, err := encodeFailure(failure)
+		if err != nil {
+			return nil, err
+		}
+		b = pyjson.AppendString(b, string(f))
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendKey(b, false, "ending")
+	b = strconv.AppendBool(b, ending)
+	b = appendKey(b, false, "_msg_id")
+	b = pyjson.AppendString(b, msgID)
+	b = appendKey(b, false, "_unique_id")
+	b = pyjson.AppendString(b, newUniqueID())
+	w.inner = append(b, '}')
+	return w.envelope(), nil
+}
+
+// wireFailure is oslo's serialize_remote_exception layout, keys in order.
+type wireFailure struct {
+	Class   string         `json:"class"`
+	Module  string         `json:"module"`
+	Message string         `json:"message"`
+	TB      []string       `json:"tb"`
+	Args    []any          `json:"args"`
+	Kwargs  map[string]any `json:"kwargs"`
+}
+
+func encodeFailure(f *RemoteError) ([]byte, error) {
+	w := wireFailure{Class: f.Class, Module: f.Module, Message: f.Message, TB: f.Traceback, Args: f.Args, Kwargs: f.Kwargs}
+	if w.TB == nil {
+		w.TB = []string{}
+	}
+	if w.Args == nil {
+		w.Args = []any{f.Message}
+	}
+	if w.Kwargs == nil {
+		w.Kwargs = map[string]any{}
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		// Args or kwargs that do not encode (NaN, channels, ...): keep the
+		// failure, drop them.
+		w.Args, w.Kwargs = []any{f.Message}, map[string]any{}
+		return json.Marshal(w)
+	}
+	return b, nil
+}
+
+// DecodeFailure decodes oslo's failure JSON string into a RemoteError.
+func DecodeFailure(data []byte) (*RemoteError, error) {
+	var w struct {
+		Class   string         `json:"class"`
+		Module  string         `json:"module"`
+		Message string         `json:"message"`
+		TB      []string       `json:"tb"`
+		Args    []any          `json:"args"`
+		Kwargs  map[string]any `json:"kwargs"`
+	}
+	if err := pyjson.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("transport: decoding failure: %w", err)
+	}
+	return &RemoteError{
+		Module: normalizeModule(w.Module), Class: w.Class, Message: w.Message,
+		Traceback: w.TB, Args: w.Args, Kwargs: w.Kwargs,
+	}, nil
+}
+
+// openEnvelope returns the message dict inside body. A body without
+// "oslo.version" is an unwrapped (1.0) message and is returned as is.
+func openEnvelope(body []byte) ([]byte, error) {
+	var version, message []byte
+	err := pyjson.Fields(body, func(key string, value []byte) error {
+		switch key {
+		case "oslo.version":
+			version = value
+		case "oslo.message":
+			message = value
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transport: decoding message: %w", err)
+	}
+	if version == nil {
+		return body, nil
+	}
+	v, err := pyjson.UnquoteString(version)
+	if err != nil || !strings.HasPrefix(v, "2.") {
+		return nil, fmt.Errorf("%w %s", ErrUnsupportedEnvelope, version)
+	}
+	if message == nil {
+		return nil, errors.New("transport: decoding message: envelope without oslo.message")
+	}
+	s, err := pyjson.UnquoteString(message)
+	if err != nil {
+		return nil, fmt.Errorf("transport: decoding message: oslo.message is not a string: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// stringField decodes a string value, treating null as "".
+func stringField(key string, value []byte) (string, error) {
+	if string(value) == "null" {
+		return "", nil
+	}
+	s, err := pyjson.UnquoteString(value)
+	if err != nil {
+		return "", fmt.Errorf("transport: decoding message: %s is not a string", key)
+	}
+	return s, nil
+}
+
+// DecodeRequest decodes an RPC request body with the codec named by
+// contentType ("" is JSON).
+func DecodeRequest(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingRequest, error) {
+	c, err := codecFor(contentType, codecs)
+	if err != nil {
+		return nil, err
+	}
+	if c.Name() != serializer.JSONContentType {
+		return decodeGenericRequest(c, body)
+	}
+	inner, err := openEnvelope(body)
+	if err != nil {
+		return nil, err
+	}
+	r := &IncomingRequest{}
+	err = pyjson.Fields(inner, func(key string, value []byte) error {
+		var err error
+		switch key {
+		case "method":
+			r.Method, err = stringField(key, value)
+		case "args":
+			if string(value) != "null" {
+				if value[0] != '{' {
+					return errors.New("transport: decoding message: args is not an object")
+				}
+				r.Args = serializer.Raw{Data: value}
+			}
+		case "namespace":
+			r.Namespace, err = stringField(key, value)
+		case "version":
+			r.Version, err = stringField(key, value)
+		case "_msg_id":
+			r.MsgID, err = stringField(key, value)
+		case "_reply_q":
+			r.ReplyTo, err = stringField(key, value)
+		case "_unique_id":
+			r.UniqueID, err = stringField(key, value)
+		case "_timeout":
+			r.MonitorTimeout, err = secondsField(value)
+		default:
+			if k, ok := strings.CutPrefix(key, contextPrefix); ok {
+				v, err := pyjson.Parse(value)
+				if err != nil {
+					return err
+				}
+				if r.Context == nil {
+					r.Context = make(map[string]any, 8)
+				}
+				r.Context[k] = v
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Method == "" {
+		return nil, errors.New("transport: decoding message: no method")
+	}
+	return r, nil
+}
+
+func secondsField(value []byte) (time.Duration, error) {
+	if string(value) == "null" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(string(value), 64)
+	if err != nil || math.IsNaN(f) || f < 0 {
+		return 0, fmt.Errorf("transport: decoding message: _timeout %s is not a number of seconds", value)
+	}
+	if f > float64(math.MaxInt64/int64(time.Second)) {
+		return 0, nil
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// DecodeReply decodes a reply body with the codec named by contentType.
+func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingReply, error) {
+	c, err := codecFor(contentType, codecs)
+	if err != nil {
+		return nil, err
+	}
+	if c.Name() != serializer.JSONContentType {
+		return decodeGenericReply(c, body)
+	}
+	inner, err := openEnvelope(body)
+	if err != nil {
+		return nil, err
+	}
+	r := &IncomingReply{}
+	hasFailure := false
+	err = pyjson.Fields(inner, func(key string, value []byte) error {
+		var err error
+		switch key {
+		case "result":
+			r.Result = serializer.Raw{Data: value}
+		case "failure":
+			hasFailure = true
+			if string(value) != "null" {
+				var s string
+				if s, err = pyjson.UnquoteString(value); err == nil {
+					r.Failure, err = DecodeFailure([]byte(s))
+				}
+			}
+		case "ending":
+			r.Ending = string(value) == "true"
+		case "_msg_id":
+			r.MsgID, err = stringField(key, value)
+		case "_unique_id":
+			r.UniqueID, err = stringField(key, value)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !hasFailure {
+		return nil, errors.New("transport: decoding reply: no failure key")
+	}
+	return r, nil
+}
+
+// codecFor picks the codec for a content type among JSON and codecs.
+func codecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, error) {
+	if contentType == "" || contentType == serializer.JSONContentType {
+		return serializer.JSON{}, nil
+	}
+	for _, c := range codecs {
+		if c != nil && c.Name() == contentType {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("transport: no codec for content type %q", contentType)
+}
+
+// The generic path serves codecs other than JSON (msgpack): the dicts are
+// encoded as maps, and the context travels under "_context" as one map.
+
+func requestMap(req *Request, h requestHeader) map[string]any {
+	m := map[string]any{"method": req.Method, "_unique_id": h.uniqueID}
+	m["args"] = req.Args
+	if req.Args == nil {
+		m["args"] = map[string]any{}
+	}
+	if req.Namespace != "" {
+		m["namespace"] = req.Namespace
+	}
+	if req.Version != "" {
+		m["version"] = req.Version
+	}
+	if h.msgID != "" {
+		m["_msg_id"], m["_reply_q"] = h.msgID, h.replyTo
+		m["_timeout"] = nil
+		if h.monitor > 0 {
+			m["_timeout"] = h.monitor.Seconds()
+		}
+	}
+	if len(req.Context) > 0 {
+		ctx := make(map[string]any, len(req.Context))
+		for k, v := range req.Context {
+			if !reservedContextKeys[k] {
+				ctx[k] = v
+			}
+		}
+		m["_context"] = ctx
+	}
+	return m
+}
+
+func encodeGeneric(c serializer.Codec, inner map[string]any) ([]byte, error) {
+	return c.Marshal(map[string]any{"oslo.version": envelopeVersion, "oslo.message": inner})
+}
+
+type genericEnvelope struct {
+	Version string         `json:"oslo.version"`
+	Message map[string]any `json:"oslo.message"`
+}
+
+func openGeneric(c serializer.Codec, body []byte) (map[string]any, error) {
+	var env genericEnvelope
+	if err := c.Unmarshal(body, &env); err != nil {
+		return nil, fmt.Errorf("transport: decoding message: %w", err)
+	}
+	if !strings.HasPrefix(env.Version, "2.") {
+		return nil, fmt.Errorf("%w %q", ErrUnsupportedEnvelope, env.Version)
+	}
+	if env.Message == nil {
+		return nil, errors.New("transport: decoding message: envelope without oslo.message")
+	}
+	return env.Message, nil
+}
+
+func decodeGenericRequest(c serializer.Codec, body []byte) (*IncomingRequest, error) {
+	m, err := openGeneric(c, body)
+	if err != nil {
+		return nil, err
+	}
+	r := &IncomingRequest{}
+	r.Method, _ = m["method"].(string)
+	r.Namespace, _ = m["namespace"].(string)
+	r.Version, _ = m["version"].(string)
+	r.MsgID, _ = m["_msg_id"].(string)
+	r.ReplyTo, _ = m["_reply_q"].(string)
+	r.UniqueID, _ = m["_unique_id"].(string)
+	if f, ok := toFloat(m["_timeout"]); ok && f > 0 {
+		r.MonitorTimeout = time.Duration(f * float64(time.Second))
+	}
+	if ctx, ok := m["_context"].(map[string]any); ok {
+		r.Context = ctx
+	}
+	if a, ok := m["args"]; ok && a != nil {
+		if _, isMap := a.(map[string]any); !isMap {
+			return nil, errors.New("transport: decoding message: args is not a map")
+		}
+		data, err := c.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("transport: decoding message: %w", err)
+		}
+		r.Args = serializer.Raw{Data: data, Codec: c}
+	}
+	if r.Method == "" {
+		return nil, errors.New("transport: decoding message: no method")
+	}
+	return r, nil
+}
+
+func decodeGenericReply(c serializer.Codec, body []byte) (*IncomingReply, error) {
+	m, err := openGeneric(c, body)
+	if err != nil {
+		return nil, err
+	}
+	r := &IncomingReply{}
+	r.Ending, _ = m["ending"].(bool)
+	r.MsgID, _ = m["_msg_id"].(string)
+	r.UniqueID, _ = m["_unique_id"].(string)
+	if _, ok := m["failure"]; !ok {
+		return nil, errors.New("transport: decoding reply: no failure key")
+	}
+	if s, ok := m["failure"].(string); ok {
+		if r.Failure, err = DecodeFailure([]byte(s)); err != nil {
+			return nil, err
+		}
+	}
+	if res := m["result"]; res != nil {
+		data, err := c.Marshal(res)
+		if err != nil {
+			return nil, fmt.Errorf("transport: decoding reply: %w", err)
+		}
+		r.Result = serializer.Raw{Data: data, Codec: c}
+	}
+	return r, nil
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int8, int16, int32, uint8, uint16, uint32:
+		f, err := strconv.ParseFloat(fmt.Sprint(n), 64)
+		return f, err == nil
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// newMessage wraps a body into a driver message with the codec's type.
+func newMessage(c serializer.Codec, body []byte) *driver.Message {
+	m := &driver.Message{Body: body}
+	if c.Name() != serializer.JSONContentType {
+		m.ContentType = c.Name()
+	}
+	return m
+}

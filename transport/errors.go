@@ -1,0 +1,174 @@
+package transport
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+// Errors reported by transports and drivers.
+var (
+	// ErrTimeout is matched by every call that got no reply in time
+	// (oslo's MessagingTimeout). Such errors also match
+	// context.DeadlineExceeded.
+	ErrTimeout = errors.New("transport: timed out")
+	// ErrClosed is returned by operations on a closed transport.
+	ErrClosed = driver.ErrClosed
+	// ErrNoServers reports a call to a target no server listens on, on
+	// drivers that can tell (NATS).
+	ErrNoServers = driver.ErrNoServers
+	// ErrConnectionLost reports a call whose connection went away before
+	// the reply came.
+	ErrConnectionLost = driver.ErrConnectionLost
+	// ErrUndeliverable reports a message the broker could not route.
+	ErrUndeliverable = driver.ErrUndeliverable
+	// ErrUnsupportedEnvelope reports a message in an envelope version other
+	// than 2.x (oslo's UnsupportedRpcEnvelopeVersion).
+	ErrUnsupportedEnvelope = errors.New("transport: unsupported envelope version")
+)
+
+// TimeoutError reports a call that got no reply in time. It matches both
+// ErrTimeout and context.DeadlineExceeded.
+type TimeoutError struct {
+	MsgID string
+	// Monitor is true when the call-monitor timer expired (no heartbeat
+	// from the server) rather than the call's deadline.
+	Monitor bool
+	cause   error
+}
+
+func (e *TimeoutError) Error() string {
+	s := "transport: timed out waiting for a reply to message ID " + e.MsgID
+	if e.Monitor {
+		s += " (no heartbeat from the server)"
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrTimeout) hold.
+func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// Unwrap returns the context error behind the timeout.
+func (e *TimeoutError) Unwrap() error { return e.cause }
+
+// Kind is a sentinel error standing for one oslo exception class (module
+// and class name), so that errors.Is matches a [*RemoteError] of that class
+// on the calling side. A handler returning an error that wraps a Kind sends
+// the Kind's class:
+//
+//	var ErrNotFound = transport.NewKind("trove.common.exception", "NotFound", "trove: not found")
+//	return fmt.Errorf("instance %s: %w", id, ErrNotFound)     // server
+//	errors.Is(err, ErrNotFound)                              // client: true
+type Kind struct {
+	module, class, text string
+}
+
+// NewKind returns a sentinel for the exception class module.class whose
+// Error text is text.
+func NewKind(module, class, text string) *Kind {
+	return &Kind{module: module, class: class, text: text}
+}
+
+func (k *Kind) Error() string { return k.text }
+
+// Module returns the exception's module, for example "builtins".
+func (k *Kind) Module() string { return k.module }
+
+// Class returns the exception's class name, for example "ValueError".
+func (k *Kind) Class() string { return k.class }
+
+// WireError is implemented by errors that choose how they travel as an oslo
+// failure: module, class and the message text.
+type WireError interface {
+	error
+	WireError() (module, class, message string)
+}
+
+// RemoteError is an exception raised by the remote side of a call, as oslo
+// sends it: {class, module, message, tb, args, kwargs}.
+type RemoteError struct {
+	Module    string
+	Class     string
+	Message   string
+	Traceback []string
+	Args      []any
+	Kwargs    map[string]any
+}
+
+func (e *RemoteError) Error() string {
+	return "transport: remote error: " + e.Class + ": " + e.Message
+}
+
+// Is matches a [*Kind] of the same module and class, so that
+// errors.Is(err, dispatcher.ErrNoSuchMethod) works on the calling side.
+func (e *RemoteError) Is(target error) bool {
+	k, ok := target.(*Kind)
+	return ok && k.class == e.Class && normalizeModule(k.module) == normalizeModule(e.Module)
+}
+
+func normalizeModule(m string) string {
+	if m == "exceptions" { // Python 2's name for builtins
+		return "builtins"
+	}
+	return m
+}
+
+// FailureOf describes how err travels as an oslo failure:
+//
+//   - an error implementing [WireError] chooses module, class and message;
+//   - a [*RemoteError] (re-raising a remote failure) travels as itself;
+//   - an error wrapping a [*Kind] takes the Kind's module and class;
+//   - errors made by errors.New or fmt.Errorf travel as builtins.Exception,
+//     which Python callers re-raise as Exception;
+//   - any other error type travels with its Go package path as module and
+//     its type name as class.
+//
+// The message is err.Error() unless a WireError gives one; args is
+// [message]. An error with a Traceback() []string method supplies tb.
+func FailureOf(err error) *RemoteError {
+	f := &RemoteError{Kwargs: map[string]any{}}
+	var we WireError
+	var re *RemoteError
+	var k *Kind
+	switch {
+	case errors.As(err, &we):
+		f.Module, f.Class, f.Message = we.WireError()
+	case errors.As(err, &re):
+		*f = *re
+		f.Module = strings.TrimSuffix(f.Module, "_Remote")
+		f.Class = strings.TrimSuffix(f.Class, "_Remote")
+		if f.Kwargs == nil {
+			f.Kwargs = map[string]any{}
+		}
+		if f.Args == nil {
+			f.Args = []any{f.Message}
+		}
+		return f
+	case errors.As(err, &k):
+		f.Module, f.Class, f.Message = k.module, k.class, err.Error()
+	default:
+		f.Module, f.Class = goErrorClass(err)
+		f.Message = err.Error()
+	}
+	var tb interface{ Traceback() []string }
+	if errors.As(err, &tb) {
+		f.Traceback = tb.Traceback()
+	}
+	f.Args = []any{f.Message}
+	return f
+}
+
+// goErrorClass names a Go error type as an exception class.
+func goErrorClass(err error) (module, class string) {
+	t := reflect.TypeOf(err)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	pkg, name := t.PkgPath(), t.Name()
+	if pkg == "errors" || pkg == "fmt" || name == "" {
+		return "builtins", "Exception"
+	}
+	return pkg, name
+}

@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+// Listener yields the RPC requests sent to one server target.
+type Listener struct {
+	t  *Transport
+	dl driver.Listener
+}
+
+// Listen starts consuming the requests for tg: its topic (shared with the
+// other servers of the topic), topic.server, and the topic's fanout. It
+// returns once consuming.
+func (t *Transport) Listen(ctx context.Context, tg target.Target) (*Listener, error) {
+	if t.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := tg.ValidateServer(); err != nil {
+		return nil, err
+	}
+	dl, err := t.conn.Listen(ctx, t.ResolveTarget(tg))
+	if err != nil {
+		return nil, err
+	}
+	return &Listener{t: t, dl: dl}, nil
+}
+
+// Next returns the next request. Messages that do not decode are logged
+// and dropped. It returns ErrClosed after Close.
+func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
+	for {
+		in, err := l.dl.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m := in.Message()
+		received := time.Now()
+		codec, err := codecFor(m.ContentType, []serializer.Codec{l.t.codec})
+		if err != nil {
+			l.t.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
+			continue
+		}
+		req, err := DecodeRequest(m.Body, m.ContentType, codec)
+		if err != nil {
+			l.t.logger.Warn("transport: dropping request that does not decode", "error", err, "size", len(m.Body))
+			continue
+		}
+		d := &Delivery{IncomingRequest: *req, in: in, codec: codec}
+		if m.Expiration > 0 {
+			d.Deadline = received.Add(m.Expiration)
+		}
+		return d, nil
+	}
+}
+
+// Close stops consuming. It is idempotent.
+func (l *Listener) Close() error { return l.dl.Close() }
+
+// Delivery is one received request and the means to answer it.
+type Delivery struct {
+	IncomingRequest
+	// Deadline is when the caller stops waiting, from the request's
+	// expiration; zero when unknown.
+	Deadline time.Time
+
+	in    driver.Incoming
+	codec serializer.Codec // the request's: replies use it too
+}
+
+// Reply sends the final reply of a call: result, or err as an oslo failure
+// (see FailureOf). It does nothing for casts.
+func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
+	if !d.IsCall() {
+		return nil
+	}
+	var failure *RemoteError
+	if err != nil {
+		failure = FailureOf(err)
+	}
+	body, encErr := encodeReply(d.codec, d.MsgID, result, failure, true)
+	if encErr != nil {
+		// The result does not encode: tell the caller rather than leave it
+		// waiting.
+		body, encErr = encodeReply(d.codec, d.MsgID, nil, FailureOf(encErr), true)
+		if encErr != nil {
+			return encErr
+		}
+	}
+	return d.send(ctx, body)
+}
+
+// Heartbeat sends a call-monitor heartbeat (a reply with ending false).
+func (d *Delivery) Heartbeat(ctx context.Context) error {
+	if !d.IsCall() {
+		return nil
+	}
+	body, err := encodeReply(d.codec, d.MsgID, nil, nil, false)
+	if err != nil {
+		return err
+	}
+	return d.send(ctx, body)
+}
+
+func (d *Delivery) send(ctx context.Context, body []byte) error {
+	m := newMessage(d.codec, body)
+	m.MsgID, m.ReplyTo = d.MsgID, d.ReplyTo
+	err := d.in.Reply(ctx, m)
+	if errors.Is(err, driver.ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
