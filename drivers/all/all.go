@@ -1,0 +1,9 @@
+// Package all registers every driver of this module, for programs that take
+// any transport URL:
+//
+//	import _ "github.com/oslo-go/messaging/drivers/all"
+package all
+
+import (
+	_ "github.com/oslo-go/messaging/drivers/fake" // fake://
+)
