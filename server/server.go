@@ -40,10 +40,6 @@ import (
 // (oslo's executor_thread_pool_size).
 const DefaultMaxConcurrency = 64
 
-// replyTimeout bounds sending one reply (oslo retries a missing reply queue
-// for kombu_missing_consumer_retry_timeout, 60 s).
-const replyTimeout = 60 * time.Second
-
 // Errors returned by Start.
 var (
 	ErrServerStarted = errors.New("server: already started")
@@ -107,9 +103,17 @@ type Server struct {
 	stopLoop context.CancelFunc
 	loopDone chan struct{}
 
-	sem      chan struct{}
-	handlers sync.WaitGroup
+	sem      chan struct{}            // one slot per request being handled
+	work     chan *transport.Delivery // hands requests to idle workers
+	quit     chan struct{}            // closed when the workers must exit
+	quitOnce sync.Once
+	workers  sync.WaitGroup
 }
+
+// workerIdle is how long an idle worker waits for another request before
+// it exits. Reusing workers keeps their grown stacks (JSON decoding is
+// deep) and saves a goroutine start per request.
+const workerIdle = 5 * time.Second
 
 type state int
 
@@ -144,7 +148,7 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	return &Server{
 		tr: tr, target: t, disp: disp, o: o, dedup: newUniqueIDs(256),
 		handlerCtx: hctx, cancelHandler: cancel,
-		sem: make(chan struct{}, o.maxConcurrency),
+		sem: make(chan struct{}, o.maxConcurrency), work: make(chan *transport.Delivery), quit: make(chan struct{}),
 	}, nil
 }
 
@@ -180,7 +184,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	done := make(chan struct{})
 	go func() {
-		s.handlers.Wait()
+		s.workers.Wait()
 		close(done)
 	}()
 	select {
@@ -199,12 +203,14 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// stop ends the receive loop and closes the listener.
+// stop ends the receive loop, tells the workers to exit once done, and
+// closes the listener.
 func (s *Server) stop() {
 	s.mu.Lock()
 	prev := s.state
 	s.state = stateStopped
 	s.mu.Unlock()
+	defer s.quitOnce.Do(func() { close(s.quit) })
 	if prev != stateRunning {
 		return
 	}
@@ -244,14 +250,36 @@ func (s *Server) loop(ctx context.Context) {
 			continue
 		}
 		backoff = 10 * time.Millisecond
-		s.handlers.Add(1)
-		go s.handle(d)
+		select {
+		case s.work <- d: // an idle worker takes it
+		default:
+			s.workers.Add(1)
+			go s.worker(d)
+		}
+	}
+}
+
+// worker handles d, then further requests until it has been idle for
+// workerIdle or the server stops.
+func (s *Server) worker(d *transport.Delivery) {
+	defer s.workers.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		s.handle(d)
+		<-s.sem
+		idle.Reset(workerIdle)
+		select {
+		case d = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.quit:
+			return
+		}
 	}
 }
 
 func (s *Server) handle(d *transport.Delivery) {
-	defer s.handlers.Done()
-	defer func() { <-s.sem }()
 	if d.UniqueID != "" && s.dedup.seen(d.UniqueID) {
 		s.o.logger.Debug("server: dropping duplicate message", "unique_id", d.UniqueID, "method", d.Method)
 		return
@@ -274,9 +302,9 @@ func (s *Server) handle(d *transport.Delivery) {
 	if !d.IsCall() {
 		return
 	}
-	rctx, cancel := context.WithTimeout(s.handlerCtx, replyTimeout)
-	defer cancel()
-	if rerr := d.Reply(rctx, result, err); rerr != nil {
+	// Drivers bound a reply's retries themselves (oslo retries a missing
+	// reply queue for 60 s); Close cancels it.
+	if rerr := d.Reply(s.handlerCtx, result, err); rerr != nil {
 		s.o.logger.Warn("server: sending reply", "method", d.Method, "msg_id", d.MsgID, "error", rerr)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/oslo-go/messaging/internal/pyjson"
 	"github.com/oslo-go/messaging/serializer"
@@ -80,15 +82,39 @@ type requestHeader struct {
 	monitor                  time.Duration
 }
 
-// wireBuf is the scratch space for building one message body.
-type wireBuf struct{ inner, outer []byte }
+// wireBuf is the scratch space for building one message dict. It comes
+// from a pool; only the finished body escapes.
+type wireBuf struct{ inner []byte }
 
-func (w *wireBuf) envelope() []byte {
-	w.outer = append(w.outer[:0], `{"oslo.version": "2.0", "oslo.message": `...)
-	w.outer = pyjson.AppendString(w.outer, string(w.inner))
-	w.outer = append(w.outer, '}')
-	return w.outer
+var wireBufs = sync.Pool{New: func() any { return &wireBuf{inner: make([]byte, 0, 1024)} }}
+
+func getWireBuf() *wireBuf { return wireBufs.Get().(*wireBuf) }
+
+// release returns w to the pool unless it grew very large.
+func (w *wireBuf) release() {
+	if cap(w.inner) <= 64<<10 {
+		w.inner = w.inner[:0]
+		wireBufs.Put(w)
+	}
 }
+
+const envelopeHead = `{"oslo.version": "2.0", "oslo.message": `
+
+// envelope returns the body: the dict as a JSON string in the 2.0
+// envelope. The buffer leaves room for a few escapes.
+func (w *wireBuf) envelope() []byte {
+	out := make([]byte, 0, len(envelopeHead)+len(w.inner)+len(w.inner)/8+16)
+	out = append(out, envelopeHead...)
+	out = pyjson.AppendString(out, unsafeString(w.inner))
+	return append(out, '}')
+}
+
+// bytes returns a copy of the dict (an unwrapped body).
+func (w *wireBuf) bytes() []byte { return bytes.Clone(w.inner) }
+
+// unsafeString views b as a string without copying; b must not change
+// while the string is in use.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func appendKey(b []byte, first bool, key string) []byte {
 	if !first {
@@ -107,7 +133,8 @@ func encodeRequest(c serializer.Codec, req *Request, h requestHeader) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	var w wireBuf
+	w := getWireBuf()
+	defer w.release()
 	b := append(w.inner[:0], '{')
 	b = appendKey(b, true, "method")
 	b = pyjson.AppendString(b, req.Method)
@@ -219,7 +246,8 @@ func encodeReply(c serializer.Codec, msgID string, result any, failure *RemoteEr
 			return nil, fmt.Errorf("transport: encoding result: %w", err)
 		}
 	}
-	var w wireBuf
+	w := getWireBuf()
+	defer w.release()
 	b := append(w.inner[:0], '{')
 	b = appendKey(b, true, "result")
 	if res != nil {
@@ -323,11 +351,11 @@ func openEnvelope(body []byte) ([]byte, error) {
 	if message == nil {
 		return nil, errors.New("transport: decoding message: envelope without oslo.message")
 	}
-	s, err := pyjson.UnquoteString(message)
+	inner, err := pyjson.AppendUnquoted(make([]byte, 0, len(message)), message)
 	if err != nil {
 		return nil, fmt.Errorf("transport: decoding message: oslo.message is not a string: %w", err)
 	}
-	return []byte(s), nil
+	return inner, nil
 }
 
 // stringField decodes a string value, treating null as "".

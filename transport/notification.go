@@ -166,7 +166,8 @@ func encodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2
 	if err != nil {
 		return nil, fmt.Errorf("transport: encoding notification payload: %w", err)
 	}
-	var w wireBuf
+	w := getWireBuf()
+	defer w.release()
 	b := append(w.inner[:0], '{')
 	for i, kv := range [][2]string{{"message_id", n.MessageID}, {"publisher_id", n.PublisherID}, {"event_type", n.EventType}, {"priority", n.Priority}} {
 		b = appendKey(b, i == 0, kv[0])
@@ -183,7 +184,7 @@ func encodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2
 	}
 	w.inner = append(b, '}')
 	if !v2 {
-		return w.inner, nil
+		return w.bytes(), nil
 	}
 	return w.envelope(), nil
 }

@@ -76,3 +76,18 @@ func TestUnquoteString(t *testing.T) {
 		t.Errorf("plain UnquoteString: %v allocations", n)
 	}
 }
+
+func TestAppendUnquoted(t *testing.T) {
+	for _, raw := range []string{`"plain"`, `"esc\"aped\n"`, `"\u00e9\ud83d\ude00"`, ` "spaced" `, `"\ud800"`} {
+		want, werr := UnquoteString([]byte(raw))
+		got, err := AppendUnquoted([]byte("pre:"), []byte(raw))
+		if (err != nil) != (werr != nil) || string(got) != "pre:"+want {
+			t.Errorf("AppendUnquoted(%s) = %q, %v; UnquoteString gives %q, %v", raw, got, err, want, werr)
+		}
+	}
+	for _, raw := range []string{``, `x`, `"open`, `"a" b`} {
+		if _, err := AppendUnquoted(nil, []byte(raw)); err == nil {
+			t.Errorf("AppendUnquoted(%q) accepted", raw)
+		}
+	}
+}

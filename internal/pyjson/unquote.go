@@ -37,6 +37,32 @@ func UnquoteString(raw []byte) (string, error) {
 	return string(b), nil
 }
 
+// AppendUnquoted decodes the JSON string literal raw (including its quotes)
+// like UnquoteString and appends the bytes to dst, sparing the string
+// conversion when the caller wants bytes.
+func AppendUnquoted(dst, raw []byte) ([]byte, error) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return dst, errEOF(len(raw))
+	}
+	if raw[i] != '"' {
+		return dst, errNotString
+	}
+	end, flags, err := scanString(raw, i)
+	if err != nil {
+		return dst, err
+	}
+	if err := checkTrailing(raw, end); err != nil {
+		return dst, err
+	}
+	content := raw[i+1 : end-1]
+	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
+		return append(dst, content...), nil
+	}
+	b, _ := appendUnquoted(dst, content)
+	return b, nil
+}
+
 var errNotString = errors.New("pyjson: input is not a JSON string literal")
 
 // unquoteString decodes the content (without quotes) of a string literal
