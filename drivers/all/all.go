@@ -5,5 +5,6 @@
 package all
 
 import (
-	_ "github.com/oslo-go/messaging/drivers/fake" // fake://
+	_ "github.com/oslo-go/messaging/drivers/fake"   // fake://
+	_ "github.com/oslo-go/messaging/drivers/rabbit" // rabbit://, amqp://, kombu://
 )

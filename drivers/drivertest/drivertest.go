@@ -526,8 +526,10 @@ func (s *suite) testCallMonitor(t *testing.T) {
 	tp := topic(t)
 	s.startServer(t, s.open(t), target.Target{Topic: tp, Server: "s1"}, []any{newEcho("s1")})
 	c := newClient(t, tr, target.Target{Topic: tp},
-		client.Timeout(s.d(20*time.Second)), client.CallMonitorTimeout(s.d(time.Second)))
-	ms := int(s.d(2500*time.Millisecond) / time.Millisecond)
+		client.Timeout(s.d(20*time.Second)), client.CallMonitorTimeout(s.d(2*time.Second)))
+	// Longer than the monitor timeout, so only heartbeats keep the call
+	// alive; the 2 s window tolerates a loaded broker on a small machine.
+	ms := int(s.d(3500*time.Millisecond) / time.Millisecond)
 	got, err := client.Call[string](context.Background(), c, "sleep", SleepArgs{Millis: ms})
 	if err != nil || got != "slept" {
 		t.Fatalf("monitored call of %d ms: %q, %v (heartbeats must keep it alive)", ms, got, err)

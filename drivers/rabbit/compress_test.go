@@ -1,0 +1,187 @@
+package rabbit
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport"
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+// bz2Cast is testdata/oslo-wire/request_cast.json's body compressed with
+// Python's bz2.compress, as kombu_compression=bz2 sends it.
+const bz2Cast = "QlpoOTFBWSZTWSP0FEEAAMjbgAQAUAd/8AAEv/f/ajAA+q1DUym1MU2RpDE09GpoZDQEqp+mU2pigGCBoAADESNRk0GJoAyBmkJ9syKBRSSCQSLbiBNfxcgF/rEBl+oJSSnrGNfkQtIX9MpI+mz5tgk82aHKk8kQ6uOYmZG4acoKUa4iNMnlY99BEJYQeE5AwCBSPuFQERpNSDOzcJasvgxrQbaDt5pJmmLwE7LrJTBGOZBm09/aXYglgtySWgtnPbdpnhWlLgo7UINap+mdHxiYLVCWomt7g+qwtQXAVKsJzkIUUPyWDWcIYtdSsoPFYcpz6jhw/AhWwPGfolG+DWIzg/vZUjblP4u5IpwoSBH6CiCA"
+
+func TestDecompress(t *testing.T) {
+	want := []byte(loadCapture(t, "request_cast").Body)
+	bz, _ := base64.StdEncoding.DecodeString(bz2Cast)
+	z, kind, err := compress("gzip", want)
+	if err != nil || kind != "application/x-gzip" {
+		t.Fatal(kind, err)
+	}
+	// kombu's "gzip" is zlib.compress: RFC 1950.
+	if zr, err := zlib.NewReader(bytes.NewReader(z)); err != nil {
+		t.Fatalf("not zlib: %v", err)
+	} else if got, _ := io.ReadAll(zr); !bytes.Equal(got, want) {
+		t.Fatal("zlib round trip")
+	}
+	for _, tt := range []struct {
+		header any
+		body   []byte
+	}{
+		{nil, want},
+		{"application/x-gzip", z},
+		{"application/x-bz2", bz},
+	} {
+		h := amqp.Table{}
+		if tt.header != nil {
+			h[compressionHeader] = tt.header
+		}
+		got, err := decompress(h, tt.body)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("decompress(%v): %q, %v", tt.header, got, err)
+		}
+	}
+	if _, err := decompress(amqp.Table{compressionHeader: "application/x-lzma"}, want); err == nil {
+		t.Error("unknown compression accepted")
+	}
+	if _, err := decompress(amqp.Table{compressionHeader: "application/x-gzip"}, want); err == nil {
+		t.Error("garbage gzip accepted")
+	}
+}
+
+// TestCompression checks kombu_compression on the wire and that bodies
+// compressed by Python (bz2) are read.
+func TestCompression(t *testing.T) {
+	needBroker(t)
+	_, ch := rawChannel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// A Go client and server that both compress.
+	tr := openTransport(t, Compression("gzip"))
+	str := openTransport(t, Compression("gzip"))
+	topic := uniqueName("gzip")
+	startEcho(t, str, topic)
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.QueueBind(q.Name, topic, "openstack", false, nil)
+	ds, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New(tr, target.Target{Topic: topic}, client.Timeout(10*time.Second))
+	text := strings.Repeat("compressible ", 100)
+	if got, err := client.Call[string](ctx, c, "echo", faultArgs{Text: text}); err != nil || got != text {
+		t.Fatalf("call through compressing transports: %.40q, %v", got, err)
+	}
+	d := receive(t, ds, "compressed request")
+	if d.Headers[compressionHeader] != "application/x-gzip" || d.ContentType != "application/json" || d.ContentEncoding != "utf-8" {
+		t.Fatalf("compressed request properties: %+v", d.Headers)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(d.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if _, err := transport.DecodeRequest(plain, ""); err != nil || len(plain) <= len(d.Body) {
+		t.Fatalf("decompressed request: %v (%d bytes from %d)", err, len(plain), len(d.Body))
+	}
+
+	// A bz2 body from Python reaches a Go listener decompressed.
+	l, err := tr.Driver().Listen(ctx, tr.ResolveTarget(target.Target{Topic: topic + "_bz2", Server: "s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	bz, _ := base64.StdEncoding.DecodeString(bz2Cast)
+	err = ch.PublishWithContext(ctx, "openstack", topic+"_bz2", false, false, amqp.Publishing{
+		ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: 2,
+		Headers: amqp.Table{compressionHeader: "application/x-bz2"}, Body: bz})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := l.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(in.Message().Body) != loadCapture(t, "request_cast").Body {
+		t.Fatalf("bz2 body: %.60s", in.Message().Body)
+	}
+	ch.QueueDelete(topic+"_bz2", false, false, false)
+	ch.QueueDelete(topic+"_bz2.s", false, false, false)
+}
+
+// TestMissingReplyQueue checks the reply retry loop and the obsolete
+// reply queue cache.
+func TestMissingReplyQueue(t *testing.T) {
+	needBroker(t)
+	tr := openTransport(t, MissingConsumerRetryTimeout(600*time.Millisecond))
+	c := tr.Driver().(*conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	gone := "reply_" + strings.Repeat("0", 32)
+	m := &driver.Message{Body: []byte(`{}`), MsgID: "m1", ReplyTo: gone}
+	start := time.Now()
+	err := c.reply(ctx, m)
+	if !errors.Is(err, driver.ErrUndeliverable) {
+		t.Fatalf("reply to a missing queue: %v", err)
+	}
+	if e := time.Since(start); e < 500*time.Millisecond || e > 5*time.Second {
+		t.Fatalf("gave up after %v, want about 0.6 s of retries", e)
+	}
+	// Now the queue is known to be gone: the next reply is dropped at once.
+	start = time.Now()
+	if err := c.reply(ctx, m); !errors.Is(err, driver.ErrUndeliverable) || time.Since(start) > 50*time.Millisecond {
+		t.Fatalf("second reply: %v after %v", err, time.Since(start))
+	}
+	// A queue that appears during the retries gets the reply.
+	_, ch := rawChannel(t)
+	late := "reply_" + strings.Repeat("1", 32)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ch.QueueDeclare(late, false, true, false, false, nil)
+	}()
+	long := openTransport(t)
+	if err := long.Driver().(*conn).reply(ctx, &driver.Message{Body: []byte(`{}`), MsgID: "m2", ReplyTo: late}); err != nil {
+		t.Fatalf("reply to a queue declared during the retries: %v", err)
+	}
+	qi, err := ch.QueueDeclarePassive(late, false, true, false, false, nil)
+	if err != nil || qi.Messages != 1 {
+		t.Fatalf("late queue: %+v, %v", qi, err)
+	}
+	ch.QueueDelete(late, false, false, false)
+}
+
+func TestObsoleteCache(t *testing.T) {
+	o := newObsoleteCache(3, 50*time.Millisecond)
+	for _, q := range []string{"a", "b", "c", "d"} {
+		o.add(q)
+	}
+	if o.contains("a") || !o.contains("b") || !o.contains("d") {
+		t.Fatal("oldest entry not evicted")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if o.contains("b") {
+		t.Fatal("entry did not expire")
+	}
+	for i := range 1000 {
+		o.add(string(rune('a' + i%7)))
+	}
+	if len(o.expires) > 3 || len(o.order) > 6 {
+		t.Fatalf("cache grew: %d entries, %d in order", len(o.expires), len(o.order))
+	}
+}
