@@ -103,7 +103,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		results = append(results, b)
+		results = append(results, b...)
 	}
 	return report(out, cfg, results)
 }
@@ -111,7 +111,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 func report(out io.Writer, cfg Config, results []Result) error {
 	if cfg.JSON {
 		doc := map[string]any{"config": cfg, "results": results}
-		if len(results) == 2 && results[1].Rate > 0 {
+		if len(results) > 1 && results[1].Rate > 0 {
 			doc["ratio"] = results[0].Rate / results[1].Rate
 		}
 		enc := json.NewEncoder(out)
@@ -123,8 +123,10 @@ func report(out io.Writer, cfg Config, results []Result) error {
 	for _, r := range results {
 		fmt.Fprintf(out, "%-9s %s\n", r.Name+":", r.Summary())
 	}
-	if len(results) == 2 && results[1].Rate > 0 {
-		fmt.Fprintf(out, "ratio:    %.2fx the bare client library's rate\n", results[0].Rate/results[1].Rate)
+	for _, b := range results[1:] {
+		if b.Rate > 0 {
+			fmt.Fprintf(out, "ratio:    %.2fx %s\n", results[0].Rate/b.Rate, b.Name)
+		}
 	}
 	return nil
 }
@@ -141,17 +143,18 @@ func redact(u string) string {
 var baselines = map[string]Baseline{}
 
 // Baseline runs a workload with a broker's own client library, without
-// this library, for comparison.
+// this library, for comparison. The first result is the one the library is
+// measured against (the same work on the wire); more may follow.
 type Baseline interface {
-	Run(ctx context.Context, cfg Config) (Result, error)
+	Run(ctx context.Context, cfg Config) ([]Result, error)
 }
 
 func registerBaseline(driver string, b Baseline) { baselines[driver] = b }
 
-func runBaseline(ctx context.Context, cfg Config) (Result, error) {
+func runBaseline(ctx context.Context, cfg Config) ([]Result, error) {
 	u, err := transport.ParseURL(cfg.URL)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	b, ok := baselines[u.Driver()]
 	if !ok {
@@ -160,9 +163,7 @@ func runBaseline(ctx context.Context, cfg Config) (Result, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return Result{}, fmt.Errorf("no -baseline for driver %q (have: %s)", u.Driver(), strings.Join(names, ", "))
+		return nil, fmt.Errorf("no -baseline for driver %q (have: %s)", u.Driver(), strings.Join(names, ", "))
 	}
-	r, err := b.Run(ctx, cfg)
-	r.Name = "baseline"
-	return r, err
+	return b.Run(ctx, cfg)
 }
