@@ -9,6 +9,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 )
 
 // needService skips (or, with CI set, fails) when addr does not answer.
@@ -26,7 +28,7 @@ func needService(t *testing.T, name, addr string) {
 }
 
 func TestRabbitBaseline(t *testing.T) {
-	needService(t, "RabbitMQ", "127.0.0.1:5672")
+	rabbittest.Need(t)
 	for _, mode := range []string{"call", "cast", "fanout"} {
 		t.Run(mode, func(t *testing.T) {
 			cfg, err := parseFlags([]string{"-url", "rabbit://guest:guest@127.0.0.1:5672/", "-mode", mode,

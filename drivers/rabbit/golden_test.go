@@ -74,7 +74,9 @@ func rawChannel(t *testing.T) (*amqp.Connection, *amqp.Channel) {
 	return c, ch
 }
 
-func uniqueName(prefix string) string { return prefix + "_" + ids.Hex()[:12] }
+// uniqueName returns a name no other test uses; the "rt_" prefix lets
+// TestMain remove the queues afterwards.
+func uniqueName(prefix string) string { return "rt_" + prefix + "_" + ids.Hex()[:12] }
 
 func openTransport(t *testing.T, opts ...transport.Option) *transport.Transport {
 	t.Helper()

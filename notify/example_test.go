@@ -1,0 +1,118 @@
+package notify_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	_ "github.com/oslo-go/messaging/drivers/fake"
+	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport"
+)
+
+// InstanceEvent is the payload of the example's notifications.
+type InstanceEvent struct {
+	InstanceID string `json:"instance_id"`
+	State      string `json:"state"`
+}
+
+// Billing handles INFO notifications about instances.
+type Billing struct{ done chan struct{} }
+
+func (b *Billing) Info(ctx context.Context, publisherID, eventType string, p InstanceEvent, md notify.Metadata) error {
+	rc := serializer.RequestContextFrom(ctx)
+	fmt.Printf("%s from %s: %s is %s (request %s)\n", eventType, publisherID, p.InstanceID, p.State, rc.String("request_id"))
+	close(b.done)
+	return nil
+}
+
+// A notifier and a listener on the in-memory driver. The notification is
+// sent before the listener starts: the broker keeps it until then.
+func Example() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, err := transport.Open(ctx, "fake:///example")
+	if err != nil {
+		panic(err)
+	}
+	defer tr.Close()
+
+	n, err := notify.New(tr, notify.PublisherID("compute.host1"))
+	if err != nil {
+		panic(err)
+	}
+	rctx := serializer.WithRequestContext(ctx, serializer.RequestContext{"request_id": "req-42"})
+	if err := n.Info(rctx, "compute.instance.create.end", InstanceEvent{"i-1", "ACTIVE"}); err != nil {
+		panic(err)
+	}
+
+	b := &Billing{done: make(chan struct{})}
+	l, err := notify.NewListener(tr, []target.Target{{Topic: "notifications"}}, []any{
+		notify.Endpoint(b, notify.WithFilter(notify.Filter{EventType: `compute\.instance\.`})),
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := l.Start(ctx); err != nil {
+		panic(err)
+	}
+	<-b.done
+	if err := l.Shutdown(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// compute.instance.create.end from compute.host1: i-1 is ACTIVE (request req-42)
+}
+
+// The test driver records notifications for the tests of code that sends
+// them.
+func ExampleRecorder() {
+	ctx := context.Background()
+	tr, err := transport.Open(ctx, "fake:///example-recorder")
+	if err != nil {
+		panic(err)
+	}
+	defer tr.Close()
+	var rec notify.Recorder
+	n, err := notify.New(tr, notify.Driver("test"), notify.Record(&rec), notify.PublisherID("api"))
+	if err != nil {
+		panic(err)
+	}
+	n.Warn(ctx, "quota.exceeded", map[string]int{"limit": 10})
+	n.Prepare(notify.PublisherID("api.host2")).Error(ctx, "quota.broken", nil)
+	for _, r := range rec.Notifications() {
+		fmt.Println(r.Priority, r.PublisherID, r.EventType, r.Payload)
+	}
+	// Output:
+	// WARN api quota.exceeded map[limit:10]
+	// ERROR api.host2 quota.broken <nil>
+}
+
+// Rules for the routing driver, as in oslo's routing_notifier.yaml.
+func ExampleRoutingRules() {
+	ctx := context.Background()
+	tr, err := transport.Open(ctx, "fake:///example-routing")
+	if err != nil {
+		panic(err)
+	}
+	defer tr.Close()
+	var rec notify.Recorder
+	n, err := notify.New(tr, notify.Driver("routing"), notify.Record(&rec), notify.RoutingRules(
+		notify.RoutingRule{Driver: "test", Priorities: []string{"error", "critical"}},
+		notify.RoutingRule{Driver: "test", Events: []string{"compute.instance.*"}},
+	))
+	if err != nil {
+		panic(err)
+	}
+	n.Info(ctx, "compute.instance.create.end", nil) // routed: event
+	n.Info(ctx, "network.port.create", nil)         // dropped
+	n.Error(ctx, "network.port.fail", nil)          // routed: priority
+	for _, r := range rec.Notifications() {
+		fmt.Println(r.Priority, r.EventType)
+	}
+	// Output:
+	// INFO compute.instance.create.end
+	// ERROR network.port.fail
+}

@@ -1,0 +1,66 @@
+package notify
+
+import "testing"
+
+// TestFnmatch compares compileFnmatch with Python's fnmatch.fnmatchcase;
+// the expected values were produced by CPython 3.
+func TestFnmatch(t *testing.T) {
+	for _, c := range []struct {
+		pat, s string
+		want   bool
+	}{
+		{"compute.instance.*", "compute.instance.create.end", true},
+		{"compute.instance.*", "compute.instance", false},
+		{"compute.*.error", "compute.instance.error", true},
+		{"compute.*.error", "compute.error", false},
+		{"*", "anything/with/slash", true},
+		{"info", "info", true},
+		{"inf?", "info", true},
+		{"inf?", "inf", false},
+		{"[ie]nfo", "info", true},
+		{"[!ie]nfo", "info", false},
+		{"[!ie]nfo", "xnfo", true},
+		{"[a-c]x", "bx", true},
+		{"[a-c]x", "dx", false},
+		{"[", "[", true},
+		{"[]", "[]", true},
+		{"[]]", "]", true},
+		{"[!]]", "a", true},
+		{"[!]]", "]", false},
+		{"a.b", "aXb", false},
+		{"a+b", "a+b", true},
+		{"(x)", "(x)", true},
+		{"*.end", "x.end\n", false},
+		{`x\y`, `x\y`, true},
+		{`[\]`, `\`, true},
+		{"[^a]", "^", true},
+		{"[^a]", "b", false},
+		{"volume.*", "volume.", true},
+		{"*error*", "compute.error.x", true},
+		{"[.]", ".", true},
+		{"**", "", true},
+	} {
+		re, err := compileFnmatch(c.pat)
+		if err != nil {
+			t.Errorf("compileFnmatch(%q): %v", c.pat, err)
+			continue
+		}
+		if got := re.MatchString(c.s); got != c.want {
+			t.Errorf("fnmatch(%q, %q) = %v, want %v (regexp %s)", c.s, c.pat, got, c.want, re)
+		}
+	}
+}
+
+func TestUniqueIDs(t *testing.T) {
+	u := newUniqueIDs(16)
+	for i := 0; i < 20; i++ {
+		u.add(string(rune('a' + i)))
+	}
+	if u.contains("a") || u.contains("d") || !u.contains("e") || !u.contains("t") {
+		t.Fatal("the window is not the last 16")
+	}
+	u.add("t") // no double entry
+	if !u.contains("e") {
+		t.Fatal("re-adding evicted an entry")
+	}
+}
