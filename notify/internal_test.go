@@ -1,6 +1,11 @@
 package notify
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+
+	"github.com/oslo-go/messaging/serializer"
+)
 
 // TestFnmatch compares compileFnmatch with Python's fnmatch.fnmatchcase;
 // the expected values were produced by CPython 3.
@@ -62,5 +67,15 @@ func TestUniqueIDs(t *testing.T) {
 	u.add("t") // no double entry
 	if !u.contains("e") {
 		t.Fatal("re-adding evicted an entry")
+	}
+}
+
+func TestContextSanitized(t *testing.T) {
+	rc := serializer.RequestContext{"user_id": "u", "project_id": "p", "request_id": "req-1", "roles": []any{"admin"},
+		"auth_token": "secret", "service_catalog": []any{"x"}, "is_admin": true, "global_request_id": "g"}
+	got := sanitizeContext(rc)
+	want := serializer.RequestContext{"user_id": "u", "project_id": "p", "request_id": "req-1", "roles": []any{"admin"}, "is_admin": true, "global_request_id": "g"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("sanitized %v, want %v", got, want)
 	}
 }

@@ -308,7 +308,9 @@ func (n *Notifier) send(ctx context.Context, priority, eventType string, payload
 			return fmt.Errorf("notify: serializing payload: %w", err)
 		}
 	}
-	rc, err := c.ser.SerializeContext(ctx)
+	// As oslo's _sanitize_context, before the serializer sees the context.
+	sctx := serializer.WithRequestContext(ctx, sanitizeContext(serializer.RequestContextFrom(ctx)))
+	rc, err := c.ser.SerializeContext(sctx)
 	if err != nil {
 		return fmt.Errorf("notify: serializing request context: %w", err)
 	}
@@ -328,6 +330,35 @@ func (n *Notifier) send(ctx context.Context, priority, eventType string, payload
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// safeContextKeys are the request-context keys a notification carries:
+// oslo.messaging's _sanitize_context allowlist (Debian's 14.0.3 and later).
+// Everything else, auth_token above all, stays off the notification bus,
+// which many consumers read.
+var safeContextKeys = map[string]bool{
+	"user_id": true, "project_id": true, "domain_id": true, "user_domain_id": true, "project_domain_id": true,
+	"is_admin": true, "request_id": true, "roles": true,
+	"user_name": true, "project_name": true, "domain_name": true, "user_domain_name": true, "project_domain_name": true,
+	"service_user_id": true, "service_user_domain_id": true, "service_user_domain_name": true,
+	"service_project_id": true, "service_project_name": true, "service_project_domain_id": true,
+	"service_project_domain_name": true, "service_roles": true,
+	"global_request_id": true, "system_scope": true,
+	"user": true, "domain": true, "user_domain": true, "project_domain": true,
+}
+
+// sanitizeContext returns the safe keys of rc (see safeContextKeys).
+func sanitizeContext(rc serializer.RequestContext) serializer.RequestContext {
+	if len(rc) == 0 {
+		return rc
+	}
+	safe := make(serializer.RequestContext, len(rc))
+	for k, v := range rc {
+		if safeContextKeys[k] {
+			safe[k] = v
+		}
+	}
+	return safe
 }
 
 // timestampLayout is Python's str(datetime) without the fraction.
