@@ -1,28 +1,13 @@
 package notify_test
 
 import (
-	"net"
-	"os"
+	"sync"
 	"testing"
-	"time"
 
+	natsdriver "github.com/oslo-go/messaging/drivers/nats"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 )
-
-// needService skips t (fails it when CI is set) when addr does not answer.
-func needService(t *testing.T, name, addr string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		c.Close()
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s on %s is not reachable and CI is set: %v", name, addr, err)
-	}
-	t.Skipf("\n\n*** SKIPPING %s: %s on %s is not reachable (%v) ***\n", t.Name(), name, addr, err)
-}
 
 // TestListenerRabbit runs the listener suite on the local RabbitMQ with
 // oslo's default notification queues, then deletes the queues it declared.
@@ -30,4 +15,25 @@ func TestListenerRabbit(t *testing.T) {
 	rabbittest.Need(t)
 	t.Cleanup(func() { rabbittest.DeleteQueues(t, "nt-") })
 	runListenerSuite(t, func(testing.TB) string { return rabbittest.URL() })
+}
+
+// TestListenerNATS runs the listener suite over JetStream, on an embedded
+// NATS server per test, so it leaves no streams or consumers behind.
+func TestListenerNATS(t *testing.T) {
+	var servers sync.Map // test name -> *natsdriver.Embedded
+	runListenerSuite(t, func(tb testing.TB) string {
+		if e, ok := servers.Load(tb.Name()); ok {
+			return e.(*natsdriver.Embedded).URL()
+		}
+		e, err := natsdriver.StartEmbedded()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if prev, loaded := servers.LoadOrStore(tb.Name(), e); loaded {
+			e.Shutdown()
+			return prev.(*natsdriver.Embedded).URL()
+		}
+		tb.Cleanup(e.Shutdown)
+		return e.URL()
+	})
 }

@@ -6,5 +6,6 @@ package all
 
 import (
 	_ "github.com/oslo-go/messaging/drivers/fake"   // fake://
+	_ "github.com/oslo-go/messaging/drivers/nats"   // nats://
 	_ "github.com/oslo-go/messaging/drivers/rabbit" // rabbit://, amqp://, kombu://
 )

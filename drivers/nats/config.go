@@ -1,0 +1,538 @@
+package nats
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/oslo-go/messaging/transport"
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+// Defaults of the settings in the options table of the package doc.
+const (
+	DefaultPort            = 4222
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultReconnectWait   = 2 * time.Second
+	DefaultMaxReconnects   = -1 // forever
+	DefaultListenerBuffer  = 64 * 1024
+	DefaultLargeMessageTTL = 2 * time.Minute
+
+	DefaultNotifyMaxAge   = 7 * 24 * time.Hour
+	DefaultNotifyMaxBytes = 1 << 30 // 1 GiB
+	DefaultNotifyMaxMsgs  = -1      // unlimited
+	DefaultNotifyReplicas = 1
+	DefaultNotifyAckWait  = 30 * time.Second
+	DefaultNotifyPrefetch = 16
+)
+
+// config is the parsed configuration of one Conn.
+type config struct {
+	servers []string // nats:// URLs with per-host credentials
+	// user and password set for every server when all hosts share them,
+	// so that servers discovered from the cluster work too.
+	user, password string
+
+	prefix         string
+	name           string
+	connectTimeout time.Duration
+	reconnectWait  time.Duration
+	maxReconnects  int
+	pingInterval   time.Duration
+	listenerBuffer int
+	largeTTL       time.Duration
+
+	tls           bool
+	tlsCAFile     string
+	tlsCertFile   string
+	tlsKeyFile    string
+	tlsServerName string
+	tlsInsecure   bool
+	tlsConfig     *tls.Config
+	credsFile     string
+
+	notify notifyConfig
+
+	natsOptions []natsgo.Option
+}
+
+// notifyConfig holds the JetStream limits of notification streams and
+// consumers.
+type notifyConfig struct {
+	maxAge     time.Duration
+	maxBytes   int64
+	maxMsgs    int64
+	replicas   int
+	memory     bool
+	ackWait    time.Duration
+	maxDeliver int
+	inactive   time.Duration // for consumers; 0 keeps them forever
+	prefetch   int
+}
+
+func defaultConfig() config {
+	return config{
+		prefix:         DefaultSubjectPrefix,
+		name:           filepath.Base(os.Args[0]),
+		connectTimeout: DefaultConnectTimeout,
+		reconnectWait:  DefaultReconnectWait,
+		maxReconnects:  DefaultMaxReconnects,
+		listenerBuffer: DefaultListenerBuffer,
+		largeTTL:       DefaultLargeMessageTTL,
+		notify: notifyConfig{
+			maxAge:     DefaultNotifyMaxAge,
+			maxBytes:   DefaultNotifyMaxBytes,
+			maxMsgs:    DefaultNotifyMaxMsgs,
+			replicas:   DefaultNotifyReplicas,
+			ackWait:    DefaultNotifyAckWait,
+			maxDeliver: -1,
+			prefetch:   DefaultNotifyPrefetch,
+		},
+	}
+}
+
+// queryParams maps each URL query parameter to its parser.
+var queryParams = map[string]func(*config, string) error{
+	"subject_prefix": func(c *config, v string) error { c.prefix = v; return nil },
+	"name":           func(c *config, v string) error { c.name = v; return nil },
+	"connect_timeout": func(c *config, v string) error {
+		return parseDuration(v, &c.connectTimeout, false)
+	},
+	"reconnect_wait": func(c *config, v string) error { return parseDuration(v, &c.reconnectWait, true) },
+	"max_reconnects": func(c *config, v string) error { return parseInt(v, &c.maxReconnects, -1) },
+	"ping_interval":  func(c *config, v string) error { return parseDuration(v, &c.pingInterval, false) },
+	"listener_buffer": func(c *config, v string) error {
+		return parseInt(v, &c.listenerBuffer, 1)
+	},
+	"large_message_ttl": func(c *config, v string) error { return parseDuration(v, &c.largeTTL, false) },
+
+	"tls":             func(c *config, v string) error { return parseBool(v, &c.tls) },
+	"tls_ca_file":     func(c *config, v string) error { c.tlsCAFile = v; return nil },
+	"tls_cert_file":   func(c *config, v string) error { c.tlsCertFile = v; return nil },
+	"tls_key_file":    func(c *config, v string) error { c.tlsKeyFile = v; return nil },
+	"tls_server_name": func(c *config, v string) error { c.tlsServerName = v; return nil },
+	"tls_insecure":    func(c *config, v string) error { return parseBool(v, &c.tlsInsecure) },
+	"creds_file":      func(c *config, v string) error { c.credsFile = v; return nil },
+
+	"notify_max_age":   func(c *config, v string) error { return parseDuration(v, &c.notify.maxAge, true) },
+	"notify_max_bytes": func(c *config, v string) error { return parseInt64(v, &c.notify.maxBytes, -1) },
+	"notify_max_msgs":  func(c *config, v string) error { return parseInt64(v, &c.notify.maxMsgs, -1) },
+	"notify_replicas":  func(c *config, v string) error { return parseInt(v, &c.notify.replicas, 1) },
+	"notify_storage": func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "file":
+			c.notify.memory = false
+		case "memory":
+			c.notify.memory = true
+		default:
+			return errors.New(`want "file" or "memory"`)
+		}
+		return nil
+	},
+	"notify_ack_wait":    func(c *config, v string) error { return parseDuration(v, &c.notify.ackWait, false) },
+	"notify_max_deliver": func(c *config, v string) error { return parseInt(v, &c.notify.maxDeliver, -1) },
+	"notify_inactive_threshold": func(c *config, v string) error {
+		return parseDuration(v, &c.notify.inactive, true)
+	},
+	"notify_prefetch": func(c *config, v string) error { return parseInt(v, &c.notify.prefetch, 1) },
+}
+
+// knownParams returns the sorted query parameter names.
+func knownParams() []string {
+	keys := make([]string, 0, len(queryParams))
+	for k := range queryParams {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// parseConfig builds the configuration of a Conn: defaults, then the Go
+// options, then the URL query (which wins, as control_exchange does in
+// package transport).
+func parseConfig(u *driver.URL, opts []any) (config, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		do, ok := o.(driverOption)
+		if !ok {
+			return c, fmt.Errorf("nats: unknown driver option %T (options of another driver?)", o)
+		}
+		if err := do.apply(&c); err != nil {
+			return c, fmt.Errorf("nats: option %s: %w", do.name, err)
+		}
+	}
+
+	var unknown []string
+	for k := range u.Query {
+		if _, ok := queryParams[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return c, fmt.Errorf("nats: unknown URL query parameter(s) %s; known: %s",
+			strings.Join(unknown, ", "), strings.Join(knownParams(), ", "))
+	}
+	keys := make([]string, 0, len(u.Query))
+	for k := range u.Query {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := queryParams[k](&c, u.Query[k]); err != nil {
+			return c, fmt.Errorf("nats: URL query parameter %s=%q: %w", k, u.Query[k], err)
+		}
+	}
+
+	if u.VirtualHost != "" {
+		return c, fmt.Errorf("nats: virtual host %q in the URL: NATS has none (use ?subject_prefix= to separate deployments)", u.VirtualHost)
+	}
+	if err := validatePrefix(c.prefix); err != nil {
+		return c, err
+	}
+	if (c.tlsCertFile == "") != (c.tlsKeyFile == "") {
+		return c, errors.New("nats: tls_cert_file and tls_key_file go together")
+	}
+	c.servers, c.user, c.password = serverURLs(u.Hosts)
+	return c, nil
+}
+
+// serverURLs turns the URL's hosts into nats.go server URLs, each with its
+// own credentials. When every host has the same credentials they are also
+// returned, to be set for servers the cluster advertises.
+func serverURLs(hosts []driver.Host) (urls []string, user, password string) {
+	if len(hosts) == 0 {
+		return []string{fmt.Sprintf("nats://127.0.0.1:%d", DefaultPort)}, "", ""
+	}
+	same := true
+	for i, h := range hosts {
+		name := h.Hostname
+		if name == "" {
+			name = "127.0.0.1"
+		}
+		port := h.Port
+		if port == 0 {
+			port = DefaultPort
+		}
+		su := url.URL{Scheme: "nats", Host: net.JoinHostPort(name, strconv.Itoa(port))}
+		switch {
+		case h.Username != "" && h.Password != "":
+			su.User = url.UserPassword(h.Username, h.Password)
+		case h.Username != "":
+			su.User = url.User(h.Username) // a token
+		case h.Password != "":
+			su.User = url.UserPassword("", h.Password)
+		}
+		urls = append(urls, su.String())
+		if i > 0 && (h.Username != hosts[0].Username || h.Password != hosts[0].Password) {
+			same = false
+		}
+	}
+	if same && hosts[0].Password != "" {
+		user, password = hosts[0].Username, hosts[0].Password
+	}
+	return urls, user, password
+}
+
+// natsOpts returns the nats.go options for c; Open adds its handlers.
+func (c *config) natsOpts() []natsgo.Option {
+	opts := []natsgo.Option{
+		natsgo.Name(c.name),
+		natsgo.Timeout(c.connectTimeout),
+		natsgo.ReconnectWait(c.reconnectWait),
+		natsgo.MaxReconnects(c.maxReconnects),
+	}
+	if c.pingInterval > 0 {
+		opts = append(opts, natsgo.PingInterval(c.pingInterval))
+	}
+	if c.user != "" {
+		opts = append(opts, natsgo.UserInfo(c.user, c.password))
+	}
+	if c.credsFile != "" {
+		opts = append(opts, natsgo.UserCredentials(c.credsFile))
+	}
+	tlsOn := c.tls || c.tlsConfig != nil || c.tlsCAFile != "" || c.tlsCertFile != "" || c.tlsInsecure || c.tlsServerName != ""
+	if tlsOn {
+		var tc *tls.Config
+		if c.tlsConfig != nil {
+			tc = c.tlsConfig.Clone()
+		} else {
+			tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if c.tlsServerName != "" {
+			tc.ServerName = c.tlsServerName
+		}
+		if c.tlsInsecure {
+			tc.InsecureSkipVerify = true //nolint:gosec // asked for with tls_insecure
+		}
+		opts = append(opts, natsgo.Secure(tc))
+		if c.tlsCAFile != "" {
+			opts = append(opts, natsgo.RootCAs(c.tlsCAFile))
+		}
+		if c.tlsCertFile != "" {
+			opts = append(opts, natsgo.ClientCert(c.tlsCertFile, c.tlsKeyFile))
+		}
+	}
+	return append(opts, c.natsOptions...)
+}
+
+func parseDuration(v string, d *time.Duration, zeroOK bool) error {
+	var x time.Duration
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		x = time.Duration(f * float64(time.Second)) // oslo style: seconds
+	} else if x, err = time.ParseDuration(v); err != nil {
+		return errors.New("want a duration such as 2s, 500ms or a number of seconds")
+	}
+	if x < 0 || (x == 0 && !zeroOK) {
+		return errors.New("want a positive duration")
+	}
+	*d = x
+	return nil
+}
+
+func parseInt(v string, n *int, min int) error {
+	x, err := strconv.Atoi(v)
+	if err != nil {
+		return errors.New("want an integer")
+	}
+	if x < min {
+		return fmt.Errorf("want an integer >= %d", min)
+	}
+	*n = x
+	return nil
+}
+
+func parseInt64(v string, n *int64, min int64) error {
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return errors.New("want an integer")
+	}
+	if x < min {
+		return fmt.Errorf("want an integer >= %d", min)
+	}
+	*n = x
+	return nil
+}
+
+// parseBool accepts what oslo.config accepts.
+func parseBool(v string, b *bool) error {
+	switch strings.ToLower(v) {
+	case "1", "t", "true", "on", "y", "yes":
+		*b = true
+	case "0", "f", "false", "off", "n", "no":
+		*b = false
+	default:
+		return errors.New("want true or false")
+	}
+	return nil
+}
+
+// driverOption is the value the exported option functions wrap with
+// transport.WithDriverOption.
+type driverOption struct {
+	name  string
+	apply func(*config) error
+}
+
+func option(name string, apply func(*config) error) transport.Option {
+	return transport.WithDriverOption(driverOption{name: name, apply: apply})
+}
+
+// SubjectPrefix sets the first token(s) of the driver's subjects (default
+// "oslo"); deployments sharing a NATS account but not their topics use
+// distinct prefixes. URL: subject_prefix.
+func SubjectPrefix(p string) transport.Option {
+	return option("SubjectPrefix", func(c *config) error { c.prefix = p; return validatePrefix(p) })
+}
+
+// ConnectionName sets the client name the server shows (default: the
+// program's name). URL: name.
+func ConnectionName(name string) transport.Option {
+	return option("ConnectionName", func(c *config) error { c.name = name; return nil })
+}
+
+// ConnectTimeout bounds the dial of one server (default 5s). URL:
+// connect_timeout.
+func ConnectTimeout(d time.Duration) transport.Option {
+	return option("ConnectTimeout", func(c *config) error {
+		if d <= 0 {
+			return errors.New("want a positive duration")
+		}
+		c.connectTimeout = d
+		return nil
+	})
+}
+
+// ReconnectWait sets the pause between reconnection attempts to the same
+// server (default 2s). URL: reconnect_wait.
+func ReconnectWait(d time.Duration) transport.Option {
+	return option("ReconnectWait", func(c *config) error {
+		if d < 0 {
+			return errors.New("want a duration >= 0")
+		}
+		c.reconnectWait = d
+		return nil
+	})
+}
+
+// MaxReconnects bounds the reconnection attempts after a connection is
+// lost; -1 (the default) tries forever. When they are exhausted the Conn
+// is dead: calls fail with transport.ErrConnectionLost and listeners
+// return it. URL: max_reconnects.
+func MaxReconnects(n int) transport.Option {
+	return option("MaxReconnects", func(c *config) error { c.maxReconnects = n; return nil })
+}
+
+// PingInterval sets how often the client pings the server to detect a dead
+// connection (nats.go's default, 2 minutes, when unset). URL:
+// ping_interval.
+func PingInterval(d time.Duration) transport.Option {
+	return option("PingInterval", func(c *config) error { c.pingInterval = d; return nil })
+}
+
+// ListenerBuffer sets how many received RPC messages an RPC listener holds
+// before the server takes them (default 65536, as nats.go's own
+// subscriptions); more are dropped as a slow consumer and logged. URL:
+// listener_buffer.
+func ListenerBuffer(n int) transport.Option {
+	return option("ListenerBuffer", func(c *config) error {
+		if n < 1 {
+			return errors.New("want n >= 1")
+		}
+		c.listenerBuffer = n
+		return nil
+	})
+}
+
+// LargeMessageTTL sets how long the sender of a message larger than the
+// server's max_payload keeps its body for the receiver to fetch, when the
+// message has no expiration (default 2m). URL: large_message_ttl.
+func LargeMessageTTL(d time.Duration) transport.Option {
+	return option("LargeMessageTTL", func(c *config) error {
+		if d <= 0 {
+			return errors.New("want a positive duration")
+		}
+		c.largeTTL = d
+		return nil
+	})
+}
+
+// TLSConfig sets the TLS configuration and turns TLS on. The URL's tls_*
+// parameters apply on top of it. URL: tls=true (with tls_ca_file,
+// tls_cert_file, tls_key_file, tls_server_name, tls_insecure).
+func TLSConfig(tc *tls.Config) transport.Option {
+	return option("TLSConfig", func(c *config) error { c.tlsConfig = tc; c.tls = tc != nil; return nil })
+}
+
+// CredentialsFile authenticates with a NATS credentials file (user JWT and
+// nkey seed). URL: creds_file.
+func CredentialsFile(path string) transport.Option {
+	return option("CredentialsFile", func(c *config) error { c.credsFile = path; return nil })
+}
+
+// NATSOptions passes options straight to nats.Connect, after the driver's
+// own (so they override them), for what the driver does not cover: nkeys,
+// custom inbox prefixes, proxies. The driver's disconnect, reconnect,
+// closed and error handlers replace any given here.
+func NATSOptions(opts ...natsgo.Option) transport.Option {
+	return option("NATSOptions", func(c *config) error { c.natsOptions = append(c.natsOptions, opts...); return nil })
+}
+
+// NotifyMaxAge sets the max age of messages in a notification stream
+// created by the driver (default 7 days; 0 means unlimited). URL:
+// notify_max_age.
+func NotifyMaxAge(d time.Duration) transport.Option {
+	return option("NotifyMaxAge", func(c *config) error {
+		if d < 0 {
+			return errors.New("want a duration >= 0")
+		}
+		c.notify.maxAge = d
+		return nil
+	})
+}
+
+// NotifyMaxBytes sets the size limit of a notification stream created by
+// the driver (default 1 GiB; -1 means unlimited). The oldest messages are
+// dropped beyond it. URL: notify_max_bytes.
+func NotifyMaxBytes(n int64) transport.Option {
+	return option("NotifyMaxBytes", func(c *config) error { c.notify.maxBytes = n; return nil })
+}
+
+// NotifyMaxMsgs sets the message limit of a notification stream created by
+// the driver (default -1, unlimited). URL: notify_max_msgs.
+func NotifyMaxMsgs(n int64) transport.Option {
+	return option("NotifyMaxMsgs", func(c *config) error { c.notify.maxMsgs = n; return nil })
+}
+
+// NotifyReplicas sets the replicas of a notification stream created by the
+// driver, for JetStream clusters (default 1). URL: notify_replicas.
+func NotifyReplicas(n int) transport.Option {
+	return option("NotifyReplicas", func(c *config) error {
+		if n < 1 {
+			return errors.New("want n >= 1")
+		}
+		c.notify.replicas = n
+		return nil
+	})
+}
+
+// NotifyMemoryStorage keeps notification streams created by the driver in
+// memory instead of files: faster, but lost when the server restarts.
+// URL: notify_storage=memory.
+func NotifyMemoryStorage(memory bool) transport.Option {
+	return option("NotifyMemoryStorage", func(c *config) error { c.notify.memory = memory; return nil })
+}
+
+// NotifyAckWait sets how long a delivered notification may stay
+// unacknowledged before JetStream redelivers it (default 30s). URL:
+// notify_ack_wait.
+func NotifyAckWait(d time.Duration) transport.Option {
+	return option("NotifyAckWait", func(c *config) error {
+		if d <= 0 {
+			return errors.New("want a positive duration")
+		}
+		c.notify.ackWait = d
+		return nil
+	})
+}
+
+// NotifyMaxDeliver bounds the deliveries of one notification to a pool
+// (default -1, unlimited, as RabbitMQ requeues). URL: notify_max_deliver.
+func NotifyMaxDeliver(n int) transport.Option {
+	return option("NotifyMaxDeliver", func(c *config) error { c.notify.maxDeliver = n; return nil })
+}
+
+// NotifyInactiveThreshold makes JetStream delete a pool's consumer after
+// it has had no listener for d (default 0: consumers are kept, like
+// RabbitMQ's notification queues). URL: notify_inactive_threshold.
+func NotifyInactiveThreshold(d time.Duration) transport.Option {
+	return option("NotifyInactiveThreshold", func(c *config) error {
+		if d < 0 {
+			return errors.New("want a duration >= 0")
+		}
+		c.notify.inactive = d
+		return nil
+	})
+}
+
+// NotifyPrefetch sets how many notifications a listener pulls ahead per
+// consumer (default 16). URL: notify_prefetch.
+func NotifyPrefetch(n int) transport.Option {
+	return option("NotifyPrefetch", func(c *config) error {
+		if n < 1 {
+			return errors.New("want n >= 1")
+		}
+		c.notify.prefetch = n
+		return nil
+	})
+}
