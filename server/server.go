@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oslo-go/messaging/dispatcher"
@@ -101,19 +102,16 @@ type Server struct {
 	state    state
 	listener *transport.Listener
 	stopLoop context.CancelFunc
-	loopDone chan struct{}
 
-	sem      chan struct{}            // one slot per request being handled
-	work     chan *transport.Delivery // hands requests to idle workers
-	quit     chan struct{}            // closed when the workers must exit
-	quitOnce sync.Once
+	// Workers wait in the listener's Next and handle what they receive
+	// (leader/follower): no hand-off between a receiving goroutine and a
+	// handling one. A worker that takes a message while no other waits in
+	// Next starts another, up to maxConcurrency.
 	workers  sync.WaitGroup
+	wmu      sync.Mutex
+	nworkers int          // guarded by wmu
+	waiting  atomic.Int32 // workers waiting in Next
 }
-
-// workerIdle is how long an idle worker waits for another request before
-// it exits. Reusing workers keeps their grown stacks (JSON decoding is
-// deep) and saves a goroutine start per request.
-const workerIdle = 5 * time.Second
 
 type state int
 
@@ -148,7 +146,6 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	return &Server{
 		tr: tr, target: t, disp: disp, o: o, dedup: newUniqueIDs(256),
 		handlerCtx: hctx, cancelHandler: cancel,
-		sem: make(chan struct{}, o.maxConcurrency), work: make(chan *transport.Delivery), quit: make(chan struct{}),
 	}, nil
 }
 
@@ -171,9 +168,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("server: listening on %s: %w", s.target, err)
 	}
 	loopCtx, stop := context.WithCancel(context.Background())
-	s.listener, s.stopLoop, s.loopDone = l, stop, make(chan struct{})
+	s.listener, s.stopLoop = l, stop
 	s.state = stateRunning
-	go s.loop(loopCtx)
+	s.spawn(loopCtx)
 	return nil
 }
 
@@ -203,39 +200,55 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// stop ends the receive loop, tells the workers to exit once done, and
-// closes the listener.
+// stop makes the workers stop receiving (they finish the requests they
+// are handling) and closes the listener once none waits in Next any more.
 func (s *Server) stop() {
 	s.mu.Lock()
 	prev := s.state
 	s.state = stateStopped
 	s.mu.Unlock()
-	defer s.quitOnce.Do(func() { close(s.quit) })
 	if prev != stateRunning {
 		return
 	}
 	s.stopLoop()
-	<-s.loopDone
+	s.waitReceivers()
 	if err := s.listener.Close(); err != nil {
 		s.o.logger.Warn("server: closing listener", "target", s.target.String(), "error", err)
 	}
 }
 
-func (s *Server) loop(ctx context.Context) {
-	defer close(s.loopDone)
+// spawn starts a worker unless maxConcurrency are running or the server
+// stops.
+func (s *Server) spawn(ctx context.Context) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.nworkers >= s.o.maxConcurrency || ctx.Err() != nil {
+		return
+	}
+	s.nworkers++
+	s.workers.Add(1)
+	go s.worker(ctx)
+}
+
+// worker receives and handles requests until ctx ends (Shutdown, Close).
+func (s *Server) worker(ctx context.Context) {
+	defer func() {
+		s.wmu.Lock()
+		s.nworkers--
+		s.wmu.Unlock()
+		s.workers.Done()
+	}()
 	backoff := 10 * time.Millisecond
 	pause := time.NewTimer(0)
 	<-pause.C
 	defer pause.Stop()
 	for {
-		select {
-		case s.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
+		s.waiting.Add(1)
 		d, err := s.listener.Next(ctx)
+		if s.waiting.Add(-1) == 0 && err == nil {
+			s.spawn(ctx) // someone must wait for the next request
+		}
 		if err != nil {
-			<-s.sem
 			if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
 				return
 			}
@@ -250,32 +263,15 @@ func (s *Server) loop(ctx context.Context) {
 			continue
 		}
 		backoff = 10 * time.Millisecond
-		select {
-		case s.work <- d: // an idle worker takes it
-		default:
-			s.workers.Add(1)
-			go s.worker(d)
-		}
+		s.handle(d)
 	}
 }
 
-// worker handles d, then further requests until it has been idle for
-// workerIdle or the server stops.
-func (s *Server) worker(d *transport.Delivery) {
-	defer s.workers.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		s.handle(d)
-		<-s.sem
-		idle.Reset(workerIdle)
-		select {
-		case d = <-s.work:
-		case <-idle.C:
-			return
-		case <-s.quit:
-			return
-		}
+// waitReceivers waits until no worker waits in Next (all have seen the
+// stop), so that the listener closes with nothing taken but not handled.
+func (s *Server) waitReceivers() {
+	for s.waiting.Load() > 0 {
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -286,9 +282,9 @@ func (s *Server) handle(d *transport.Delivery) {
 	}
 	ctx := s.handlerCtx
 	if !d.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, d.Deadline)
-		defer cancel()
+		dctx := newDeadlineCtx(ctx, d.Deadline)
+		defer dctx.release()
+		ctx = dctx
 	}
 	result, err := s.dispatch(ctx, d)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !d.Deadline.IsZero() && time.Now().After(d.Deadline) {

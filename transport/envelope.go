@@ -358,12 +358,14 @@ func openEnvelope(body []byte) ([]byte, error) {
 	return inner, nil
 }
 
-// stringField decodes a string value, treating null as "".
+// stringField decodes a string value, treating null as "". The result may
+// share value's memory: message buffers are never modified once received
+// (see driver.Incoming).
 func stringField(key string, value []byte) (string, error) {
 	if string(value) == "null" {
 		return "", nil
 	}
-	s, err := pyjson.UnquoteString(value)
+	s, err := pyjson.UnquoteStringView(value)
 	if err != nil {
 		return "", fmt.Errorf("transport: decoding message: %s is not a string", key)
 	}

@@ -34,7 +34,8 @@ func (t *Transport) Listen(ctx context.Context, tg target.Target) (*Listener, er
 }
 
 // Next returns the next request. Messages that do not decode are logged
-// and dropped. It returns ErrClosed after Close.
+// and dropped. It returns ErrClosed after Close. Several goroutines may
+// wait in Next at once; each message goes to one of them.
 func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 	for {
 		in, err := l.dl.Next(ctx)
@@ -94,7 +95,7 @@ func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 			return encErr
 		}
 	}
-	return d.send(ctx, body)
+	return d.send(ctx, body, false)
 }
 
 // Heartbeat sends a call-monitor heartbeat (a reply with ending false).
@@ -106,12 +107,12 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return d.send(ctx, body)
+	return d.send(ctx, body, true)
 }
 
-func (d *Delivery) send(ctx context.Context, body []byte) error {
+func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error {
 	m := newMessage(d.codec, body)
-	m.MsgID, m.ReplyTo = d.MsgID, d.ReplyTo
+	m.MsgID, m.ReplyTo, m.Heartbeat = d.MsgID, d.ReplyTo, heartbeat
 	err := d.in.Reply(ctx, m)
 	if errors.Is(err, driver.ErrClosed) {
 		return ErrClosed

@@ -106,9 +106,10 @@ func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	err := t.conn.Close()
+	// Calls in flight fail with ErrClosed, before the driver can report
+	// its connections going away as something else.
 	t.failWaiters("", ErrClosed)
-	return err
+	return t.conn.Close()
 }
 
 // URL returns the URL the transport was opened with.
@@ -198,7 +199,7 @@ func (t *Transport) Call(ctx context.Context, tg target.Target, req *Request, o 
 		}
 	}
 
-	w := newWaiter()
+	w := getWaiter()
 	t.mu.Lock()
 	t.waiters[h.msgID] = w
 	t.mu.Unlock()
@@ -206,6 +207,9 @@ func (t *Transport) Call(ctx context.Context, tg target.Target, req *Request, o 
 		t.mu.Lock()
 		delete(t.waiters, h.msgID)
 		t.mu.Unlock()
+		// Replies reach a waiter only under t.mu while it is in the map,
+		// so nothing can touch it any more.
+		w.release()
 	}()
 	if t.closed.Load() { // Close ran between the check above and registration
 		return serializer.Raw{}, ErrClosed
@@ -289,17 +293,34 @@ type callResult struct {
 	err     error
 }
 
-// waiter is the rendezvous of one call and its replies.
+// waiter is the rendezvous of one call and its replies. Its fields other
+// than the channels are guarded by the transport's mu: replies are routed
+// to it under that lock.
 type waiter struct {
 	done chan callResult // the final outcome; capacity 1, extra ones dropped
 	beat chan struct{}   // a heartbeat arrived; capacity 1, coalesced
 
-	mu      sync.Mutex
 	partial serializer.Raw // result of a legacy non-ending reply
 }
 
-func newWaiter() *waiter {
+var waiters = sync.Pool{New: func() any {
 	return &waiter{done: make(chan callResult, 1), beat: make(chan struct{}, 1)}
+}}
+
+func getWaiter() *waiter { return waiters.Get().(*waiter) }
+
+// release empties w and returns it to the pool.
+func (w *waiter) release() {
+	select {
+	case <-w.done:
+	default:
+	}
+	select {
+	case <-w.beat:
+	default:
+	}
+	w.partial = serializer.Raw{}
+	waiters.Put(w)
 }
 
 func (w *waiter) finish(r callResult) {
@@ -331,8 +352,8 @@ func (t *Transport) onReply(r driver.Reply) {
 		return
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	w := t.waiters[rep.MsgID]
-	t.mu.Unlock()
 	if w == nil {
 		t.logger.Debug("transport: no calling threads waiting for msg_id", "msg_id", rep.MsgID)
 		return
@@ -342,19 +363,13 @@ func (t *Transport) onReply(r driver.Reply) {
 		w.finish(callResult{failure: rep.Failure})
 	case rep.Ending:
 		res := rep.Result
-		if res.IsNull() {
-			w.mu.Lock()
-			if !w.partial.IsNull() {
-				res = w.partial
-			}
-			w.mu.Unlock()
+		if res.IsNull() && !w.partial.IsNull() {
+			res = w.partial
 		}
 		w.finish(callResult{result: res})
 	default:
 		if !rep.Result.IsNull() { // oslo < 4.0 sent the result first, then ending
-			w.mu.Lock()
 			w.partial = rep.Result
-			w.mu.Unlock()
 		}
 		w.heartbeat()
 	}

@@ -31,6 +31,8 @@ type Config struct {
 	Topic       string        `json:"topic"`
 	Codec       string        `json:"codec"`
 	Baseline    bool          `json:"baseline"`
+	CPUProfile  string        `json:"-"`
+	SkipLibrary bool          `json:"-"`
 	JSON        bool          `json:"-"`
 	Verbose     bool          `json:"-"`
 }

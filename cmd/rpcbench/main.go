@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -65,14 +66,20 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.Topic, "topic", "", "topic (default: a unique name)")
 	fs.StringVar(&cfg.Codec, "codec", "json", "wire codec: json or msgpack")
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run the workload with the bare client library and print the ratio")
+	library := fs.Bool("library", true, "run the workload through this library (-library=false -baseline runs only the baseline)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print results as JSON")
 	fs.BoolVar(&cfg.Verbose, "v", false, "log the library's warnings and errors")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the first run (the library's, or with -library=false the baseline's) to this file")
 	list := fs.Bool("list", false, "list the registered drivers and which have a -baseline")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg.SkipLibrary = !*library
+	if cfg.SkipLibrary && !cfg.Baseline {
+		return cfg, errors.New("-library=false needs -baseline")
 	}
 	if *list {
 		for _, d := range transport.Drivers() {
@@ -93,13 +100,27 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	results := []Result{}
-	r, err := runLibrary(ctx, cfg, logger)
-	if err != nil {
-		return err
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
 	}
-	results = append(results, r)
+	if !cfg.SkipLibrary {
+		r, err := runLibrary(ctx, cfg, logger)
+		pprof.StopCPUProfile()
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
 	if cfg.Baseline {
 		b, err := runBaseline(ctx, cfg)
+		pprof.StopCPUProfile() // profiles the baseline when the library did not run
 		if err != nil {
 			return err
 		}

@@ -8,4 +8,5 @@ import (
 	_ "github.com/oslo-go/messaging/drivers/fake"   // fake://
 	_ "github.com/oslo-go/messaging/drivers/nats"   // nats://
 	_ "github.com/oslo-go/messaging/drivers/rabbit" // rabbit://, amqp://, kombu://
+	_ "github.com/oslo-go/messaging/drivers/zmq"    // zmq://, zmq+redis://
 )

@@ -29,7 +29,7 @@
 //	P.rpc.<exchange>.<topic>.<server>   direct to one server: queue group "rpc"
 //	P.fanout.<topic>                    fanout: plain subscription per server, any exchange
 //	P.notify.<exchange>.<topic>         notifications (topic = <topic>.<priority>), JetStream
-//	<inbox>.<msg id>                    replies and heartbeats of one call
+//	<inbox>.<msg id>[=<ms>]             replies and heartbeats of one call
 //	<inbox>.~B                          chunks of the connection's large messages
 //
 // A server listening on a target subscribes to its topic and server
@@ -44,7 +44,10 @@
 //
 // Each connection has one reply subscription, on the wildcard <inbox>.*,
 // made on first use: [driver.Conn.ReplyAddress] returns <inbox>, and a
-// call request is published with the NATS reply subject <inbox>.<msg id>.
+// call request is published with the NATS reply subject <inbox>.<msg id>,
+// followed by "=<ms>", the request's expiration in milliseconds (the
+// call's remaining timeout), from which the server side rebuilds
+// Message.Expiration and so the handler's deadline.
 // A server answers, heartbeats included, on the request's NATS reply
 // subject; the core correlates the replies by the message id in their
 // body. No call makes a subscription of its own.
@@ -55,10 +58,8 @@
 // error matching transport.ErrNoServers instead of waiting for its
 // timeout.
 //
-// Message headers: "Content-Type" carries the codec when it is not JSON;
-// "Oslo-Expiration" carries the request's expiration in milliseconds (the
-// call's remaining timeout), from which the server side rebuilds
-// Message.Expiration and so the handler's deadline.
+// Message headers: "Content-Type" carries the codec when it is not JSON.
+// JSON messages carry no header at all.
 //
 // Core NATS keeps nothing: a cast to a topic no server listens on is
 // dropped, and Send returns once nats.go has taken the message (there are

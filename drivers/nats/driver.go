@@ -25,9 +25,6 @@ type Driver struct{}
 // Header names the driver sets on NATS messages.
 const (
 	hdrContentType = "Content-Type"
-	// hdrExpiration is Message.Expiration in whole milliseconds (rounded
-	// up), like an AMQP expiration.
-	hdrExpiration = "Oslo-Expiration"
 	// hdrBlob marks a message whose body is larger than the server's
 	// max_payload: "<subject> <id> <size>"; the data holds the first chunk
 	// and the rest is fetched from the sender (see large.go).

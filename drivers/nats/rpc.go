@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +38,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		if err != nil {
 			return err
 		}
-		reply = replySubject(in.prefix, m.MsgID)
+		reply = replySubject(in.prefix, m.MsgID, m.Expiration)
 	}
 	return c.publish(ctx, subj, reply, m, t.Fanout)
 }
@@ -57,21 +56,13 @@ func (c *conn) ReplyAddress(context.Context) (string, error) {
 	return in.prefix, nil
 }
 
-// headerFor returns the NATS header carrying m's content type and
-// expiration, or nil when there is none to carry.
+// headerFor returns the NATS header carrying m's content type, or nil for
+// JSON: the common message has no header, which nats.go parses at a cost.
 func headerFor(m *driver.Message) natsgo.Header {
-	if m.ContentType == "" && m.Expiration <= 0 {
+	if m.ContentType == "" {
 		return nil
 	}
-	h := make(natsgo.Header, 2)
-	if m.ContentType != "" {
-		h[hdrContentType] = []string{m.ContentType}
-	}
-	if m.Expiration > 0 {
-		ms := (m.Expiration + time.Millisecond - 1) / time.Millisecond
-		h[hdrExpiration] = []string{strconv.FormatInt(int64(ms), 10)}
-	}
-	return h
+	return natsgo.Header{hdrContentType: []string{m.ContentType}}
 }
 
 // publish sends m to subj, with reply subject reply when non-empty,
@@ -138,7 +129,7 @@ func (c *conn) onInboxMsg(in *inbox, m *natsgo.Msg) {
 	}
 	if m.Header != nil {
 		if len(m.Data) == 0 && m.Header.Get(hdrStatus) == "503" {
-			msgID, err := unescapeToken(token)
+			msgID, _, err := parseReplyToken(token)
 			if err != nil {
 				c.log.Warn("nats: no-responders status for a malformed reply subject", "subject", m.Subject)
 				return
@@ -147,7 +138,7 @@ func (c *conn) onInboxMsg(in *inbox, m *natsgo.Msg) {
 			return
 		}
 		if m.Header.Get(hdrBlob) != "" {
-			msgID, _ := unescapeToken(token)
+			msgID, _, _ := parseReplyToken(token)
 			c.spawn(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), blobFetchTimeout)
 				defer cancel()
@@ -168,7 +159,7 @@ func (c *conn) onInboxMsg(in *inbox, m *natsgo.Msg) {
 		}
 	}
 	dm := &driver.Message{Body: m.Data, MsgID: token}
-	if id, err := unescapeToken(token); err == nil {
+	if id, _, err := parseReplyToken(token); err == nil {
 		dm.MsgID = id
 	}
 	if m.Header != nil {
@@ -276,11 +267,6 @@ func (l *rpcListener) incoming(ctx context.Context, m *natsgo.Msg) *rpcIncoming 
 	in.msg.Body = m.Data
 	if h := m.Header; h != nil {
 		in.msg.ContentType = h.Get(hdrContentType)
-		if v := h.Get(hdrExpiration); v != "" {
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
-				in.msg.Expiration = time.Duration(ms) * time.Millisecond
-			}
-		}
 		if h.Get(hdrBlob) != "" {
 			fctx, cancel := context.WithTimeout(ctx, blobFetchTimeout)
 			body, err := l.c.fetchBody(fctx, m)
@@ -295,7 +281,7 @@ func (l *rpcListener) incoming(ctx context.Context, m *natsgo.Msg) *rpcIncoming 
 	if m.Reply != "" {
 		if i := strings.LastIndexByte(m.Reply, '.'); i > 0 {
 			in.msg.ReplyTo = m.Reply[:i]
-			in.msg.MsgID, _ = unescapeToken(m.Reply[i+1:])
+			in.msg.MsgID, in.msg.Expiration, _ = parseReplyToken(m.Reply[i+1:])
 		}
 	}
 	return in
@@ -359,7 +345,7 @@ func (in *rpcIncoming) Reply(ctx context.Context, m *driver.Message) error {
 		if m.ReplyTo == "" || m.MsgID == "" {
 			return nil // a cast
 		}
-		subj = replySubject(m.ReplyTo, m.MsgID)
+		subj = replySubject(m.ReplyTo, m.MsgID, 0)
 	}
 	if in.c.closing.Load() {
 		return driver.ErrClosed

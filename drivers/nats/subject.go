@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Subject layout. Every field (exchange, topic, server, message id) is one
@@ -232,15 +234,33 @@ func shortName(name string) string {
 	return name[:maxNameLen-1-len(h)] + "=" + h
 }
 
-// replySubject is the reply subject of a call: <inbox>.<escaped msg id>.
-func replySubject(inbox, msgID string) string {
-	n := tokenLen(msgID)
-	if n == len(msgID) {
-		return inbox + "." + msgID
-	}
-	b := make([]byte, 0, len(inbox)+1+n)
+// replySubject is the reply subject of a call: <inbox>.<escaped msg id>,
+// followed by "=<ms>" when the request expires (its expiration in whole
+// milliseconds, rounded up, like an AMQP expiration). Escaped tokens never
+// hold "=", so the suffix is unambiguous; carrying it in the subject spares
+// a NATS header, which nats.go parses at a cost on every message.
+func replySubject(inbox, msgID string, expiration time.Duration) string {
+	b := make([]byte, 0, len(inbox)+1+tokenLen(msgID)+12)
 	b = append(b, inbox...)
 	b = append(b, '.')
 	b = appendToken(b, msgID)
+	if expiration > 0 {
+		ms := (expiration + time.Millisecond - 1) / time.Millisecond
+		b = append(b, '=')
+		b = strconv.AppendInt(b, int64(ms), 10)
+	}
 	return string(b)
+}
+
+// parseReplyToken splits the last token of a reply subject into the
+// message id and the expiration (zero when absent).
+func parseReplyToken(token string) (msgID string, expiration time.Duration, err error) {
+	if tok, exp, ok := strings.Cut(token, "="); ok {
+		token = tok
+		if ms, perr := strconv.ParseInt(exp, 10, 64); perr == nil && ms > 0 {
+			expiration = time.Duration(ms) * time.Millisecond
+		}
+	}
+	msgID, err = unescapeToken(token)
+	return msgID, expiration, err
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEscapeToken(t *testing.T) {
@@ -152,8 +153,10 @@ func TestSubjectLayout(t *testing.T) {
 		{consumerName("notifications.info", ""), "notifications~2Einfo"},
 		{consumerName("notifications.info", "ceilometer"), "notifications~2Einfo+ceilometer"},
 		{consumerName("n", "p.q"), "n+p~2Eq"},
-		{replySubject("_INBOX.abc", "0123abcd"), "_INBOX.abc.0123abcd"},
-		{replySubject("_INBOX.abc", "a.b"), "_INBOX.abc.a~2Eb"},
+		{replySubject("_INBOX.abc", "0123abcd", 0), "_INBOX.abc.0123abcd"},
+		{replySubject("_INBOX.abc", "a.b", 0), "_INBOX.abc.a~2Eb"},
+		{replySubject("_INBOX.abc", "0123abcd", 1500*time.Millisecond), "_INBOX.abc.0123abcd=1500"},
+		{replySubject("_INBOX.abc", "a=b", 1500*time.Microsecond), "_INBOX.abc.a~3Db=2"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -216,4 +219,23 @@ func FuzzEscapeToken(f *testing.F) {
 			t.Fatalf("round trip of %q: %q, %v", s, back, err)
 		}
 	})
+}
+
+func TestParseReplyToken(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		id    string
+		exp   time.Duration
+	}{
+		{"0123abcd", "0123abcd", 0},
+		{"0123abcd=1500", "0123abcd", 1500 * time.Millisecond},
+		{"a~3Db=2", "a=b", 2 * time.Millisecond},
+		{"a~2Eb", "a.b", 0},
+		{"x=garbage", "x", 0},
+	} {
+		id, exp, err := parseReplyToken(tc.token)
+		if err != nil || id != tc.id || exp != tc.exp {
+			t.Errorf("parseReplyToken(%q) = %q, %v, %v; want %q, %v", tc.token, id, exp, err, tc.id, tc.exp)
+		}
+	}
 }

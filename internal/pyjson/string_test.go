@@ -91,3 +91,16 @@ func TestAppendUnquoted(t *testing.T) {
 		}
 	}
 }
+
+func TestUnquoteStringView(t *testing.T) {
+	for _, raw := range []string{`"plain"`, `""`, `"esc\"aped"`, `"\u00e9"`, `"é"`, ` "x" `, `"a`, `x`, `"a" b`} {
+		want, werr := UnquoteString([]byte(raw))
+		got, err := UnquoteStringView([]byte(raw))
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("UnquoteStringView(%s) = %q, %v; UnquoteString gives %q, %v", raw, got, err, want, werr)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { UnquoteStringView([]byte(`"0123456789abcdef"`)) }); n > 1 {
+		t.Errorf("UnquoteStringView allocates %v times for a plain string", n)
+	}
+}

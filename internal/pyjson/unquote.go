@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // UnquoteString decodes the JSON string literal raw (including its quotes),
@@ -31,6 +32,37 @@ func UnquoteString(raw []byte) (string, error) {
 	content := raw[i+1 : end-1]
 	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
 		return string(content), nil
+	}
+	var stack [128]byte
+	b, _ := appendUnquoted(stack[:0], content)
+	return string(b), nil
+}
+
+// UnquoteStringView is UnquoteString without the copy: when the literal
+// has no escapes the result shares raw's memory, so raw must never be
+// modified afterwards. Decoders of messages they own use it to spare an
+// allocation per string field.
+func UnquoteStringView(raw []byte) (string, error) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return "", errEOF(len(raw))
+	}
+	if raw[i] != '"' {
+		return "", errNotString
+	}
+	end, flags, err := scanString(raw, i)
+	if err != nil {
+		return "", err
+	}
+	if err := checkTrailing(raw, end); err != nil {
+		return "", err
+	}
+	content := raw[i+1 : end-1]
+	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
+		if len(content) == 0 {
+			return "", nil
+		}
+		return unsafe.String(&content[0], len(content)), nil
 	}
 	var stack [128]byte
 	b, _ := appendUnquoted(stack[:0], content)

@@ -113,6 +113,10 @@ type Message struct {
 	// Retry bounds re-sending after connection failures: negative retries
 	// until ctx ends, 0 sends once, N retries up to N times.
 	Retry int
+	// Heartbeat marks a reply that is a call-monitor heartbeat, not the
+	// final reply: a driver that tracks calls in flight keeps tracking the
+	// call.
+	Heartbeat bool
 }
 
 // Conn is a connection to the broker. It must be safe for concurrent use by
@@ -132,8 +136,9 @@ type Conn interface {
 	Close() error
 }
 
-// Listener yields messages pull-style. Next and Close may be called from
-// different goroutines; Next is called by one goroutine at a time.
+// Listener yields messages pull-style. Next may be called from several
+// goroutines at once (a server's workers each wait in Next), and Close from
+// any goroutine.
 type Listener interface {
 	// Next blocks until a message arrives, ctx ends, or the listener is
 	// closed (ErrClosed). Drivers reconnect internally; Next returns
@@ -144,7 +149,9 @@ type Listener interface {
 	Close() error
 }
 
-// Incoming is one received message.
+// Incoming is one received message. Its body, and the bodies of replies
+// handed to Config.OnReply, belong to the core from then on: a driver must
+// not modify or reuse that memory (the core keeps views into it).
 type Incoming interface {
 	// Message returns the received message.
 	Message() *Message

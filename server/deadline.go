@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// deadlineCtx is a handler's context: its parent (canceled by Close) with
+// the caller's deadline. Unlike context.WithDeadline it starts no timer and
+// registers nothing with the parent until Done is first called, which most
+// handlers never do: the common request pays one allocation for it.
+type deadlineCtx struct {
+	context.Context // the parent
+	deadline        time.Time
+
+	mu         sync.Mutex
+	done       chan struct{} // made by the first Done call
+	err        error         // set when done closes, or by Err before Done
+	timer      *time.Timer
+	stopParent func() bool
+}
+
+func newDeadlineCtx(parent context.Context, deadline time.Time) *deadlineCtx {
+	return &deadlineCtx{Context: parent, deadline: deadline}
+}
+
+// Deadline returns the caller's deadline.
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Done returns a channel closed at the deadline or when the parent is
+// canceled.
+func (c *deadlineCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return c.done
+	}
+	c.done = make(chan struct{})
+	if c.err == nil {
+		c.err = c.expired()
+	}
+	if c.err != nil {
+		close(c.done)
+		return c.done
+	}
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.cancel(context.DeadlineExceeded) })
+	c.stopParent = context.AfterFunc(c.Context, func() { c.cancel(c.Context.Err()) })
+	return c.done
+}
+
+// Err reports why the context ended, or nil.
+func (c *deadlineCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil && c.err == nil {
+		// No one waits on Done: decide from the clock and the parent; Done
+		// will be closed from now on.
+		c.err = c.expired()
+	}
+	return c.err
+}
+
+// expired returns the parent's error or DeadlineExceeded if either ended.
+func (c *deadlineCtx) expired() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (c *deadlineCtx) cancel(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+	}
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+}
+
+// release stops the timer and the parent watch, if Done started them.
+func (c *deadlineCtx) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.stopParent != nil {
+		c.stopParent()
+	}
+}

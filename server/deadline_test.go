@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestDeadlineCtx(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	// Deadline reached with Done waited on.
+	c := newDeadlineCtx(context.Background(), time.Now().Add(30*time.Millisecond))
+	if c.Err() != nil {
+		t.Fatal("ended early")
+	}
+	if dl, ok := c.Deadline(); !ok || time.Until(dl) > 30*time.Millisecond {
+		t.Fatalf("Deadline() = %v, %v", dl, ok)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed at the deadline")
+	}
+	if !errors.Is(c.Err(), context.DeadlineExceeded) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+	c.release()
+
+	// Deadline passed without Done ever called: Err still reports it, and
+	// Done is then closed.
+	c = newDeadlineCtx(context.Background(), time.Now().Add(time.Millisecond))
+	time.Sleep(5 * time.Millisecond)
+	if !errors.Is(c.Err(), context.DeadlineExceeded) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done open after Err reported the deadline")
+	}
+	c.release()
+
+	// Parent canceled.
+	parent, cancel := context.WithCancel(context.Background())
+	c = newDeadlineCtx(parent, time.Now().Add(time.Hour))
+	done := c.Done()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed when the parent was canceled")
+	}
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+	c.release()
+
+	// Children derived from it follow it, and values come from the parent.
+	type key struct{}
+	parent = context.WithValue(context.Background(), key{}, "v")
+	c = newDeadlineCtx(parent, time.Now().Add(20*time.Millisecond))
+	child, cancelChild := context.WithCancel(c)
+	defer cancelChild()
+	if child.Value(key{}) != "v" {
+		t.Fatal("value lost")
+	}
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("child not canceled at the parent's deadline")
+	}
+	c.release()
+	// A released context that was never waited on started nothing.
+	c = newDeadlineCtx(context.Background(), time.Now().Add(time.Hour))
+	c.release()
+}
