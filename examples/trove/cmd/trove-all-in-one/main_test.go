@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestWalk runs the command as a new user does, without flags: it walks
+// through the life of an instance over an embedded NATS server and exits 0,
+// leaving nothing running.
+func TestWalk(t *testing.T) {
+	t.Setenv("TRANSPORT_URL", "")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), nil, &stdout, &stderr)
+	t.Logf("stdout:\n%s", &stdout)
+	if code != 0 || stderr.Len() != 0 {
+		t.Fatalf("run = %d, stderr:\n%s\nwant 0 and nothing", code, &stderr)
+	}
+	for _, want := range []string{
+		"transport nats://127.0.0.1:",
+		" 1. POST /v1.0/demo/instances -> 202 Accepted: instance ",
+		" 2. waiting for ACTIVE: BUILD -> ACTIVE after ",
+		"-> 200 OK: ACTIVE, mysql 5.7, volume 2 GB, filesystem ",
+		" 4. GET /v1.0/demo/instances -> 200 OK: 1 instance(s)",
+		"-> 202 Accepted\n",
+		"-> 404 Not Found after ",
+		"notification trove.instance.create.start from trove-taskmanager.",
+		"notification trove.instance.create.end from trove-taskmanager.",
+		"\ndone in ",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the output lacks %q", want)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Setenv("TRANSPORT_URL", "")
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"unknown flag", []string{"--bogus"}, 2, "trove-all-in-one: flag provided but not defined: -bogus (see trove-all-in-one -h)\n"},
+		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1"}, 1, "trove-all-in-one: cannot connect to the broker: transport: open nats://127.0.0.1:1: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.code || !strings.HasPrefix(stderr.String(), tt.stderr) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("run(%q) = %d, stderr:\n%s\nwant %d and one line starting with %q", tt.args, code, &stderr, tt.code, tt.stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+// Command trove-api serves Trove's HTTP API for database instances
+// (/v1.0/{tenant_id}/instances) in front of trove-taskmanager and the guest
+// agents.
+//
+//	trove-api --transport-url rabbit://guest:guest@127.0.0.1:5672/ --db /var/lib/trove/trove.db --listen 127.0.0.1:8779
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/oslo-go/messaging/examples/trove/api"
+	"github.com/oslo-go/messaging/examples/trove/guestagent"
+	"github.com/oslo-go/messaging/examples/trove/internal/cli"
+	"github.com/oslo-go/messaging/examples/trove/taskmanager"
+)
+
+const name = "trove-api"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command until ctx ends and returns its exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var (
+		opts         cli.Options
+		listen       string
+		agentTimeout time.Duration
+	)
+	fs := cli.NewFlagSet(name, "Runs trove-api: Trove's HTTP API for database instances.")
+	opts.AddFlags(fs)
+	opts.AddDBFlag(fs)
+	fs.StringVar(&listen, "listen", "127.0.0.1:8779", "`address` of the HTTP API")
+	fs.DurationVar(&agentTimeout, "agent-call-timeout", guestagent.DefaultCallTimeout,
+		"how long show waits for a guest agent's answer")
+	if err := cli.Parse(fs, args, stdout); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
+	if err := opts.Require(); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
+	return cli.Exit(stderr, name, serve(ctx, &opts, listen, agentTimeout, stderr))
+}
+
+// serve serves the API until ctx ends.
+func serve(ctx context.Context, opts *cli.Options, listen string, agentTimeout time.Duration, stderr io.Writer) error {
+	log := opts.NewLogger(stderr, name)
+	tr, err := opts.OpenTransport(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: opts.TaskmanagerQueue})
+	if err != nil {
+		return err
+	}
+	handler := api.NewHandler(api.Config{
+		Store:       st,
+		TaskManager: tm,
+		Transport:   tr,
+		GuestAPI:    guestagent.APIConfig{CallTimeout: agentTimeout},
+		Logger:      log,
+	})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "url", "http://"+ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(ctx)
+	if served := <-served; !errors.Is(served, http.ErrServerClosed) {
+		err = errors.Join(err, served)
+	}
+	return err
+}
