@@ -7,6 +7,7 @@ import (
 	natsdriver "github.com/oslo-go/messaging/drivers/nats"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
+	_ "github.com/oslo-go/messaging/drivers/zmq"
 )
 
 // TestListenerRabbit runs the listener suite on the local RabbitMQ with

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
+	"github.com/oslo-go/messaging/transport/driver"
 )
 
 // notifyDriver is one of oslo's notification drivers.
@@ -26,10 +27,11 @@ var driverNames = []string{"messagingv2", "messaging", "log", "noop", "routing",
 
 func newDriver(name string, c *core, o *notifierOptions) (notifyDriver, error) {
 	switch name {
-	case "messagingv2":
-		return &messagingDriver{c: c, v2: true}, nil
-	case "messaging":
-		return &messagingDriver{c: c}, nil
+	case "messagingv2", "messaging":
+		if _, ok := c.tr.Driver().(driver.Notifier); !ok {
+			return nil, fmt.Errorf("notify: driver %q: %w", name, transport.ErrNotificationsUnsupported)
+		}
+		return &messagingDriver{c: c, v2: name == "messagingv2"}, nil
 	case "log":
 		return logDriver{logger: c.logger}, nil
 	case "noop":

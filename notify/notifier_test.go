@@ -473,3 +473,19 @@ func TestSendErrorsJoined(t *testing.T) {
 		t.Fatal("a failing driver stopped the others")
 	}
 }
+
+func TestMessagingDriverNeedsNotifications(t *testing.T) {
+	tr, err := transport.Open(testCtx(t), "zmq:///"+t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for _, d := range []string{"messagingv2", "messaging"} {
+		if _, err := notify.New(tr, notify.Driver(d)); !errors.Is(err, transport.ErrNotificationsUnsupported) {
+			t.Errorf("%s on zmq: err = %v, want ErrNotificationsUnsupported", d, err)
+		}
+	}
+	if _, err := notify.New(tr, notify.Driver("log")); err != nil {
+		t.Errorf("log driver on zmq: %v", err)
+	}
+}

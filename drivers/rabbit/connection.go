@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -45,7 +46,11 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 			return ac, nil
 		}
 		c.hosts.failed(i)
-		c.log.Warn("rabbit: AMQP server is unreachable", "host", h.addr(), "purpose", purpose, "error", err)
+		level := slog.LevelDebug // Open's error reports it
+		if c.opened.Load() {
+			level = slog.LevelWarn
+		}
+		c.log.Log(ctx, level, "rabbit: AMQP server is unreachable", "host", h.addr(), "purpose", purpose, "error", err)
 		errs = append(errs, fmt.Errorf("%s: %w", h.addr(), err))
 		if ctx.Err() != nil {
 			break

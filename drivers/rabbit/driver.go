@@ -72,12 +72,17 @@ func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (drive
 		c.Close()
 		return nil, err
 	}
+	c.opened.Store(true)
 	return c, nil
 }
 
 // conn is a driver.Conn: a publish connection shared by every sender, one
 // consume connection for the reply queue, and one per listener.
 type conn struct {
+	// opened is set once Open succeeded: before that, a broker that cannot
+	// be reached is reported by Open's error alone, not logged too.
+	opened atomic.Bool
+
 	o       *options
 	log     *slog.Logger
 	onReply func(driver.Reply)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -66,6 +67,20 @@ func newRedisMatchmaker(ctx context.Context, opts *redis.Options, prefix string)
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 1
 	}
+	// Dial once ourselves first: when Redis is down, go-redis would log its
+	// dial failures to its own global logger (stderr) before failing.
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	network := opts.Network
+	if network == "" {
+		network = "tcp"
+	}
+	probe, err := d.DialContext(dctx, network, opts.Addr)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("zmq: redis matchmaker at %s: %w", opts.Addr, err)
+	}
+	probe.Close()
 	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
