@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -199,11 +200,8 @@ func (c *Client) prepare(ctx context.Context, method string, args any) (*transpo
 // withTimeout bounds ctx by the client's timeout unless its deadline is
 // sooner.
 func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := c.s.timeout
-	if d <= 0 {
-		d = DefaultTimeout
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+	d := c.timeout()
+	if hasSoonerDeadline(ctx, time.Now().Add(d)) {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, d)
@@ -216,9 +214,28 @@ func (c *Client) Cast(ctx context.Context, method string, args any) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
+	// Most drivers hand a cast over without waiting: the timeout's timer
+	// starts only if one waits (lazyctx).
+	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
+		lctx := lazyctx.WithDeadline(ctx, dl)
+		defer lctx.Release()
+		ctx = lctx
+	}
 	return c.tr.Cast(ctx, c.s.target, req, transport.SendOptions{Retry: c.s.retry})
+}
+
+// timeout returns the client's timeout, DefaultTimeout when unset.
+func (c *Client) timeout() time.Duration {
+	if c.s.timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.s.timeout
+}
+
+// hasSoonerDeadline reports whether ctx ends no later than dl.
+func hasSoonerDeadline(ctx context.Context, dl time.Time) bool {
+	d, ok := ctx.Deadline()
+	return ok && !d.After(dl)
 }
 
 // Call sends method with args to one server of the target and waits for

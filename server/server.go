@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/dispatcher"
+	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -282,8 +283,8 @@ func (s *Server) handle(d *transport.Delivery) {
 	}
 	ctx := s.handlerCtx
 	if !d.Deadline.IsZero() {
-		dctx := newDeadlineCtx(ctx, d.Deadline)
-		defer dctx.release()
+		dctx := lazyctx.WithDeadline(ctx, d.Deadline)
+		defer dctx.Release()
 		ctx = dctx
 	}
 	result, err := s.dispatch(ctx, d)

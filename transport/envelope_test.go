@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -451,6 +452,24 @@ func FuzzDecodeFailure(f *testing.F) {
 			if _, err := encodeFailure(re); err != nil && !strings.Contains(err.Error(), "unsupported value") {
 				t.Fatalf("decoded failure does not re-encode: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzOpenEnvelope checks the one-pass path of openEnvelope against the
+// general one.
+func FuzzOpenEnvelope(f *testing.F) {
+	for _, c := range loadCaptures(f, "") {
+		f.Add([]byte(c.Body))
+	}
+	f.Add([]byte(`{"oslo.version": "2.0", "oslo.message": "\\"}`))
+	f.Add([]byte(`{"oslo.version": "2.0", "oslo.message": "a\"}`))
+	f.Add([]byte(`{"oslo.version": "2.0", "oslo.message": "a"} `))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ferr := openEnvelope(body)
+		slow, serr := openEnvelopeSlow(body)
+		if (ferr == nil) != (serr == nil) || !bytes.Equal(fast, slow) {
+			t.Fatalf("openEnvelope(%q) = %q, %v; general path %q, %v", body, fast, ferr, slow, serr)
 		}
 	})
 }

@@ -134,6 +134,9 @@ func report(out io.Writer, cfg Config, results []Result) error {
 		doc := map[string]any{"config": cfg, "results": results}
 		if len(results) > 1 && results[1].Rate > 0 {
 			doc["ratio"] = results[0].Rate / results[1].Rate
+			if results[1].SendRate > 0 {
+				doc["send_ratio"] = results[0].SendRate / results[1].SendRate
+			}
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -145,9 +148,14 @@ func report(out io.Writer, cfg Config, results []Result) error {
 		fmt.Fprintf(out, "%-9s %s\n", r.Name+":", r.Summary())
 	}
 	for _, b := range results[1:] {
-		if b.Rate > 0 {
-			fmt.Fprintf(out, "ratio:    %.2fx %s\n", results[0].Rate/b.Rate, b.Name)
+		if b.Rate <= 0 {
+			continue
 		}
+		if b.SendRate > 0 {
+			fmt.Fprintf(out, "ratio:    %.2fx %s sending, %.2fx end to end\n", results[0].SendRate/b.SendRate, b.Name, results[0].Rate/b.Rate)
+			continue
+		}
+		fmt.Fprintf(out, "ratio:    %.2fx %s\n", results[0].Rate/b.Rate, b.Name)
 	}
 	return nil
 }

@@ -43,16 +43,18 @@ const closeWait = 5 * time.Second
 
 // conn is a driver.Conn over one nats.go connection.
 type conn struct {
-	nc       *natsgo.Conn
-	cfg      config
-	log      *slog.Logger
-	onReply  func(driver.Reply)
-	subj     subjects
-	maxBody  atomic.Int64 // the server's max_payload minus payloadHeadroom
-	closing  atomic.Bool  // Close has started
-	dead     chan struct{}
-	deadOnce sync.Once
-	closedCB chan struct{} // nats.go ran the closed handler
+	subjMu    sync.RWMutex
+	subjCache map[sendKey]string // see sendSubject
+	nc        *natsgo.Conn
+	cfg       config
+	log       *slog.Logger
+	onReply   func(driver.Reply)
+	subj      subjects
+	maxBody   atomic.Int64 // the server's max_payload minus payloadHeadroom
+	closing   atomic.Bool  // Close has started
+	dead      chan struct{}
+	deadOnce  sync.Once
+	closedCB  chan struct{} // nats.go ran the closed handler
 
 	inboxMu sync.Mutex
 	inbox   atomic.Pointer[inbox]

@@ -23,15 +23,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	if c.closing.Load() {
 		return driver.ErrClosed
 	}
-	var subj string
-	switch {
-	case t.Fanout:
-		subj = c.subj.fanout(t.Topic)
-	case t.Server != "":
-		subj = c.subj.server(t.Exchange, t.Topic, t.Server)
-	default:
-		subj = c.subj.topic(t.Exchange, t.Topic)
-	}
+	subj := c.sendSubject(t)
 	var reply string
 	if m.MsgID != "" {
 		in, err := c.ensureInbox()
@@ -41,6 +33,43 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		reply = replySubject(in.prefix, m.MsgID, m.Expiration)
 	}
 	return c.publish(ctx, subj, reply, m, t.Fanout)
+}
+
+// sendKey identifies the subject of a Send.
+type sendKey struct {
+	exchange, topic, server string
+	fanout                  bool
+}
+
+// maxSubjectCache bounds the subjects cached per Conn; beyond it the cache
+// starts over (topics such as guestagent.<instance id> come and go).
+const maxSubjectCache = 4096
+
+// sendSubject returns the subject of a Send to t, from a cache: building
+// it escapes every field.
+func (c *conn) sendSubject(t target.Target) string {
+	k := sendKey{exchange: t.Exchange, topic: t.Topic, server: t.Server, fanout: t.Fanout}
+	c.subjMu.RLock()
+	subj, ok := c.subjCache[k]
+	c.subjMu.RUnlock()
+	if ok {
+		return subj
+	}
+	switch {
+	case t.Fanout:
+		subj = c.subj.fanout(t.Topic)
+	case t.Server != "":
+		subj = c.subj.server(t.Exchange, t.Topic, t.Server)
+	default:
+		subj = c.subj.topic(t.Exchange, t.Topic)
+	}
+	c.subjMu.Lock()
+	if c.subjCache == nil || len(c.subjCache) >= maxSubjectCache {
+		c.subjCache = make(map[sendKey]string)
+	}
+	c.subjCache[k] = subj
+	c.subjMu.Unlock()
+	return subj
 }
 
 // ReplyAddress returns the Conn's reply inbox prefix; replies to a call go

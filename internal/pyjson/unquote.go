@@ -97,6 +97,15 @@ func AppendUnquoted(dst, raw []byte) ([]byte, error) {
 
 var errNotString = errors.New("pyjson: input is not a JSON string literal")
 
+// AppendUnquotedContent decodes content, the inside of a JSON string
+// literal without its quotes, in one pass and appends it to dst. It
+// reports false when content holds an unescaped quote or control
+// character or a malformed escape. Decoders that know where a literal ends
+// use it to spare the scan that finds the end.
+func AppendUnquotedContent(dst, content []byte) ([]byte, bool) {
+	return appendUnquotedStrict(dst, content)
+}
+
 // unquoteString decodes the content (without quotes) of a string literal
 // already validated by scanString with the given flags, using *scratch as a
 // reusable buffer.
@@ -136,7 +145,13 @@ func getu4(s []byte) rune {
 // surrogate pairs are combined, lone surrogates and invalid UTF-8 become
 // U+FFFD, and (like encoding/json's unquote, though its scanner rejects it)
 // the escape \' is accepted. It reports false if s is malformed.
-func appendUnquoted(dst, s []byte) ([]byte, bool) {
+func appendUnquoted(dst, s []byte) ([]byte, bool) { return unquoteInto(dst, s, true) }
+
+// appendUnquotedStrict is appendUnquoted for content no scanner has seen:
+// it also rejects \', as a JSON scanner does.
+func appendUnquotedStrict(dst, s []byte) ([]byte, bool) { return unquoteInto(dst, s, false) }
+
+func unquoteInto(dst, s []byte, lenient bool) ([]byte, bool) {
 	for r := 0; r < len(s); {
 		c := s[r]
 		switch {
@@ -145,7 +160,13 @@ func appendUnquoted(dst, s []byte) ([]byte, bool) {
 				return dst, false
 			}
 			switch e := s[r+1]; e {
-			case '"', '\\', '/', '\'':
+			case '\'':
+				if !lenient {
+					return dst, false
+				}
+				dst = append(dst, e)
+				r += 2
+			case '"', '\\', '/':
 				dst = append(dst, e)
 				r += 2
 			case 'b':

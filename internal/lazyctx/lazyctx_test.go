@@ -1,4 +1,4 @@
-package server
+package lazyctx
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestDeadlineCtx(t *testing.T) {
+func TestWithDeadline(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	// Deadline reached with Done waited on.
-	c := newDeadlineCtx(context.Background(), time.Now().Add(30*time.Millisecond))
+	c := WithDeadline(context.Background(), time.Now().Add(30*time.Millisecond))
 	if c.Err() != nil {
 		t.Fatal("ended early")
 	}
@@ -27,11 +27,11 @@ func TestDeadlineCtx(t *testing.T) {
 	if !errors.Is(c.Err(), context.DeadlineExceeded) {
 		t.Fatalf("Err() = %v", c.Err())
 	}
-	c.release()
+	c.Release()
 
 	// Deadline passed without Done ever called: Err still reports it, and
 	// Done is then closed.
-	c = newDeadlineCtx(context.Background(), time.Now().Add(time.Millisecond))
+	c = WithDeadline(context.Background(), time.Now().Add(time.Millisecond))
 	time.Sleep(5 * time.Millisecond)
 	if !errors.Is(c.Err(), context.DeadlineExceeded) {
 		t.Fatalf("Err() = %v", c.Err())
@@ -41,11 +41,11 @@ func TestDeadlineCtx(t *testing.T) {
 	default:
 		t.Fatal("Done open after Err reported the deadline")
 	}
-	c.release()
+	c.Release()
 
 	// Parent canceled.
 	parent, cancel := context.WithCancel(context.Background())
-	c = newDeadlineCtx(parent, time.Now().Add(time.Hour))
+	c = WithDeadline(parent, time.Now().Add(time.Hour))
 	done := c.Done()
 	cancel()
 	select {
@@ -56,12 +56,12 @@ func TestDeadlineCtx(t *testing.T) {
 	if !errors.Is(c.Err(), context.Canceled) {
 		t.Fatalf("Err() = %v", c.Err())
 	}
-	c.release()
+	c.Release()
 
 	// Children derived from it follow it, and values come from the parent.
 	type key struct{}
 	parent = context.WithValue(context.Background(), key{}, "v")
-	c = newDeadlineCtx(parent, time.Now().Add(20*time.Millisecond))
+	c = WithDeadline(parent, time.Now().Add(20*time.Millisecond))
 	child, cancelChild := context.WithCancel(c)
 	defer cancelChild()
 	if child.Value(key{}) != "v" {
@@ -72,8 +72,8 @@ func TestDeadlineCtx(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("child not canceled at the parent's deadline")
 	}
-	c.release()
+	c.Release()
 	// A released context that was never waited on started nothing.
-	c = newDeadlineCtx(context.Background(), time.Now().Add(time.Hour))
-	c.release()
+	c = WithDeadline(context.Background(), time.Now().Add(time.Hour))
+	c.Release()
 }

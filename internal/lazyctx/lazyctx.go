@@ -1,4 +1,6 @@
-package server
+// Package lazyctx has a context with a deadline that costs nothing until
+// someone waits on it.
+package lazyctx
 
 import (
 	"context"
@@ -6,11 +8,12 @@ import (
 	"time"
 )
 
-// deadlineCtx is a handler's context: its parent (canceled by Close) with
-// the caller's deadline. Unlike context.WithDeadline it starts no timer and
-// registers nothing with the parent until Done is first called, which most
-// handlers never do: the common request pays one allocation for it.
-type deadlineCtx struct {
+// Ctx is a parent context with a deadline. Unlike context.WithDeadline it
+// starts no timer and registers nothing with the parent until Done is first
+// called. Servers give one to each handler (most never wait on Done) and
+// clients to each cast (drivers that do not block never wait on Done): the
+// common case pays one allocation.
+type Ctx struct {
 	context.Context // the parent
 	deadline        time.Time
 
@@ -21,16 +24,18 @@ type deadlineCtx struct {
 	stopParent func() bool
 }
 
-func newDeadlineCtx(parent context.Context, deadline time.Time) *deadlineCtx {
-	return &deadlineCtx{Context: parent, deadline: deadline}
+// WithDeadline returns parent with the given deadline. Call Release when
+// done with it.
+func WithDeadline(parent context.Context, deadline time.Time) *Ctx {
+	return &Ctx{Context: parent, deadline: deadline}
 }
 
 // Deadline returns the caller's deadline.
-func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *Ctx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // Done returns a channel closed at the deadline or when the parent is
 // canceled.
-func (c *deadlineCtx) Done() <-chan struct{} {
+func (c *Ctx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.done != nil {
@@ -50,7 +55,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 }
 
 // Err reports why the context ended, or nil.
-func (c *deadlineCtx) Err() error {
+func (c *Ctx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.done == nil && c.err == nil {
@@ -62,7 +67,7 @@ func (c *deadlineCtx) Err() error {
 }
 
 // expired returns the parent's error or DeadlineExceeded if either ended.
-func (c *deadlineCtx) expired() error {
+func (c *Ctx) expired() error {
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
@@ -72,7 +77,7 @@ func (c *deadlineCtx) expired() error {
 	return nil
 }
 
-func (c *deadlineCtx) cancel(err error) {
+func (c *Ctx) cancel(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
@@ -85,8 +90,8 @@ func (c *deadlineCtx) cancel(err error) {
 	}
 }
 
-// release stops the timer and the parent watch, if Done started them.
-func (c *deadlineCtx) release() {
+// Release stops the timer and the parent watch, if Done started them.
+func (c *Ctx) Release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.timer != nil {
