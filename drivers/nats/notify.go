@@ -389,13 +389,21 @@ func (l *notifyListener) Close() error {
 		pending := l.outstanding
 		l.outstanding = nil
 		l.mu.Unlock()
-		for in := range pending {
-			in.m.Nak()
-		}
+		// Stop pulling before handing messages back: a pull request still
+		// open on the server would take a redelivered message to an inbox
+		// nobody reads, delaying it by the ack wait. The pull loops
+		// unsubscribe their inboxes when they end; the flush makes sure the
+		// server saw it.
 		if !waitGroup(&l.wg, closeWait) {
 			// The pull loops end when the connection closes at the
 			// latest; conn.Close waits for them.
 			l.c.log.Warn("nats: notification listener did not stop in time")
+		}
+		if len(pending) > 0 {
+			_ = l.c.nc.FlushTimeout(closeWait)
+		}
+		for in := range pending {
+			in.m.Nak()
 		}
 		l.c.removeListener(l)
 	})
