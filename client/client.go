@@ -42,6 +42,22 @@ const DefaultTimeout = 60 * time.Second
 type Client struct {
 	tr *transport.Transport
 	s  settings
+	// castErr and callErr say why the settings cannot send a cast or a
+	// call (invalid target or version, the version cap); computed once by
+	// New and Prepare.
+	castErr, callErr error
+}
+
+// check computes castErr and callErr from the settings.
+func (c *Client) check() {
+	c.castErr = c.s.validate()
+	if c.castErr == nil && c.s.versionCap != "" && !target.Compatible(c.s.versionCap, c.s.target.Version) {
+		c.castErr = &VersionCapError{Version: c.s.target.Version, Cap: c.s.versionCap}
+	}
+	c.callErr = c.castErr
+	if err := c.s.target.ValidateCall(); err != nil {
+		c.callErr = fmt.Errorf("client: %w", err)
+	}
 }
 
 type settings struct {
@@ -121,6 +137,7 @@ func New(tr *transport.Transport, t target.Target, opts ...Option) (*Client, err
 	if err := c.s.validate(); err != nil {
 		return nil, err
 	}
+	c.check()
 	return c, nil
 }
 
@@ -144,6 +161,7 @@ func (c *Client) Prepare(opts ...Option) *Client {
 	for _, o := range opts {
 		o(&cc.s)
 	}
+	cc.check()
 	return cc
 }
 
@@ -173,18 +191,12 @@ func (e *VersionCapError) Error() string {
 // Is makes errors.Is(err, ErrVersionCap) hold.
 func (e *VersionCapError) Is(target error) bool { return target == ErrVersionCap }
 
-// prepare checks the settings and builds the request for one message.
+// prepare builds the request for one message.
 func (c *Client) prepare(ctx context.Context, method string, args any) (*transport.Request, error) {
-	if err := c.s.validate(); err != nil {
-		return nil, err
-	}
 	if method == "" {
 		return nil, errors.New("client: empty method name")
 	}
 	t := c.s.target
-	if c.s.versionCap != "" && !target.Compatible(c.s.versionCap, t.Version) {
-		return nil, &VersionCapError{Version: t.Version, Cap: c.s.versionCap}
-	}
 	rc, err := c.s.ser.SerializeContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("client: serializing request context: %w", err)
@@ -210,6 +222,9 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 // Cast sends method with args to the target and returns once the broker
 // has accepted it; nothing tells whether a server handled it.
 func (c *Client) Cast(ctx context.Context, method string, args any) error {
+	if c.castErr != nil {
+		return c.castErr
+	}
 	req, err := c.prepare(ctx, method, args)
 	if err != nil {
 		return err
@@ -242,8 +257,8 @@ func hasSoonerDeadline(ctx context.Context, dl time.Time) bool {
 // the result, which it decodes into reply (a pointer, or nil to discard
 // it).
 func (c *Client) Call(ctx context.Context, method string, args, reply any) error {
-	if err := c.s.target.ValidateCall(); err != nil {
-		return fmt.Errorf("client: %w", err)
+	if c.callErr != nil {
+		return c.callErr
 	}
 	req, err := c.prepare(ctx, method, args)
 	if err != nil {

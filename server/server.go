@@ -265,8 +265,17 @@ func (s *Server) worker(ctx context.Context) {
 		}
 		backoff = 10 * time.Millisecond
 		s.handle(d)
+		if s.waiting.Load() >= spareWorkers {
+			return // enough others wait for requests: the pool shrinks
+		}
 	}
 }
+
+// spareWorkers is how many idle workers waiting in Next make a worker that
+// finishes a request exit rather than wait too. The pool thus follows the
+// load: it grows (up to MaxConcurrency) while handlers block, and shrinks
+// when they are quick, where extra workers only contend.
+const spareWorkers = 2
 
 // waitReceivers waits until no worker waits in Next (all have seen the
 // stop), so that the listener closes with nothing taken but not handled.

@@ -183,25 +183,31 @@ func (e *VersionError) Error() string {
 }
 
 // ParseVersion parses "X.Y" or "X.Y.Z" where each part is a non-negative
-// decimal integer.
+// decimal integer of at most 9 digits. It does not allocate unless it
+// fails.
 func ParseVersion(s string) (Version, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return Version{}, &VersionError{Version: s}
-	}
 	var n [3]int
-	for i, p := range parts {
-		if p == "" || len(p) > 9 {
-			return Version{}, &VersionError{Version: s}
-		}
-		for _, c := range p {
-			if c < '0' || c > '9' {
+	part, digits := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 9 {
 				return Version{}, &VersionError{Version: s}
 			}
+			n[part] = n[part]*10 + int(c-'0')
+			digits++
+		case c == '.' && digits > 0 && part < 2:
+			part++
+			digits = 0
+		default:
+			return Version{}, &VersionError{Version: s}
 		}
-		n[i], _ = strconv.Atoi(p)
 	}
-	return Version{Major: n[0], Minor: n[1], Rev: n[2], HasRev: len(parts) == 3}, nil
+	if part == 0 || digits == 0 {
+		return Version{}, &VersionError{Version: s}
+	}
+	return Version{Major: n[0], Minor: n[1], Rev: n[2], HasRev: part == 2}, nil
 }
 
 // Compatible reports whether an implementation at version have can serve a

@@ -142,3 +142,27 @@ func TestStringAndNamespaces(t *testing.T) {
 		t.Errorf("null namespace must accept null namespace")
 	}
 }
+
+func TestParseVersionAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { ParseVersion("1.22.333") }); n != 0 {
+		t.Fatalf("ParseVersion allocates %v times", n)
+	}
+}
+
+func FuzzParseVersion(f *testing.F) {
+	for _, s := range []string{"1.0", "1.2.3", "", "1.", ".1", "1..2", "01.2", "999999999.1", "1.2.3.4", "1.a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVersion(s)
+		if err != nil {
+			return
+		}
+		// What parses is digits and dots in 2 or 3 parts, and formats back
+		// to the same numbers.
+		again, err := ParseVersion(v.String())
+		if err != nil || again != v {
+			t.Fatalf("ParseVersion(%q) = %+v; its String %q parses to %+v, %v", s, v, v.String(), again, err)
+		}
+	})
+}

@@ -83,10 +83,36 @@ type requestHeader struct {
 }
 
 // wireBuf is the scratch space for building one message dict. It comes
-// from a pool; only the finished body escapes.
-type wireBuf struct{ inner []byte }
+// from a pool; only the finished body escapes. Its JSON encoder writes into
+// it, so encoded values are not copied out and back.
+type wireBuf struct {
+	inner []byte
+	enc   *json.Encoder
+}
 
-var wireBufs = sync.Pool{New: func() any { return &wireBuf{inner: make([]byte, 0, 1024)} }}
+var wireBufs = sync.Pool{New: func() any {
+	w := &wireBuf{inner: make([]byte, 0, 1024)}
+	w.enc = json.NewEncoder(w)
+	w.enc.SetEscapeHTML(false) // as Python's json.dumps: <, > and & as they are
+	return w
+}}
+
+// Write appends p; the encoder writes through it.
+func (w *wireBuf) Write(p []byte) (int, error) {
+	w.inner = append(w.inner, p...)
+	return len(p), nil
+}
+
+// appendValue appends the JSON encoding of v to b, which must be w's
+// buffer as built so far, and returns the extended buffer.
+func (w *wireBuf) appendValue(b []byte, v any) ([]byte, error) {
+	w.inner = b
+	if err := w.enc.Encode(v); err != nil { // writes nothing when it fails
+		return b, err
+	}
+	b = w.inner
+	return b[:len(b)-1], nil // Encode ends with a newline
+}
 
 func getWireBuf() *wireBuf { return wireBufs.Get().(*wireBuf) }
 
@@ -129,17 +155,16 @@ func encodeRequest(c serializer.Codec, req *Request, h requestHeader) ([]byte, e
 	if c.Name() != serializer.JSONContentType {
 		return encodeGeneric(c, requestMap(req, h))
 	}
-	args, err := encodeJSONArgs(req.Args)
-	if err != nil {
-		return nil, err
-	}
 	w := getWireBuf()
 	defer w.release()
 	b := append(w.inner[:0], '{')
 	b = appendKey(b, true, "method")
 	b = pyjson.AppendString(b, req.Method)
 	b = appendKey(b, false, "args")
-	b = append(b, args...)
+	b, err := w.appendArgs(b, req.Args)
+	if err != nil {
+		return nil, err
+	}
 	if req.Namespace != "" {
 		b = appendKey(b, false, "namespace")
 		b = pyjson.AppendString(b, req.Namespace)
@@ -166,20 +191,20 @@ func encodeRequest(c serializer.Codec, req *Request, h requestHeader) ([]byte, e
 	return w.envelope(), nil
 }
 
-// encodeJSONArgs encodes the keyword arguments, which must form an object.
-func encodeJSONArgs(args any) ([]byte, error) {
+// appendArgs appends the keyword arguments, which must form an object.
+func (w *wireBuf) appendArgs(b []byte, args any) ([]byte, error) {
 	if args == nil {
-		return []byte("{}"), nil
+		return append(b, "{}"...), nil
 	}
-	b, err := json.Marshal(args)
+	start := len(b)
+	b, err := w.appendValue(b, args)
 	if err != nil {
 		return nil, fmt.Errorf("transport: encoding arguments: %w", err)
 	}
-	b = bytes.TrimSpace(b)
-	switch {
-	case string(b) == "null":
-		return []byte("{}"), nil
-	case len(b) == 0 || b[0] != '{':
+	switch v := b[start:]; {
+	case string(v) == "null":
+		return append(b[:start], "{}"...), nil
+	case len(v) == 0 || v[0] != '{':
 		return nil, fmt.Errorf("transport: arguments must encode to an object (a struct or a map), got %T", args)
 	}
 	return b, nil
@@ -239,19 +264,15 @@ func encodeReply(c serializer.Codec, msgID string, result any, failure *RemoteEr
 		}
 		return encodeGeneric(c, m)
 	}
-	var res []byte
-	if failure == nil && ending {
-		var err error
-		if res, err = json.Marshal(result); err != nil {
-			return nil, fmt.Errorf("transport: encoding result: %w", err)
-		}
-	}
 	w := getWireBuf()
 	defer w.release()
 	b := append(w.inner[:0], '{')
 	b = appendKey(b, true, "result")
-	if res != nil {
-		b = append(b, res...)
+	if failure == nil && ending {
+		var err error
+		if b, err = w.appendValue(b, result); err != nil {
+			return nil, fmt.Errorf("transport: encoding result: %w", err)
+		}
 	} else {
 		b = append(b, "null"...)
 	}

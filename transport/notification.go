@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -162,10 +161,6 @@ func encodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2
 		}
 		return encodeGeneric(c, m)
 	}
-	payload, err := json.Marshal(n.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("transport: encoding notification payload: %w", err)
-	}
 	w := getWireBuf()
 	defer w.release()
 	b := append(w.inner[:0], '{')
@@ -174,7 +169,10 @@ func encodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2
 		b = pyjson.AppendString(b, kv[1])
 	}
 	b = appendKey(b, false, "payload")
-	b = append(b, payload...)
+	b, err := w.appendValue(b, n.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("transport: encoding notification payload: %w", err)
+	}
 	b = appendKey(b, false, "timestamp")
 	b = pyjson.AppendString(b, n.Timestamp)
 	b = appendKey(b, false, "_unique_id")

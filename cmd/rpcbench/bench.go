@@ -26,15 +26,18 @@ type Config struct {
 	Duration    time.Duration `json:"duration_ns"`
 	Count       int           `json:"count"`
 	Servers     int           `json:"servers"`
-	Timeout     time.Duration `json:"timeout_ns"`
-	Warmup      time.Duration `json:"warmup_ns"`
-	Topic       string        `json:"topic"`
-	Codec       string        `json:"codec"`
-	Baseline    bool          `json:"baseline"`
-	CPUProfile  string        `json:"-"`
-	SkipLibrary bool          `json:"-"`
-	JSON        bool          `json:"-"`
-	Verbose     bool          `json:"-"`
+	// ServerConcurrency is each server's MaxConcurrency; 0 means max(64, Concurrency).
+	ServerConcurrency int           `json:"server_concurrency,omitempty"`
+	Timeout           time.Duration `json:"timeout_ns"`
+	Warmup            time.Duration `json:"warmup_ns"`
+	Topic             string        `json:"topic"`
+	Codec             string        `json:"codec"`
+	Baseline          bool          `json:"baseline"`
+	CPUProfile        string        `json:"-"`
+	SkipLibrary       bool          `json:"-"`
+	Compare           []string      `json:"compare,omitempty"`
+	JSON              bool          `json:"-"`
+	Verbose           bool          `json:"-"`
 }
 
 func (c *Config) validate() error {
@@ -61,6 +64,13 @@ func (c *Config) validate() error {
 		c.Topic = fmt.Sprintf("rpcbench_%08x", rand.Uint32())
 	}
 	return nil
+}
+
+func (c *Config) serverConcurrency() int {
+	if c.ServerConcurrency > 0 {
+		return c.ServerConcurrency
+	}
+	return max(64, c.Concurrency)
 }
 
 // Payload is what every message carries (oslo simulator's Message: a
@@ -145,7 +155,7 @@ func runLibrary(ctx context.Context, cfg Config, logger *slog.Logger) (Result, e
 		}
 		defer tr.Close()
 		srv, err := server.New(tr, target.Target{Topic: cfg.Topic, Server: fmt.Sprintf("server-%d", i)}, []any{&Endpoint{sink: sink}},
-			server.MaxConcurrency(max(64, cfg.Concurrency)), server.WithLogger(logger))
+			server.MaxConcurrency(cfg.serverConcurrency()), server.WithLogger(logger))
 		if err != nil {
 			return Result{}, err
 		}

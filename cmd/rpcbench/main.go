@@ -55,12 +55,14 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("rpcbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.URL, "url", "fake://", "transport URL (driver chosen by scheme)")
+	urls := fs.String("urls", "", "space-separated transport URLs: run the workload on each in turn and compare (instead of -url)")
 	fs.StringVar(&cfg.Mode, "mode", "call", "workload: call, cast or fanout")
 	fs.IntVar(&cfg.Concurrency, "c", 1, "concurrent callers")
 	fs.IntVar(&cfg.Size, "size", 100, "payload size in bytes")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send (ignored with -n)")
 	fs.IntVar(&cfg.Count, "n", 0, "number of messages to send in all (overrides -duration)")
 	fs.IntVar(&cfg.Servers, "servers", 1, "RPC servers (fanout: each receives every message)")
+	fs.IntVar(&cfg.ServerConcurrency, "server-concurrency", 0, "requests each server handles at once (default: max(64, -c))")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "call timeout")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before each run")
 	fs.StringVar(&cfg.Topic, "topic", "", "topic (default: a unique name)")
@@ -76,6 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *urls != "" {
+		cfg.Compare = strings.Fields(*urls)
+		cfg.URL = cfg.Compare[0]
 	}
 	cfg.SkipLibrary = !*library
 	if cfg.SkipLibrary && !cfg.Baseline {
@@ -98,6 +104,9 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if cfg.Verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if len(cfg.Compare) > 0 {
+		return compare(ctx, cfg, logger, out)
 	}
 	results := []Result{}
 	if cfg.CPUProfile != "" {
@@ -195,4 +204,36 @@ func runBaseline(ctx context.Context, cfg Config) ([]Result, error) {
 		return nil, fmt.Errorf("no -baseline for driver %q (have: %s)", u.Driver(), strings.Join(names, ", "))
 	}
 	return b.Run(ctx, cfg)
+}
+
+// compare runs the workload through the library on each of cfg.Compare
+// and prints one line per transport.
+func compare(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) error {
+	type row struct {
+		URL    string `json:"url"`
+		Result Result `json:"result"`
+	}
+	var rows []row
+	for _, u := range cfg.Compare {
+		c := cfg
+		c.URL = u
+		if err := c.validate(); err != nil {
+			return err
+		}
+		r, err := runLibrary(ctx, c, logger)
+		if err != nil {
+			return fmt.Errorf("%s: %w", redact(u), err)
+		}
+		rows = append(rows, row{URL: redact(u), Result: r})
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"config": cfg, "compare": rows})
+	}
+	fmt.Fprintf(out, "mode=%s concurrency=%d size=%dB servers=%d codec=%s\n", cfg.Mode, cfg.Concurrency, cfg.Size, cfg.Servers, cfg.Codec)
+	for _, r := range rows {
+		fmt.Fprintf(out, "%-48s %s\n", r.URL, r.Result.Summary())
+	}
+	return nil
 }

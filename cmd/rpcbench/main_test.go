@@ -84,3 +84,17 @@ func TestMsgpackCodec(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
+
+func TestCompare(t *testing.T) {
+	cfg, err := parseFlags([]string{"-urls", "fake:///cmp-a fake:///cmp-b", "-n", "100", "-warmup", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out.String(), "msg/s"); got != 2 {
+		t.Fatalf("want 2 result lines:\n%s", out.String())
+	}
+}
