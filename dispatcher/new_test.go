@@ -32,11 +32,13 @@ func (*eligibility) PtrPtrArg(context.Context, **eligArgs) error                
 func (*eligibility) IntKeys(context.Context, map[int]string) error                   { return nil }
 func (*eligibility) Variadic(context.Context, ...eligArgs) error                     { return nil }
 func (*eligibility) NoError(context.Context) int                                     { return 0 }
-func (*eligibility) ErrorFirst(context.Context) (error, int)                         { return nil, 0 }
-func (*eligibility) ThreeResults(context.Context) (int, int, error)                  { return 0, 0, nil }
-func (*eligibility) NoResults(context.Context)                                       {}
-func (*eligibility) CustomErr(context.Context) *customErr                            { return nil }
-func (*eligibility) unexported(context.Context) error                                { return nil }
+
+//lint:ignore ST1008 the test needs a method with the error first (ineligible)
+func (*eligibility) ErrorFirst(context.Context) (error, int)        { return nil, 0 }
+func (*eligibility) ThreeResults(context.Context) (int, int, error) { return 0, 0, nil }
+func (*eligibility) NoResults(context.Context)                      {}
+func (*eligibility) CustomErr(context.Context) *customErr           { return nil }
+func (*eligibility) unexported(context.Context) error               { return nil }
 func (*eligibility) Target() target.Target {
 	return target.Target{Namespace: "elig", Version: "2.3", LegacyNamespaces: []string{"old"}}
 }

@@ -5,27 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 )
-
-// needService skips (or, with CI set, fails) when addr does not answer.
-func needService(t *testing.T, name, addr string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		c.Close()
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s on %s is not reachable and CI is set: %v", name, addr, err)
-	}
-	t.Skipf("\n\n*** SKIPPING %s: %s on %s is not reachable (%v) ***\n", t.Name(), name, addr, err)
-}
 
 func TestRabbitBaseline(t *testing.T) {
 	rabbittest.Need(t)

@@ -66,13 +66,6 @@ func (l *latencies) addAll(ds []time.Duration) {
 	l.mu.Unlock()
 }
 
-func (l *latencies) merge(o *latencies) {
-	o.mu.Lock()
-	ds := slices.Clone(o.d)
-	o.mu.Unlock()
-	l.addAll(ds)
-}
-
 func (l *latencies) reset() {
 	l.mu.Lock()
 	l.d = l.d[:0]

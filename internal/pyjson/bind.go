@@ -336,10 +336,10 @@ func (b *binder) array(elems []any, src any, v reflect.Value) error {
 		}
 		b.saveError(typeError("array", v.Type()))
 		return nil
+	case reflect.Array, reflect.Slice:
 	default:
 		b.saveError(typeError("array", v.Type()))
 		return nil
-	case reflect.Array, reflect.Slice:
 	}
 
 	i := 0

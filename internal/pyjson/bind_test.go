@@ -21,7 +21,7 @@ type Embedded struct {
 
 type embeddedHidden struct {
 	U1 int
-	u2 int
+	u2 int //lint:ignore U1000 an unexported field Bind must skip
 }
 
 type PtrEmbedded struct {
@@ -54,7 +54,7 @@ type Wide struct {
 
 	Name      string `json:"name"`
 	Skip      string `json:"-"`
-	Dash      string `json:"-,"`
+	Dash      string `json:"-,"` //lint:ignore SA5008 encoding/json names this field "-"; Bind must too
 	CamelCase int
 	Ptr       *int `json:"ptr"`
 	PtrPtr    **string
@@ -88,7 +88,7 @@ type Wide struct {
 	Bool      bool
 	Strs      []string
 	Matrix    [][]int
-	unexp     int
+	unexp     int //lint:ignore U1000 an unexported field Bind must skip
 }
 
 type Small struct {
