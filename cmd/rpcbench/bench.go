@@ -51,8 +51,11 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("unknown -codec %q (json, msgpack)", c.Codec)
 	}
-	if c.Concurrency < 1 || c.Servers < 1 || c.Size < 0 || c.Count < 0 {
-		return errors.New("-c and -servers must be at least 1, -size and -n not negative")
+	if c.Concurrency < 1 || c.Servers < 0 || c.Size < 0 || c.Count < 0 {
+		return errors.New("-c must be at least 1, -servers, -size and -n not negative")
+	}
+	if c.Servers == 0 && c.Mode != "cast" {
+		return errors.New("-servers 0 (publish only) needs -mode cast")
 	}
 	if c.Count == 0 && c.Duration <= 0 {
 		return errors.New("give -duration or -n")
@@ -228,6 +231,9 @@ func drive(ctx context.Context, cfg Config, name string, send SendFunc, sink *Si
 	// Casts: the send rate is above; the end-to-end rate counts until the
 	// servers have received everything sent (every server, for fanout).
 	r.SendRate = r.Rate
+	if cfg.Servers == 0 {
+		return r, nil // publish only: nobody receives
+	}
 	expected := r.Sent
 	if cfg.Mode == "fanout" {
 		expected *= int64(cfg.Servers)

@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.Size, "size", 100, "payload size in bytes")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send (ignored with -n)")
 	fs.IntVar(&cfg.Count, "n", 0, "number of messages to send in all (overrides -duration)")
-	fs.IntVar(&cfg.Servers, "servers", 1, "RPC servers (fanout: each receives every message)")
+	fs.IntVar(&cfg.Servers, "servers", 1, "RPC servers (fanout: each receives every message; 0 with -mode cast: publish only, nobody receives)")
 	fs.IntVar(&cfg.ServerConcurrency, "server-concurrency", 0, "requests each server handles at once (default: max(64, -c))")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "call timeout")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before each run")
@@ -158,6 +158,10 @@ func report(out io.Writer, cfg Config, results []Result) error {
 	}
 	for _, b := range results[1:] {
 		if b.Rate <= 0 {
+			continue
+		}
+		if b.SendRate > 0 && cfg.Servers == 0 {
+			fmt.Fprintf(out, "ratio:    %.2fx %s sending (publish only)\n", results[0].SendRate/b.SendRate, b.Name)
 			continue
 		}
 		if b.SendRate > 0 {

@@ -62,7 +62,7 @@ func TestTextReport(t *testing.T) {
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"-mode", "nope"}, {"-c", "0"}, {"-codec", "xml"}, {"-url", "no scheme"}, {"extra"},
-		{"-duration", "0"},
+		{"-duration", "0"}, {"-servers", "0"}, {"-servers", "-1", "-mode", "cast"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
@@ -96,5 +96,16 @@ func TestCompare(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "msg/s"); got != 2 {
 		t.Fatalf("want 2 result lines:\n%s", out.String())
+	}
+}
+
+func TestPublishOnly(t *testing.T) {
+	cfg, err := parseFlags([]string{"-url", "fake:///rpcbench-publish-only", "-mode", "cast", "-servers", "0", "-n", "200", "-warmup", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runLibrary(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || r.Sent != 200 || r.SendRate <= 0 || r.Received != 0 {
+		t.Fatalf("%+v %v", r, err)
 	}
 }
