@@ -19,7 +19,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/oslo-go/messaging/drivers/drivertest"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
+	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/transport"
@@ -36,8 +38,6 @@ const (
 )
 
 var (
-	brokerOnce sync.Once
-	brokerErr  error
 	pythonOnce sync.Once
 	pythonErr  error
 )
@@ -46,21 +46,7 @@ var (
 // when the environment variable CI is set.
 func needBroker(t testing.TB) {
 	t.Helper()
-	brokerOnce.Do(func() {
-		c, err := amqp.DialConfig(brokerAMQP, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
-		if err != nil {
-			brokerErr = err
-			return
-		}
-		c.Close()
-	})
-	if brokerErr == nil {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("RabbitMQ is not reachable at %s and CI is set: %v", brokerAMQP, brokerErr)
-	}
-	t.Skipf("\n\n*** SKIPPING %s: RabbitMQ is not reachable at %s: %v\n*** Start it (make services) to run the interop tests. ***\n", t.Name(), brokerAMQP, brokerErr)
+	rabbittest.Need(t)
 }
 
 // needPython skips t, loudly, when Python oslo.messaging is not installed
@@ -160,33 +146,8 @@ func amqpDial() (*amqp.Connection, error) {
 	return amqp.DialConfig(brokerAMQP, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
 }
 
-// testLogger logs the library's Info and above through t.Log until t ends.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(w.stop)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
-}
+// testLogger logs the library through t.Log until t ends.
+func testLogger(t testing.TB) *slog.Logger { return drivertest.TestLogger(t) }
 
 // line is one JSON line printed by a Python script, decoded with the
 // library's JSON codec: numbers are json.Number, NaN and Infinity float64.

@@ -56,20 +56,6 @@ func TestFnmatch(t *testing.T) {
 	}
 }
 
-func TestUniqueIDs(t *testing.T) {
-	u := newUniqueIDs(16)
-	for i := 0; i < 20; i++ {
-		u.add(string(rune('a' + i)))
-	}
-	if u.contains("a") || u.contains("d") || !u.contains("e") || !u.contains("t") {
-		t.Fatal("the window is not the last 16")
-	}
-	u.add("t") // no double entry
-	if !u.contains("e") {
-		t.Fatal("re-adding evicted an entry")
-	}
-}
-
 func TestContextSanitized(t *testing.T) {
 	rc := serializer.RequestContext{"user_id": "u", "project_id": "p", "request_id": "req-1", "roles": []any{"admin"},
 		"auth_token": "secret", "service_catalog": []any{"x"}, "is_admin": true, "global_request_id": "g"}

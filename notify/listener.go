@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -102,7 +103,7 @@ type Listener struct {
 	subs   []target.Target // "<topic>.<priority>"
 	o      options
 	byPrio map[string][]*handler
-	dedup  *uniqueIDs
+	dedup  *dedup.Window
 
 	handlerCtx     context.Context
 	cancelHandlers context.CancelFunc
@@ -206,7 +207,7 @@ func NewListener(tr *transport.Transport, targets []target.Target, endpoints []a
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	return &Listener{
-		tr: tr, subs: subs, o: o, byPrio: byPrio, dedup: newUniqueIDs(256),
+		tr: tr, subs: subs, o: o, byPrio: byPrio, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandlers: cancel,
 		sem:     make(chan struct{}, o.maxConcurrency),
 		drained: make(chan struct{}),
@@ -378,7 +379,7 @@ func (l *Listener) handle(d *transport.NotificationDelivery) {
 // duplicate acknowledges and reports a redelivery of a notification that
 // was already acknowledged.
 func (l *Listener) duplicate(d *transport.NotificationDelivery) bool {
-	if d.UniqueID == "" || !l.dedup.contains(d.UniqueID) {
+	if d.UniqueID == "" || !l.dedup.Contains(d.UniqueID) {
 		return false
 	}
 	l.o.logger.Debug("notify: dropping duplicate notification", "unique_id", d.UniqueID, "event_type", d.EventType)
@@ -406,7 +407,7 @@ func (l *Listener) settle(d *transport.NotificationDelivery, requeue bool) {
 		return
 	}
 	if d.UniqueID != "" {
-		l.dedup.add(d.UniqueID)
+		l.dedup.Add(d.UniqueID)
 	}
 }
 
@@ -690,38 +691,4 @@ func (l *Listener) dispatchBatch(batch []*transport.NotificationDelivery) map[*t
 		}
 	}
 	return requeue
-}
-
-// uniqueIDs remembers the last n acknowledged _unique_ids, to drop
-// redeliveries (oslo keeps the last 16).
-type uniqueIDs struct {
-	mu   sync.Mutex
-	ring []string
-	next int
-	set  map[string]struct{}
-}
-
-func newUniqueIDs(n int) *uniqueIDs {
-	return &uniqueIDs{ring: make([]string, n), set: make(map[string]struct{}, n)}
-}
-
-func (u *uniqueIDs) contains(id string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	_, ok := u.set[id]
-	return ok
-}
-
-func (u *uniqueIDs) add(id string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if _, ok := u.set[id]; ok {
-		return
-	}
-	if old := u.ring[u.next]; old != "" {
-		delete(u.set, old)
-	}
-	u.ring[u.next] = id
-	u.next = (u.next + 1) % len(u.ring)
-	u.set[id] = struct{}{}
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/dispatcher"
+	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -93,7 +94,7 @@ type Server struct {
 	target target.Target
 	disp   *dispatcher.Dispatcher
 	o      options
-	dedup  *uniqueIDs
+	dedup  *dedup.Window
 
 	// handlerCtx is the parent of handler contexts; Close cancels it.
 	handlerCtx    context.Context
@@ -145,7 +146,7 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		tr: tr, target: t, disp: disp, o: o, dedup: newUniqueIDs(256),
+		tr: tr, target: t, disp: disp, o: o, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandler: cancel,
 	}, nil
 }
@@ -286,7 +287,7 @@ func (s *Server) waitReceivers() {
 }
 
 func (s *Server) handle(d *transport.Delivery) {
-	if d.UniqueID != "" && s.dedup.seen(d.UniqueID) {
+	if d.UniqueID != "" && s.dedup.Seen(d.UniqueID) {
 		s.o.logger.Debug("server: dropping duplicate message", "unique_id", d.UniqueID, "method", d.Method)
 		return
 	}
@@ -380,32 +381,4 @@ func (s *Server) logFailure(d *transport.Delivery, err error) {
 	}
 	s.o.logger.Log(context.Background(), level, "server: handler failed",
 		"method", d.Method, "namespace", d.Namespace, "version", d.Version, "call", d.IsCall(), "error", err)
-}
-
-// uniqueIDs remembers the last n message ids to drop redeliveries.
-type uniqueIDs struct {
-	mu   sync.Mutex
-	ring []string
-	next int
-	set  map[string]struct{}
-}
-
-func newUniqueIDs(n int) *uniqueIDs {
-	return &uniqueIDs{ring: make([]string, n), set: make(map[string]struct{}, n)}
-}
-
-// seen records id and reports whether it was already there.
-func (u *uniqueIDs) seen(id string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if _, ok := u.set[id]; ok {
-		return true
-	}
-	if old := u.ring[u.next]; old != "" {
-		delete(u.set, old)
-	}
-	u.ring[u.next] = id
-	u.next = (u.next + 1) % len(u.ring)
-	u.set[id] = struct{}{}
-	return false
 }

@@ -15,21 +15,10 @@ import (
 // yield a *json.SyntaxError; input that is not a string literal at all
 // yields a plain error.
 func UnquoteString(raw []byte) (string, error) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) {
-		return "", errEOF(len(raw))
-	}
-	if raw[i] != '"' {
-		return "", errNotString
-	}
-	end, flags, err := scanString(raw, i)
+	content, flags, err := literal(raw)
 	if err != nil {
 		return "", err
 	}
-	if err := checkTrailing(raw, end); err != nil {
-		return "", err
-	}
-	content := raw[i+1 : end-1]
 	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
 		return string(content), nil
 	}
@@ -43,21 +32,10 @@ func UnquoteString(raw []byte) (string, error) {
 // modified afterwards. Decoders of messages they own use it to spare an
 // allocation per string field.
 func UnquoteStringView(raw []byte) (string, error) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) {
-		return "", errEOF(len(raw))
-	}
-	if raw[i] != '"' {
-		return "", errNotString
-	}
-	end, flags, err := scanString(raw, i)
+	content, flags, err := literal(raw)
 	if err != nil {
 		return "", err
 	}
-	if err := checkTrailing(raw, end); err != nil {
-		return "", err
-	}
-	content := raw[i+1 : end-1]
 	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
 		if len(content) == 0 {
 			return "", nil
@@ -73,21 +51,10 @@ func UnquoteStringView(raw []byte) (string, error) {
 // like UnquoteString and appends the bytes to dst, sparing the string
 // conversion when the caller wants bytes.
 func AppendUnquoted(dst, raw []byte) ([]byte, error) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) {
-		return dst, errEOF(len(raw))
-	}
-	if raw[i] != '"' {
-		return dst, errNotString
-	}
-	end, flags, err := scanString(raw, i)
+	content, flags, err := literal(raw)
 	if err != nil {
 		return dst, err
 	}
-	if err := checkTrailing(raw, end); err != nil {
-		return dst, err
-	}
-	content := raw[i+1 : end-1]
 	if flags == 0 || flags == strNonASCII && utf8.Valid(content) {
 		return append(dst, content...), nil
 	}
@@ -96,6 +63,27 @@ func AppendUnquoted(dst, raw []byte) ([]byte, error) {
 }
 
 var errNotString = errors.New("pyjson: input is not a JSON string literal")
+
+// literal validates raw as one JSON string literal, surrounded by
+// whitespace at most, and returns its content (without the quotes) and the
+// scanner's flags for it.
+func literal(raw []byte) (content []byte, flags uint8, err error) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return nil, 0, errEOF(len(raw))
+	}
+	if raw[i] != '"' {
+		return nil, 0, errNotString
+	}
+	end, flags, err := scanString(raw, i)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkTrailing(raw, end); err != nil {
+		return nil, 0, err
+	}
+	return raw[i+1 : end-1], flags, nil
+}
 
 // AppendUnquotedContent decodes content, the inside of a JSON string
 // literal without its quotes, in one pass and appends it to dst. It
