@@ -16,6 +16,7 @@ import (
 
 // stub is a driver whose replies the test scripts.
 type stub struct {
+	wg      sync.WaitGroup // scripted onSend goroutines
 	mu      sync.Mutex
 	url     *driver.URL
 	cfg     driver.Config
@@ -29,7 +30,9 @@ func (s *stub) Open(_ context.Context, u *driver.URL, cfg driver.Config) (driver
 	if _, bad := u.Query["bad"]; bad {
 		return nil, errors.New("stub: unknown query parameter bad")
 	}
+	s.mu.Lock()
 	s.url, s.cfg = u, cfg
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -40,7 +43,11 @@ func (s *stub) Send(_ context.Context, t target.Target, m *driver.Message) error
 	f := s.onSend
 	s.mu.Unlock()
 	if f != nil {
-		go f(m)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			f(m)
+		}()
 	}
 	return nil
 }
@@ -57,13 +64,29 @@ func init() { Register("stub", theStub) }
 
 func openStub(t *testing.T, url string, opts ...Option) *Transport {
 	t.Helper()
-	theStub.onSend = nil
+	theStub.setOnSend(nil)
 	tr, err := Open(context.Background(), url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tr.Close() })
+	t.Cleanup(func() {
+		theStub.wg.Wait() // the scripts end before the next test reopens the stub
+		tr.Close()
+	})
 	return tr
+}
+
+func (s *stub) setOnSend(f func(m *driver.Message)) {
+	s.mu.Lock()
+	s.onSend = f
+	s.mu.Unlock()
+}
+
+// onReply returns the transport's reply callback.
+func (s *stub) onReply() func(driver.Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.OnReply
 }
 
 func reply(msgID string, result string, failure *RemoteError, ending bool) *driver.Message {
@@ -168,10 +191,10 @@ func TestCallReplies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	call := func(script func(m *driver.Message)) (serializer.Raw, error) {
-		theStub.onSend = script
+		theStub.setOnSend(script)
 		return tr.Call(ctx, target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{})
 	}
-	deliver := func(m *driver.Message) { theStub.cfg.OnReply(driver.Reply{Message: m}) }
+	deliver := func(m *driver.Message) { theStub.onReply()(driver.Reply{Message: m}) }
 
 	// Heartbeats, an unrelated reply and a duplicate are ignored; the final reply wins.
 	raw, err := call(func(m *driver.Message) {
@@ -201,7 +224,7 @@ func TestCallReplies(t *testing.T) {
 	}
 	// A driver-reported failure of this call.
 	_, err = call(func(m *driver.Message) {
-		theStub.cfg.OnReply(driver.Reply{MsgID: m.MsgID, Err: ErrNoServers})
+		theStub.onReply()(driver.Reply{MsgID: m.MsgID, Err: ErrNoServers})
 	})
 	if !errors.Is(err, ErrNoServers) {
 		t.Fatalf("no servers: %v", err)
@@ -209,8 +232,8 @@ func TestCallReplies(t *testing.T) {
 	// Garbage replies are dropped without harm.
 	_, err = call(func(m *driver.Message) {
 		deliver(&driver.Message{Body: []byte("garbage")})
-		theStub.cfg.OnReply(driver.Reply{})
-		theStub.cfg.OnReply(driver.Reply{Err: ErrConnectionLost})
+		theStub.onReply()(driver.Reply{})
+		theStub.onReply()(driver.Reply{Err: ErrConnectionLost})
 	})
 	if !errors.Is(err, ErrConnectionLost) {
 		t.Fatalf("connection lost: %v", err)
@@ -226,9 +249,9 @@ func (e *NotFound) Unwrap() error { return e.Remote }
 func TestAllowRemoteError(t *testing.T) {
 	tr := openStub(t, "stub://", AllowRemoteError("trove.common.exception", "NotFound",
 		func(re *RemoteError) error { return &NotFound{Remote: re} }))
-	theStub.onSend = func(m *driver.Message) {
-		theStub.cfg.OnReply(driver.Reply{Message: reply(m.MsgID, "", &RemoteError{Module: "trove.common.exception", Class: "NotFound", Message: "instance i-1"}, true)})
-	}
+	theStub.setOnSend(func(m *driver.Message) {
+		theStub.onReply()(driver.Reply{Message: reply(m.MsgID, "", &RemoteError{Module: "trove.common.exception", Class: "NotFound", Message: "instance i-1"}, true)})
+	})
 	_, err := tr.Call(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{})
 	var nf *NotFound
 	if !errors.As(err, &nf) || nf.Remote.Message != "instance i-1" || err.Error() != "not found: instance i-1" {
@@ -243,12 +266,12 @@ func TestAllowRemoteError(t *testing.T) {
 func TestMonitorTimeout(t *testing.T) {
 	tr := openStub(t, "stub://")
 	// Heartbeats every 20ms keep a 100ms monitor alive past 300ms, then stop.
-	theStub.onSend = func(m *driver.Message) {
+	theStub.setOnSend(func(m *driver.Message) {
 		for range 15 {
-			theStub.cfg.OnReply(driver.Reply{Message: reply(m.MsgID, "", nil, false)})
+			theStub.onReply()(driver.Reply{Message: reply(m.MsgID, "", nil, false)})
 			time.Sleep(20 * time.Millisecond)
 		}
-	}
+	})
 	start := time.Now()
 	_, err := tr.Call(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{MonitorTimeout: 100 * time.Millisecond})
 	var te *TimeoutError
