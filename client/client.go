@@ -184,6 +184,7 @@ var ErrVersionCap = errors.New("client: requested version exceeds the version ca
 // (oslo's RPCVersionCapError, with its text).
 type VersionCapError struct{ Version, Cap string }
 
+// Error implements the error interface.
 func (e *VersionCapError) Error() string {
 	return "client: Requested message version, " + e.Version + " is incompatible.  It needs to be equal in major version and less than or equal in minor version as the specified version cap " + e.Cap + "."
 }

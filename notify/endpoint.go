@@ -186,6 +186,7 @@ type PanicError struct {
 	Stack  []byte
 }
 
+// Error implements the error interface.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("notify: %s panicked: %v", e.Method, e.Value)
 }

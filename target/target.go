@@ -110,6 +110,7 @@ type InvalidTargetError struct {
 	Target Target
 }
 
+// Error implements the error interface.
 func (e *InvalidTargetError) Error() string {
 	return "target: " + e.Reason + ": " + e.Target.String()
 }
@@ -178,6 +179,7 @@ func (v Version) String() string {
 // VersionError reports a version string that is not "X.Y" or "X.Y.Z".
 type VersionError struct{ Version string }
 
+// Error implements the error interface.
 func (e *VersionError) Error() string {
 	return "target: Version must contain a major and minor integer. Got " + e.Version
 }

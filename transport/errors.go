@@ -39,6 +39,7 @@ type TimeoutError struct {
 	cause   error
 }
 
+// Error implements the error interface.
 func (e *TimeoutError) Error() string {
 	s := "transport: timed out waiting for a reply to message ID " + e.MsgID
 	if e.Monitor {
@@ -71,6 +72,7 @@ func NewKind(module, class, text string) *Kind {
 	return &Kind{module: module, class: class, text: text}
 }
 
+// Error implements the error interface.
 func (k *Kind) Error() string { return k.text }
 
 // Module returns the exception's module, for example "builtins".
@@ -97,6 +99,7 @@ type RemoteError struct {
 	Kwargs    map[string]any
 }
 
+// Error implements the error interface.
 func (e *RemoteError) Error() string {
 	return "transport: remote error: " + e.Class + ": " + e.Message
 }

@@ -190,17 +190,20 @@ type EchoResult struct {
 	Extra  map[string]any `json:"extra,omitempty"`
 }
 
+// Echo returns its arguments and the server's name.
 func (e *Echo) Echo(_ context.Context, a EchoArgs) (EchoResult, error) {
 	e.hits.Add(1)
 	return EchoResult{Text: a.Text, N: a.N, Server: e.server, Extra: a.Extra}, nil
 }
 
+// Record is a cast target: it records the text it got.
 func (e *Echo) Record(_ context.Context, a EchoArgs) error {
 	e.hits.Add(1)
 	e.casts <- a.Text
 	return nil
 }
 
+// Block waits until the test releases it or ctx ends.
 func (e *Echo) Block(ctx context.Context) (string, error) {
 	e.inCall <- struct{}{}
 	select {
@@ -211,10 +214,12 @@ func (e *Echo) Block(ctx context.Context) (string, error) {
 	}
 }
 
+// SleepArgs are the arguments of Echo.Sleep.
 type SleepArgs struct {
 	Millis int `json:"millis"`
 }
 
+// Sleep waits for the given time or until ctx ends.
 func (e *Echo) Sleep(ctx context.Context, a SleepArgs) (string, error) {
 	e.inCall <- struct{}{}
 	select {
@@ -225,12 +230,14 @@ func (e *Echo) Sleep(ctx context.Context, a SleepArgs) (string, error) {
 	}
 }
 
+// Context returns the request context the server received.
 func (e *Echo) Context(ctx context.Context) (map[string]any, error) {
 	return serializer.RequestContextFrom(ctx), nil
 }
 
 var errNotFound = transport.NewKind("drivertest.errors", "NotFound", "drivertest: not found")
 
+// Fail returns the kind of error the arguments ask for, or panics.
 func (e *Echo) Fail(_ context.Context, a EchoArgs) error {
 	switch a.Text {
 	case "kind":

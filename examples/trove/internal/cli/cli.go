@@ -150,6 +150,7 @@ func Parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 // UsageError is a bad command line.
 type UsageError struct{ msg string }
 
+// Error implements the error interface.
 func (e *UsageError) Error() string { return e.msg }
 
 // Usagef returns a UsageError.
