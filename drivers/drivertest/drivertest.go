@@ -69,6 +69,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Fanout", s.testFanout},
 		{"DirectToServer", s.testDirect},
 		{"CompetingConsumers", s.testCompeting},
+		{"Burst", s.testBurst},
 		{"ConcurrentCalls", s.testConcurrentCalls},
 		{"RemoteErrors", s.testRemoteErrors},
 		{"RequestContext", s.testRequestContext},
@@ -383,6 +384,42 @@ func (s *suite) testCompeting(t *testing.T) {
 	}
 	if n1 == 0 || n2 == 0 {
 		t.Fatalf("casts not shared between the servers: %d, %d", n1, n2)
+	}
+}
+
+// testBurst sends a burst of casts and then nothing: every cast must be
+// handled without a later message to wake the server (a listener whose
+// concurrent Next callers miss a wake-up leaves requests queued).
+func (s *suite) testBurst(t *testing.T) {
+	tr, str := s.open(t), s.open(t)
+	tg := target.Target{Topic: topic(t), Server: "s1"}
+	e := newEcho("s1")
+	s.startServer(t, str, tg, []any{e})
+	c := newClient(t, tr, target.Target{Topic: tg.Topic})
+	ctx := s.ctx(t, 30*time.Second)
+	for round := range 5 {
+		const n = 200
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range n / 8 {
+					if err := c.Cast(ctx, "record", EchoArgs{Text: fmt.Sprint(round, g, i)}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for got := 0; got < n; got++ {
+			select {
+			case <-e.casts:
+			case <-time.After(s.d(5 * time.Second)):
+				t.Fatalf("round %d: %d of %d casts handled, the rest left queued", round, got, n)
+			}
+		}
 	}
 }
 

@@ -321,6 +321,11 @@ func (l *listener) push(it item) {
 	}
 	l.inbox = append(l.inbox, it)
 	l.mu.Unlock()
+	l.signal()
+}
+
+// signal wakes one Next waiting for a message, if any.
+func (l *listener) signal() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -345,7 +350,11 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 			if l.notifications {
 				l.unacked[in] = struct{}{}
 			}
+			more := len(l.inbox) > 0
 			l.mu.Unlock()
+			if more {
+				l.signal() // pass the wake-up on to another waiting Next
+			}
 			return in, nil
 		}
 		l.mu.Unlock()

@@ -202,11 +202,18 @@ func (l *listener) push(in *incoming) bool {
 	}
 	l.inbox = append(l.inbox, in)
 	l.mu.Unlock()
+	l.signal()
+	return true
+}
+
+// signal wakes one Next waiting for a request, if any. Several Next may
+// wait at once (a server's workers), and wake holds one token: a Next that
+// takes a request while more are queued passes the token on.
+func (l *listener) signal() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // Next returns the next request; requests whose caller has stopped waiting
@@ -233,7 +240,11 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 				l.c.log.Debug("zmq: dropping expired request", "msg_id", in.msg.MsgID)
 				continue
 			}
+			more := l.head < len(l.inbox)
 			l.mu.Unlock()
+			if more {
+				l.signal() // pass the wake-up on to another waiting Next
+			}
 			return in, nil
 		}
 		l.mu.Unlock()
