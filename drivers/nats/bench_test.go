@@ -12,7 +12,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/oslo-go/messaging/client"
-	"github.com/oslo-go/messaging/server"
+	"github.com/oslo-go/messaging/drivers/drivertest"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -24,38 +24,6 @@ import (
 //
 //	go test -run XXX -bench . ./drivers/nats/
 
-type benchEndpoint struct{ got chan struct{} }
-
-type benchArgs struct {
-	ID      string `json:"id"`
-	Size    int    `json:"size"`
-	Payload string `json:"payload"`
-}
-
-type benchResult struct {
-	ID   string `json:"id"`
-	Size int    `json:"size"`
-}
-
-func (e *benchEndpoint) Echo(_ context.Context, a benchArgs) (benchResult, error) {
-	return benchResult{ID: a.ID, Size: a.Size}, nil
-}
-
-func (e *benchEndpoint) Note(_ context.Context, a benchArgs) error {
-	e.got <- struct{}{}
-	return nil
-}
-
-var benchPayload = strings.Repeat("x", 100)
-
-// benchCallers is the number of concurrent callers of the parallel
-// benchmarks.
-const benchCallers = 64
-
-// castWindow bounds how far casts run ahead of their handling, so that the
-// receiver's buffers never overflow.
-const castWindow = 8192
-
 func benchServer(b *testing.B) *Embedded {
 	b.Helper()
 	e, err := StartEmbedded()
@@ -66,94 +34,24 @@ func benchServer(b *testing.B) *Embedded {
 	return e
 }
 
-// benchSetup runs a server on its own transport and returns a client on
-// another, both on an embedded server.
-func benchSetup(b *testing.B) (*client.Client, *benchEndpoint) {
-	b.Helper()
+// benchConfig opens transports to an embedded server per benchmark.
+func benchConfig(b *testing.B) drivertest.Config {
 	e := benchServer(b)
-	ctx := context.Background()
-	quiet := transport.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	open := func() *transport.Transport {
-		tr, err := transport.Open(ctx, e.URL(), quiet)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { tr.Close() })
-		return tr
-	}
-	str, ctr := open(), open()
-	ep := &benchEndpoint{got: make(chan struct{}, castWindow)}
-	srv, err := server.New(str, target.Target{Topic: "bench", Server: "s1"}, []any{ep})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Shutdown(ctx) })
-	c, err := client.New(ctr, target.Target{Topic: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c, ep
+	return drivertest.Config{URL: func(testing.TB) string { return e.URL() }}
 }
 
 // BenchmarkCall is one call round trip through the whole stack.
-func BenchmarkCall(b *testing.B) {
-	c, _ := benchSetup(b)
-	ctx := context.Background()
-	args := benchArgs{ID: "i-1", Size: 10, Payload: benchPayload}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := client.Call[benchResult](ctx, c, "echo", args); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkCall(b *testing.B) { drivertest.BenchCall(b, benchConfig(b)) }
 
 // BenchmarkCallParallel is BenchmarkCall with 64 concurrent callers.
-func BenchmarkCallParallel(b *testing.B) {
-	c, _ := benchSetup(b)
-	ctx := context.Background()
-	args := benchArgs{ID: "i-1", Size: 10, Payload: benchPayload}
-	b.ReportAllocs()
-	b.SetParallelism(parallelism())
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := client.Call[benchResult](ctx, c, "echo", args); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkCallParallel(b *testing.B) { drivertest.BenchCallParallel(b, benchConfig(b)) }
 
-// BenchmarkCast sends casts and waits until the server has handled all of
-// them (at most castWindow ahead): end-to-end cast throughput.
-func BenchmarkCast(b *testing.B) {
-	c, ep := benchSetup(b)
-	ctx := context.Background()
-	args := benchArgs{ID: "i-1", Size: 10, Payload: benchPayload}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i >= castWindow {
-			<-ep.got
-		}
-		if err := c.Cast(ctx, "note", args); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := 0; i < min(b.N, castWindow); i++ {
-		<-ep.got
-	}
-}
+// BenchmarkCast sends casts and has them handled, end to end.
+func BenchmarkCast(b *testing.B) { drivertest.BenchCast(b, benchConfig(b)) }
 
 func parallelism() int {
-	p := benchCallers / max(1, runtimeGOMAXPROCS())
-	return max(p, 1)
+	procs := runtime.GOMAXPROCS(0)
+	return (drivertest.BenchCallers + procs - 1) / procs
 }
 
 // barePayload is about the size of the request BenchmarkCall sends.
@@ -219,11 +117,11 @@ func BenchmarkBareRequestParallel(b *testing.B) {
 }
 
 // BenchmarkBarePublish publishes to a subscriber on another connection and
-// waits until it got everything (at most castWindow ahead): the baseline
+// waits until it got everything (at most drivertest.BenchCastWindow ahead): the baseline
 // of BenchmarkCast.
 func BenchmarkBarePublish(b *testing.B) {
 	cli, srv := bareConns(b)
-	got := make(chan struct{}, castWindow)
+	got := make(chan struct{}, drivertest.BenchCastWindow)
 	var n atomic.Int64
 	if _, err := srv.QueueSubscribe("bare", "q", func(*natsgo.Msg) { n.Add(1); got <- struct{}{} }); err != nil {
 		b.Fatal(err)
@@ -232,19 +130,17 @@ func BenchmarkBarePublish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if i >= castWindow {
+		if i >= drivertest.BenchCastWindow {
 			<-got
 		}
 		if err := cli.Publish("bare", barePayload); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for i := 0; i < min(b.N, castWindow); i++ {
+	for i := 0; i < min(b.N, drivertest.BenchCastWindow); i++ {
 		<-got
 	}
 }
-
-func runtimeGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }
 
 // BenchmarkCastSend is the sending side of casts alone: no server listens,
 // so the broker drops them; the client's cost per cast.
@@ -260,7 +156,7 @@ func BenchmarkCastSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	args := benchArgs{ID: "i-1", Size: 10, Payload: benchPayload}
+	args := drivertest.BenchArgs{ID: "i-1", Size: 10, Payload: strings.Repeat("x", 100)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
