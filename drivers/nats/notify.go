@@ -273,6 +273,8 @@ type notifyListener struct {
 
 	mu          sync.Mutex
 	outstanding map[*notifyIncoming]struct{} // returned by Next, not settled
+	leftover    []*notifyIncoming            // pulled after Close began, never taken
+	handedBack  bool                         // Close has collected leftover
 	closed      bool
 }
 
@@ -298,9 +300,12 @@ func (l *notifyListener) pump(t target.Target, cons jetstream.Consumer) {
 				select {
 				case l.ch <- in:
 				case <-l.ctx.Done():
-					if err := msg.Nak(); err != nil {
-						l.c.log.Debug("nats: rejecting a notification at close", "error", err)
-					}
+					// Close hands it back once every pull has stopped: a
+					// Nak now could send it to this pull, still open on
+					// the server.
+					l.mu.Lock()
+					l.leftover = append(l.leftover, in)
+					l.mu.Unlock()
 				}
 			}
 			err = batch.Error()
@@ -357,8 +362,13 @@ func (l *notifyListener) Next(ctx context.Context) (driver.Incoming, error) {
 	case in := <-l.ch:
 		l.mu.Lock()
 		if l.closed {
-			l.mu.Unlock()
-			in.m.Nak()
+			if l.handedBack { // every pull has stopped: safe to reject now
+				l.mu.Unlock()
+				in.m.Nak()
+			} else {
+				l.leftover = append(l.leftover, in)
+				l.mu.Unlock()
+			}
 			return nil, driver.ErrClosed
 		}
 		l.outstanding[in] = struct{}{}
@@ -387,6 +397,9 @@ func (l *notifyListener) Close() error {
 		l.closed = true
 		l.cancel()
 		pending := l.outstanding
+		if pending == nil {
+			pending = map[*notifyIncoming]struct{}{}
+		}
 		l.outstanding = nil
 		l.mu.Unlock()
 		// Stop pulling before handing messages back: a pull request still
@@ -398,6 +411,13 @@ func (l *notifyListener) Close() error {
 			// The pull loops end when the connection closes at the
 			// latest; conn.Close waits for them.
 			l.c.log.Warn("nats: notification listener did not stop in time")
+		}
+		l.mu.Lock()
+		leftover := l.leftover // pulled, never taken by Next
+		l.leftover, l.handedBack = nil, true
+		l.mu.Unlock()
+		for _, in := range leftover {
+			pending[in] = struct{}{}
 		}
 		if len(pending) > 0 {
 			_ = l.c.nc.FlushTimeout(closeWait)
