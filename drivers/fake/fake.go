@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oslo-go/messaging/drivers/internal/inbox"
 	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -276,7 +277,7 @@ func (c *conn) Close() error {
 }
 
 func (c *conn) newListener(notifications bool) *listener {
-	l := &listener{c: c, notifications: notifications, wake: make(chan struct{}, 1), done: make(chan struct{}), unacked: map[*incoming]struct{}{}}
+	l := &listener{c: c, notifications: notifications, inbox: inbox.New[item](), unacked: map[*incoming]struct{}{}}
 	c.mu.Lock()
 	c.listeners[l] = struct{}{}
 	c.mu.Unlock()
@@ -301,71 +302,50 @@ type listener struct {
 	queues        []*queue // guarded by the broker's lock
 	fanoutTopic   string   // guarded by the broker's lock
 
+	inbox *inbox.Queue[item]
+
 	mu      sync.Mutex
-	inbox   []item
 	unacked map[*incoming]struct{}
 	closed  bool
-	wake    chan struct{}
-	done    chan struct{}
 }
 
 // push is called with the broker's lock held.
 func (l *listener) push(it item) {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		if it.src != nil {
-			it.src.deliver(l.c.b, it)
-		}
-		return
-	}
-	l.inbox = append(l.inbox, it)
-	l.mu.Unlock()
-	l.signal()
-}
-
-// signal wakes one Next waiting for a message, if any.
-func (l *listener) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
+	if !l.inbox.Push(it) && it.src != nil {
+		it.src.deliver(l.c.b, it) // closed: back to its queue
 	}
 }
 
 func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
-	for {
-		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
-			return nil, driver.ErrClosed
-		}
-		for len(l.inbox) > 0 {
-			it := l.inbox[0]
-			l.inbox[0] = item{}
-			l.inbox = l.inbox[1:]
-			if !it.expires.IsZero() && time.Now().After(it.expires) {
-				continue // expired in the queue, as with an AMQP expiration
-			}
-			in := &incoming{l: l, it: it}
-			if l.notifications {
-				l.unacked[in] = struct{}{}
-			}
-			more := len(l.inbox) > 0
-			l.mu.Unlock()
-			if more {
-				l.signal() // pass the wake-up on to another waiting Next
-			}
-			return in, nil
-		}
-		l.mu.Unlock()
-		select {
-		case <-l.wake:
-		case <-l.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	it, err := l.inbox.Next(ctx, unexpired)
+	if err != nil {
+		return nil, err
 	}
+	in := &incoming{l: l, it: it}
+	if !l.notifications {
+		return in, nil
+	}
+	l.mu.Lock()
+	if l.closed {
+		// Close ran after the item left the inbox: it was not among what
+		// Close handed back, so hand it back here.
+		l.mu.Unlock()
+		if it.src != nil {
+			b := l.c.b
+			b.mu.Lock()
+			it.src.deliver(b, it)
+			b.mu.Unlock()
+		}
+		return nil, driver.ErrClosed
+	}
+	l.unacked[in] = struct{}{}
+	l.mu.Unlock()
+	return in, nil
 }
+
+// unexpired drops requests whose expiration passed in the queue, as an
+// AMQP broker does.
+func unexpired(it item) bool { return it.expires.IsZero() || time.Now().Before(it.expires) }
 
 func (l *listener) Close() error {
 	b := l.c.b
@@ -377,13 +357,11 @@ func (l *listener) Close() error {
 		return nil
 	}
 	l.closed = true
-	pending := l.inbox
-	l.inbox = nil
+	pending := l.inbox.Close()
 	for in := range l.unacked {
 		pending = append(pending, in.it)
 	}
 	l.unacked = nil
-	close(l.done)
 	l.mu.Unlock()
 
 	for _, q := range l.queues {

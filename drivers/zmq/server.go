@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"github.com/oslo-go/messaging/drivers/internal/inbox"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -37,7 +38,7 @@ func (c *conn) Listen(ctx context.Context, t target.Target) (driver.Listener, er
 		ln:    ln,
 		addr:  net.JoinHostPort(c.advertise, strconv.Itoa(port)),
 		keys:  []Key{{Topic: t.Topic}, {Topic: t.Topic, Server: t.Server}},
-		wake:  make(chan struct{}, 1),
+		inbox: inbox.New[*incoming](),
 		done:  make(chan struct{}),
 		conns: map[*serverConn]struct{}{},
 	}
@@ -103,12 +104,11 @@ type listener struct {
 	addr string
 	keys []Key
 
+	inbox *inbox.Queue[*incoming] // requests waiting for Next
+
 	mu       sync.Mutex
-	inbox    []*incoming // queued requests from index head on
-	head     int
 	closed   bool
 	closedAt int64 // unix nanoseconds
-	wake     chan struct{}
 	done     chan struct{}
 	conns    map[*serverConn]struct{}
 }
@@ -194,67 +194,26 @@ func (l *listener) addConn(sc *serverConn) bool {
 }
 
 // push queues a request for Next; false once the listener is closed.
-func (l *listener) push(in *incoming) bool {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return false
-	}
-	l.inbox = append(l.inbox, in)
-	l.mu.Unlock()
-	l.signal()
-	return true
-}
-
-// signal wakes one Next waiting for a request, if any. Several Next may
-// wait at once (a server's workers), and wake holds one token: a Next that
-// takes a request while more are queued passes the token on.
-func (l *listener) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
+func (l *listener) push(in *incoming) bool { return l.inbox.Push(in) }
 
 // Next returns the next request; requests whose caller has stopped waiting
-// (expiration passed) are dropped.
+// are dropped.
 func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
-	for {
-		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
-			return nil, driver.ErrClosed
-		}
-		for l.head < len(l.inbox) {
-			in := l.inbox[l.head]
-			l.inbox[l.head] = nil
-			l.head++
-			if l.head == len(l.inbox) {
-				l.inbox, l.head = l.inbox[:0], 0
-			} else if l.head >= 1024 && 2*l.head >= len(l.inbox) {
-				n := copy(l.inbox, l.inbox[l.head:])
-				clear(l.inbox[n:])
-				l.inbox, l.head = l.inbox[:n], 0
-			}
-			if in.expires != 0 && time.Now().UnixNano() > in.expires {
-				l.c.log.Debug("zmq: dropping expired request", "msg_id", in.msg.MsgID)
-				continue
-			}
-			more := l.head < len(l.inbox)
-			l.mu.Unlock()
-			if more {
-				l.signal() // pass the wake-up on to another waiting Next
-			}
-			return in, nil
-		}
-		l.mu.Unlock()
-		select {
-		case <-l.wake:
-		case <-l.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	in, err := l.inbox.Next(ctx, l.unexpired)
+	if err != nil {
+		return nil, err
 	}
+	return in, nil
+}
+
+// unexpired reports whether the caller of in still waits, logging the
+// requests it drops.
+func (l *listener) unexpired(in *incoming) bool {
+	if in.expires != 0 && time.Now().UnixNano() > in.expires {
+		l.c.log.Debug("zmq: dropping expired request", "msg_id", in.msg.MsgID)
+		return false
+	}
+	return true
 }
 
 // Close stops the listener: it unregisters from the matchmaker, closes the
@@ -272,8 +231,7 @@ func (l *listener) Close() error {
 	l.closed = true
 	l.closedAt = time.Now().UnixNano()
 	close(l.done)
-	inbox := l.inbox[l.head:]
-	l.inbox, l.head = nil, 0
+	left := l.inbox.Close()
 	conns := make([]*serverConn, 0, len(l.conns))
 	for sc := range l.conns {
 		conns = append(conns, sc)
@@ -295,7 +253,7 @@ func (l *listener) Close() error {
 		sc.send(appendControl(nil, kindBye))
 	}
 	dropped := 0
-	for _, in := range inbox {
+	for _, in := range left {
 		if in.call {
 			in.sc.send(appendReject(nil, in.msg.MsgID, rejectClosing))
 		} else {
