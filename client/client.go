@@ -28,7 +28,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/lazyctx"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -40,8 +42,8 @@ const DefaultTimeout = 60 * time.Second
 
 // Client sends calls and casts to one target.
 type Client struct {
-	tr *transport.Transport
-	s  settings
+	e *engine.Engine
+	s settings
 	// castErr and callErr say why the settings cannot send a cast or a
 	// call (invalid target or version, the version cap); computed once by
 	// New and Prepare.
@@ -130,7 +132,7 @@ func New(tr *transport.Transport, t target.Target, opts ...Option) (*Client, err
 	if tr == nil {
 		return nil, errors.New("client: nil transport")
 	}
-	c := &Client{tr: tr, s: settings{target: t, retry: -1, ser: serializer.NoOp{}}}
+	c := &Client{e: engine.Of(tr), s: settings{target: t, retry: -1, ser: serializer.NoOp{}}}
 	for _, o := range opts {
 		o(&c.s)
 	}
@@ -157,7 +159,7 @@ func (s settings) validate() error {
 // prepare). It does not fail: invalid settings make every Call and Cast of
 // the copy fail with the reason, and CanSendVersion return false.
 func (c *Client) Prepare(opts ...Option) *Client {
-	cc := &Client{tr: c.tr, s: c.s}
+	cc := &Client{e: c.e, s: c.s}
 	for _, o := range opts {
 		o(&cc.s)
 	}
@@ -193,7 +195,7 @@ func (e *VersionCapError) Error() string {
 func (e *VersionCapError) Is(target error) bool { return target == ErrVersionCap }
 
 // prepare builds the request for one message.
-func (c *Client) prepare(ctx context.Context, method string, args any) (*transport.Request, error) {
+func (c *Client) prepare(ctx context.Context, method string, args any) (*wire.Request, error) {
 	if method == "" {
 		return nil, errors.New("client: empty method name")
 	}
@@ -207,7 +209,7 @@ func (c *Client) prepare(ctx context.Context, method string, args any) (*transpo
 			return nil, err
 		}
 	}
-	return &transport.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
+	return &wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
 }
 
 // withTimeout bounds ctx by the client's timeout unless its deadline is
@@ -237,7 +239,7 @@ func (c *Client) Cast(ctx context.Context, method string, args any) error {
 		defer lctx.Release()
 		ctx = lctx
 	}
-	return c.tr.Cast(ctx, c.s.target, req, transport.SendOptions{Retry: c.s.retry})
+	return c.e.Cast(ctx, c.s.target, req, engine.SendOptions{Retry: c.s.retry})
 }
 
 // timeout returns the client's timeout, DefaultTimeout when unset.
@@ -267,8 +269,8 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	raw, err := c.tr.Call(ctx, c.s.target, req, transport.CallOptions{
-		SendOptions:    transport.SendOptions{Retry: c.s.retry},
+	raw, err := c.e.Call(ctx, c.s.target, req, engine.CallOptions{
+		SendOptions:    engine.SendOptions{Retry: c.s.retry},
 		MonitorTimeout: c.s.monitor,
 	})
 	if err != nil || reply == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -73,13 +74,13 @@ func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-func lastRequest(t *testing.T) *transport.IncomingRequest {
+func lastRequest(t *testing.T) *wire.IncomingRequest {
 	t.Helper()
 	if len(rec.sent) == 0 {
 		t.Fatal("nothing sent")
 	}
 	m := rec.sent[len(rec.sent)-1].m
-	r, err := transport.DecodeRequest(m.Body, m.ContentType)
+	r, err := wire.DecodeRequest(m.Body, m.ContentType)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -19,7 +21,7 @@ import (
 
 // notifyDriver is one of oslo's notification drivers.
 type notifyDriver interface {
-	notify(ctx context.Context, n *transport.Notification, retry int) error
+	notify(ctx context.Context, n *wire.Notification, retry int) error
 }
 
 // driverNames are the drivers New knows, in the order errors list them.
@@ -28,7 +30,7 @@ var driverNames = []string{"messagingv2", "messaging", "log", "noop", "routing",
 func newDriver(name string, c *core, o *notifierOptions) (notifyDriver, error) {
 	switch name {
 	case "messagingv2", "messaging":
-		if _, ok := c.tr.Driver().(driver.Notifier); !ok {
+		if _, ok := c.e.Driver().(driver.Notifier); !ok {
 			return nil, fmt.Errorf("notify: driver %q: %w", name, transport.ErrNotificationsUnsupported)
 		}
 		return &messagingDriver{c: c, v2: name == "messagingv2"}, nil
@@ -54,12 +56,12 @@ type messagingDriver struct {
 	v2 bool
 }
 
-func (d *messagingDriver) notify(ctx context.Context, n *transport.Notification, retry int) error {
+func (d *messagingDriver) notify(ctx context.Context, n *wire.Notification, retry int) error {
 	prio := strings.ToLower(n.Priority)
 	var errs []error
 	for _, topic := range d.c.topics {
 		tg := target.Target{Topic: topic + "." + prio}
-		if err := d.c.tr.Notify(ctx, tg, n, d.v2, transport.SendOptions{Retry: retry}); err != nil {
+		if err := d.c.e.Notify(ctx, tg, n, d.v2, engine.SendOptions{Retry: retry}); err != nil {
 			errs = append(errs, fmt.Errorf("notify: sending %s notification %s to %s: %w", n.Priority, n.EventType, tg.Topic, err))
 		}
 	}
@@ -68,7 +70,7 @@ func (d *messagingDriver) notify(ctx context.Context, n *transport.Notification,
 
 type noopDriver struct{}
 
-func (noopDriver) notify(context.Context, *transport.Notification, int) error { return nil }
+func (noopDriver) notify(context.Context, *wire.Notification, int) error { return nil }
 
 // Log levels of the priorities that slog does not name.
 const (
@@ -119,7 +121,7 @@ type logRecord struct {
 	Timestamp   string `json:"timestamp"`
 }
 
-func (d logDriver) notify(ctx context.Context, n *transport.Notification, _ int) error {
+func (d logDriver) notify(ctx context.Context, n *wire.Notification, _ int) error {
 	level := logLevel(n.Priority)
 	if !d.logger.Enabled(ctx, level) {
 		return nil
@@ -211,7 +213,7 @@ type Recorder struct {
 // serializer's SerializeEntity, Context after SerializeContext) and the
 // retry setting of the send.
 type Recorded struct {
-	transport.Notification
+	wire.Notification
 	Retry int
 }
 
@@ -220,7 +222,7 @@ func Record(r *Recorder) Option {
 	return optionFunc(func(o *notifierOptions) { o.recorder = r })
 }
 
-func (r *Recorder) notify(_ context.Context, n *transport.Notification, retry int) error {
+func (r *Recorder) notify(_ context.Context, n *wire.Notification, retry int) error {
 	rec := Recorded{Notification: *n, Retry: retry}
 	rec.Context = maps.Clone(n.Context)
 	r.mu.Lock()

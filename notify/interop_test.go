@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/notify"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -123,14 +124,14 @@ func TestGoListensToPythonNotifications(t *testing.T) {
 	tr := open(t, url)
 	s := newSink()
 	listener(t, url, topic, []any{every{s}}, notify.MaxConcurrency(1))
-	nt := tr.Driver().(driver.Notifier)
+	nt := engine.Of(tr).Driver().(driver.Notifier)
 	count := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var m struct{ Topic, Body string }
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
-		if err := nt.Notify(testCtx(t), tr.ResolveTarget(target.Target{Topic: m.Topic}), &driver.Message{Body: []byte(m.Body)}); err != nil {
+		if err := nt.Notify(testCtx(t), engine.Of(tr).ResolveTarget(target.Target{Topic: m.Topic}), &driver.Message{Body: []byte(m.Body)}); err != nil {
 			t.Fatal(err)
 		}
 		count++

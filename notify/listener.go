@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/internal/dedup"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -99,7 +100,7 @@ func MaxConcurrency(n int) ListenerOption {
 // Listener consumes notifications and dispatches them to endpoints (oslo's
 // notification listener).
 type Listener struct {
-	tr     *transport.Transport
+	e      *engine.Engine
 	subs   []target.Target // "<topic>.<priority>"
 	o      options
 	byPrio map[string][]*handler
@@ -110,7 +111,7 @@ type Listener struct {
 
 	mu       sync.Mutex
 	state    state
-	nl       *transport.NotificationListener
+	nl       *engine.NotificationListener
 	stopLoop context.CancelFunc
 	loopDone chan struct{}
 
@@ -179,7 +180,7 @@ func NewListener(tr *transport.Transport, targets []target.Target, endpoints []a
 		}
 	}
 	if o.logger == nil {
-		o.logger = tr.Logger()
+		o.logger = engine.Of(tr).Logger()
 	}
 	byPrio := map[string][]*handler{}
 	for i, ep := range endpoints {
@@ -207,7 +208,7 @@ func NewListener(tr *transport.Transport, targets []target.Target, endpoints []a
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	return &Listener{
-		tr: tr, subs: subs, o: o, byPrio: byPrio, dedup: dedup.New(256),
+		e: engine.Of(tr), subs: subs, o: o, byPrio: byPrio, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandlers: cancel,
 		sem:     make(chan struct{}, o.maxConcurrency),
 		drained: make(chan struct{}),
@@ -231,7 +232,7 @@ func (l *Listener) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrListenerClosed
 	}
-	nl, err := l.tr.ListenNotifications(ctx, l.subs, l.o.pool)
+	nl, err := l.e.ListenNotifications(ctx, l.subs, l.o.pool)
 	if err != nil {
 		return fmt.Errorf("notify: listening on %s: %w", topicsOf(l.subs), err)
 	}
@@ -325,7 +326,7 @@ func (l *Listener) closeListener() {
 
 // next returns the next notification, retrying receive errors with a
 // backoff; it returns nil when ctx ends or the listener is closed.
-func (l *Listener) next(ctx context.Context, backoff *time.Duration) *transport.NotificationDelivery {
+func (l *Listener) next(ctx context.Context, backoff *time.Duration) *engine.NotificationDelivery {
 	for {
 		d, err := l.nl.Next(ctx)
 		if err == nil {
@@ -366,7 +367,7 @@ func (l *Listener) loop(ctx context.Context) {
 	}
 }
 
-func (l *Listener) handle(d *transport.NotificationDelivery) {
+func (l *Listener) handle(d *engine.NotificationDelivery) {
 	defer l.handlers.Done()
 	defer func() { <-l.sem }()
 	if l.handlerCtx.Err() != nil || l.duplicate(d) {
@@ -378,7 +379,7 @@ func (l *Listener) handle(d *transport.NotificationDelivery) {
 
 // duplicate acknowledges and reports a redelivery of a notification that
 // was already acknowledged.
-func (l *Listener) duplicate(d *transport.NotificationDelivery) bool {
+func (l *Listener) duplicate(d *engine.NotificationDelivery) bool {
 	if d.UniqueID == "" || !l.dedup.Contains(d.UniqueID) {
 		return false
 	}
@@ -390,7 +391,7 @@ func (l *Listener) duplicate(d *transport.NotificationDelivery) bool {
 }
 
 // settle acknowledges or requeues a handled notification.
-func (l *Listener) settle(d *transport.NotificationDelivery, requeue bool) {
+func (l *Listener) settle(d *engine.NotificationDelivery, requeue bool) {
 	if l.handlerCtx.Err() != nil {
 		// Close released the subscription: the broker has it back.
 		l.o.logger.Debug("notify: listener closed; notification left to the broker", "message_id", d.MessageID)
@@ -426,7 +427,7 @@ func (l *Listener) logFailure(h *handler, eventType, messageID string, err error
 }
 
 // priorityOf returns the lower-case priority of d, logging an unknown one.
-func (l *Listener) priorityOf(d *transport.NotificationDelivery) (string, bool) {
+func (l *Listener) priorityOf(d *engine.NotificationDelivery) (string, bool) {
 	prio := strings.ToLower(d.Priority)
 	if !isPriority(prio) {
 		l.o.logger.Warn("notify: unknown priority", "priority", d.Priority, "event_type", d.EventType, "message_id", d.MessageID)
@@ -437,7 +438,7 @@ func (l *Listener) priorityOf(d *transport.NotificationDelivery) (string, bool) 
 
 // dispatch runs the endpoints of one notification; it reports whether the
 // notification should be requeued.
-func (l *Listener) dispatch(d *transport.NotificationDelivery) (requeue bool) {
+func (l *Listener) dispatch(d *engine.NotificationDelivery) (requeue bool) {
 	prio, ok := l.priorityOf(d)
 	if !ok {
 		return false
@@ -469,7 +470,7 @@ func (l *Listener) dispatch(d *transport.NotificationDelivery) (requeue bool) {
 }
 
 // requestContext returns the handler ctx carrying d's request context.
-func (l *Listener) requestContext(d *transport.NotificationDelivery) (context.Context, error) {
+func (l *Listener) requestContext(d *engine.NotificationDelivery) (context.Context, error) {
 	ctx, err := l.o.ser.DeserializeContext(l.handlerCtx, d.Context)
 	if err != nil {
 		l.o.logger.Error("notify: deserializing request context", "event_type", d.EventType, "message_id", d.MessageID, "error", err)
@@ -590,7 +591,7 @@ func (l *Listener) batchLoop(ctx context.Context) {
 
 // collect returns a batch that is full or whose timeout passed; stopped is
 // true when the loop must end.
-func (l *Listener) collect(ctx context.Context, backoff *time.Duration) (batch []*transport.NotificationDelivery, stopped bool) {
+func (l *Listener) collect(ctx context.Context, backoff *time.Duration) (batch []*engine.NotificationDelivery, stopped bool) {
 	var deadline time.Time
 	for len(batch) < l.o.batchSize {
 		nctx, cancel := ctx, context.CancelFunc(func() {})
@@ -616,7 +617,7 @@ func (l *Listener) collect(ctx context.Context, backoff *time.Duration) (batch [
 	return batch, false
 }
 
-func (l *Listener) handleBatch(batch []*transport.NotificationDelivery) {
+func (l *Listener) handleBatch(batch []*engine.NotificationDelivery) {
 	defer l.handlers.Done()
 	defer func() { <-l.sem }()
 	kept := batch[:0:0]
@@ -634,8 +635,8 @@ func (l *Listener) handleBatch(batch []*transport.NotificationDelivery) {
 // dispatchBatch runs the endpoints of a batch, priority by priority (in
 // sorted order, as oslo groups them); it returns the notifications to
 // requeue.
-func (l *Listener) dispatchBatch(batch []*transport.NotificationDelivery) map[*transport.NotificationDelivery]bool {
-	groups := map[string][]*transport.NotificationDelivery{}
+func (l *Listener) dispatchBatch(batch []*engine.NotificationDelivery) map[*engine.NotificationDelivery]bool {
+	groups := map[string][]*engine.NotificationDelivery{}
 	for _, d := range batch {
 		if prio, ok := l.priorityOf(d); ok {
 			groups[prio] = append(groups[prio], d)
@@ -646,7 +647,7 @@ func (l *Listener) dispatchBatch(batch []*transport.NotificationDelivery) map[*t
 		names = append(names, p)
 	}
 	sort.Strings(names)
-	requeue := map[*transport.NotificationDelivery]bool{}
+	requeue := map[*engine.NotificationDelivery]bool{}
 	for _, prio := range names {
 		group := groups[prio]
 		hs := l.byPrio[prio]
@@ -654,7 +655,7 @@ func (l *Listener) dispatchBatch(batch []*transport.NotificationDelivery) map[*t
 			continue
 		}
 		msgs := make([]Message, 0, len(group))
-		var raws []*transport.NotificationDelivery
+		var raws []*engine.NotificationDelivery
 		for _, d := range group {
 			ctx, err := l.requestContext(d)
 			if err != nil {

@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/notify"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
-	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -439,10 +440,10 @@ func testPythonNotification(t *testing.T, url func(testing.TB) string) {
 	topic := uniqueTopic("python")
 	tr := open(t, url(t))
 	body := []byte(loadCapture(t, "notification_info").Body)
-	tg := tr.ResolveTarget(target.Target{Topic: topic + ".info"})
+	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic + ".info"})
 	s := newSink()
 	listener(t, url(t), topic, []any{generic{s}}, notify.MaxConcurrency(1))
-	nt := tr.Driver().(driver.Notifier)
+	nt := engine.Of(tr).Driver().(driver.Notifier)
 	for range 2 { // the same message twice: same _unique_id
 		if err := nt.Notify(testCtx(t), tg, &driver.Message{Body: body, ContentType: "application/json"}); err != nil {
 			t.Fatal(err)
@@ -470,9 +471,9 @@ func testUnknownPriority(t *testing.T, url func(testing.TB) string) {
 	s := newSink()
 	h := &captureHandler{}
 	listener(t, url(t), topic, []any{generic{s}}, notify.WithLogger(slog.New(h)), notify.MaxConcurrency(1))
-	err := tr.Notify(testCtx(t), target.Target{Topic: topic + ".info"}, &transport.Notification{
+	err := engine.Of(tr).Notify(testCtx(t), target.Target{Topic: topic + ".info"}, &wire.Notification{
 		MessageID: "m", EventType: "odd", Priority: "VERBOSE", Timestamp: notify.FormatTimestamp(time.Now()),
-	}, true, transport.SendOptions{})
+	}, true, engine.SendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oslo-go/messaging/drivers/fake"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -74,11 +75,11 @@ type rawListener struct {
 
 func listenRaw(t testing.TB, tr *transport.Transport, topic string) *rawListener {
 	t.Helper()
-	n, ok := tr.Driver().(driver.Notifier)
+	n, ok := engine.Of(tr).Driver().(driver.Notifier)
 	if !ok {
 		t.Fatal("driver does not carry notifications")
 	}
-	l, err := n.ListenNotifications(testCtx(t), []target.Target{tr.ResolveTarget(target.Target{Topic: topic})}, "")
+	l, err := n.ListenNotifications(testCtx(t), []target.Target{engine.Of(tr).ResolveTarget(target.Target{Topic: topic})}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

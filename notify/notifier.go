@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -41,7 +43,7 @@ type Notifier struct {
 
 // core is what a Notifier and its prepared copies share.
 type core struct {
-	tr      *transport.Transport
+	e       *engine.Engine
 	topics  []string
 	names   []string // driver names, deduplicated, in the order given
 	drivers []notifyDriver
@@ -185,7 +187,7 @@ func New(tr *transport.Transport, opts ...Option) (*Notifier, error) {
 		}
 	}
 	if o.logger == nil {
-		o.logger = tr.Logger()
+		o.logger = engine.Of(tr).Logger()
 	}
 	if len(o.topics) == 0 {
 		return nil, errors.New("notify: Topics needs at least one topic")
@@ -198,7 +200,7 @@ func New(tr *transport.Transport, opts ...Option) (*Notifier, error) {
 	if len(o.drivers) == 0 {
 		return nil, errors.New("notify: Driver needs at least one driver name")
 	}
-	c := &core{tr: tr, topics: o.topics, ser: o.ser, logger: o.logger}
+	c := &core{e: engine.Of(tr), topics: o.topics, ser: o.ser, logger: o.logger}
 	for _, name := range o.drivers {
 		if slices.Contains(c.names, name) {
 			continue
@@ -314,7 +316,7 @@ func (n *Notifier) send(ctx context.Context, priority, eventType string, payload
 	if err != nil {
 		return fmt.Errorf("notify: serializing request context: %w", err)
 	}
-	msg := &transport.Notification{
+	msg := &wire.Notification{
 		MessageID:   ids.UUID(),
 		PublisherID: n.publisherID,
 		EventType:   eventType,

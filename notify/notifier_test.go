@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/notify"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/transport"
@@ -105,7 +106,7 @@ func TestWireFormat(t *testing.T) {
 					if enveloped != (drv == "messagingv2") {
 						t.Fatalf("%s: enveloped=%v: %s", drv, enveloped, msg.Body)
 					}
-					got, err := transport.DecodeNotification(msg.Body, msg.ContentType)
+					got, err := wire.DecodeNotification(msg.Body, msg.ContentType)
 					if err != nil {
 						t.Fatal(err)
 					}

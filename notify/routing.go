@@ -11,9 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oslo-go/messaging/internal/wire"
 	"gopkg.in/yaml.v3"
-
-	"github.com/oslo-go/messaging/transport"
 )
 
 // RoutingRule is one driver entry of the routing driver's configuration:
@@ -165,7 +164,7 @@ func (r compiledRule) accepts(priority, eventType string) bool {
 	return anyMatch(r.priorities, priority) && anyMatch(r.events, eventType)
 }
 
-func (d *routingDriver) notify(ctx context.Context, n *transport.Notification, retry int) error {
+func (d *routingDriver) notify(ctx context.Context, n *wire.Notification, retry int) error {
 	prio := strings.ToLower(n.Priority)
 	accepted := map[string]bool{}
 	for _, r := range d.rules {

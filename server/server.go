@@ -33,6 +33,7 @@ import (
 
 	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/internal/dedup"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -90,7 +91,7 @@ func WithMiddleware(mw ...dispatcher.Middleware) Option {
 // Server consumes the requests of one target and dispatches them to
 // endpoints.
 type Server struct {
-	tr     *transport.Transport
+	e      *engine.Engine
 	target target.Target
 	disp   *dispatcher.Dispatcher
 	o      options
@@ -102,7 +103,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	state    state
-	listener *transport.Listener
+	listener *engine.Listener
 	stopLoop context.CancelFunc
 
 	// Workers wait in the listener's Next and handle what they receive
@@ -137,7 +138,7 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 		opt(&o)
 	}
 	if o.logger == nil {
-		o.logger = tr.Logger()
+		o.logger = engine.Of(tr).Logger()
 	}
 	disp, err := dispatcher.New(endpoints,
 		dispatcher.WithSerializer(o.ser), dispatcher.Ping(o.ping), dispatcher.Use(o.middleware...))
@@ -146,7 +147,7 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		tr: tr, target: t, disp: disp, o: o, dedup: dedup.New(256),
+		e: engine.Of(tr), target: t, disp: disp, o: o, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandler: cancel,
 	}, nil
 }
@@ -165,7 +166,7 @@ func (s *Server) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrServerClosed
 	}
-	l, err := s.tr.Listen(ctx, s.target)
+	l, err := s.e.Listen(ctx, s.target)
 	if err != nil {
 		return fmt.Errorf("server: listening on %s: %w", s.target, err)
 	}
@@ -286,7 +287,7 @@ func (s *Server) waitReceivers() {
 	}
 }
 
-func (s *Server) handle(d *transport.Delivery) {
+func (s *Server) handle(d *engine.Delivery) {
 	if d.UniqueID != "" && s.dedup.Seen(d.UniqueID) {
 		s.o.logger.Debug("server: dropping duplicate message", "unique_id", d.UniqueID, "method", d.Method)
 		return
@@ -317,7 +318,7 @@ func (s *Server) handle(d *transport.Delivery) {
 }
 
 // dispatch runs the handler with heartbeats and the serializer's hooks.
-func (s *Server) dispatch(ctx context.Context, d *transport.Delivery) (any, error) {
+func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) {
 	ctx, err := s.o.ser.DeserializeContext(ctx, d.Context)
 	if err != nil {
 		return nil, fmt.Errorf("server: deserializing request context: %w", err)
@@ -345,7 +346,7 @@ const minHeartbeat = 10 * time.Millisecond
 
 // heartbeat sends call-monitor heartbeats every MonitorTimeout/2 until the
 // returned function is called; that function waits for the sender to stop.
-func (s *Server) heartbeat(d *transport.Delivery) (stop func()) {
+func (s *Server) heartbeat(d *engine.Delivery) (stop func()) {
 	interval := max(d.MonitorTimeout/2, minHeartbeat)
 	done := make(chan struct{})
 	exited := make(chan struct{})
@@ -373,7 +374,7 @@ func (s *Server) heartbeat(d *transport.Delivery) (stop func()) {
 	}
 }
 
-func (s *Server) logFailure(d *transport.Delivery, err error) {
+func (s *Server) logFailure(d *engine.Delivery, err error) {
 	level := slog.LevelError
 	var nsm *dispatcher.NoSuchMethodError
 	if dispatcher.IsExpected(err) || (errors.As(err, &nsm) && strings.HasSuffix(d.Method, "_ignore_errors")) {

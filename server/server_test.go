@@ -13,6 +13,7 @@ import (
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/dispatcher"
 	_ "github.com/oslo-go/messaging/drivers/fake"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
@@ -129,15 +130,15 @@ func TestDuplicateSuppressed(t *testing.T) {
 	e := newEndpoint()
 	tr, srv, _ := setup(t, e)
 	body := `{"oslo.version": "2.0", "oslo.message": "{\"method\": \"count\", \"args\": {}, \"_unique_id\": \"0123456789abcdef0123456789abcdef\"}"}`
-	tg := tr.ResolveTarget(target.Target{Topic: "t"})
+	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: "t"})
 	for range 3 {
-		if err := tr.Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(body)}); err != nil {
+		if err := engine.Of(tr).Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A different message after the duplicates proves they were processed.
 	other := strings.Replace(body, "0123456789", "9999999999", 1)
-	tr.Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(other)})
+	engine.Of(tr).Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(other)})
 	<-e.started
 	<-e.started
 	srv.Shutdown(context.Background())
@@ -149,11 +150,11 @@ func TestDuplicateSuppressed(t *testing.T) {
 func TestGarbageDoesNotStopServer(t *testing.T) {
 	e := newEndpoint()
 	tr, _, c := setup(t, e)
-	tg := tr.ResolveTarget(target.Target{Topic: "t"})
+	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: "t"})
 	for _, body := range []string{"", "garbage", `{"oslo.version": "9.0", "oslo.message": "{}"}`, `[1,2]`, `{"oslo.version": "2.0", "oslo.message": "{\"method\": \"count\", \"args\": 5}"}`} {
-		tr.Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(body)})
+		engine.Of(tr).Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(body)})
 	}
-	tr.Driver().Send(context.Background(), tg, &driver.Message{Body: []byte("{}"), ContentType: "application/x-unknown"})
+	engine.Of(tr).Driver().Send(context.Background(), tg, &driver.Message{Body: []byte("{}"), ContentType: "application/x-unknown"})
 	if err := c.Call(context.Background(), "count", nil, nil); err != nil {
 		t.Fatalf("call after garbage: %v", err)
 	}

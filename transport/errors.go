@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -26,7 +28,10 @@ var (
 	ErrUndeliverable = driver.ErrUndeliverable
 	// ErrUnsupportedEnvelope reports a message in an envelope version other
 	// than 2.x (oslo's UnsupportedRpcEnvelopeVersion).
-	ErrUnsupportedEnvelope = errors.New("transport: unsupported envelope version")
+	ErrUnsupportedEnvelope = wire.ErrUnsupportedEnvelope
+	// ErrNotificationsUnsupported is returned when notifying or listening
+	// for notifications on a transport whose driver carries none.
+	ErrNotificationsUnsupported = engine.ErrNotificationsUnsupported
 )
 
 // TimeoutError reports a call that got no reply in time. It matches both
@@ -111,12 +116,7 @@ func (e *RemoteError) Is(target error) bool {
 	return ok && k.class == e.Class && normalizeModule(k.module) == normalizeModule(e.Module)
 }
 
-func normalizeModule(m string) string {
-	if m == "exceptions" { // Python 2's name for builtins
-		return "builtins"
-	}
-	return m
-}
+func normalizeModule(m string) string { return wire.NormalizeModule(m) }
 
 // FailureOf describes how err travels as an oslo failure:
 //

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -90,7 +92,7 @@ func (s *stub) onReply() func(driver.Reply) {
 }
 
 func reply(msgID string, result string, failure *RemoteError, ending bool) *driver.Message {
-	body, err := encodeReply(serializer.JSON{}, msgID, rawJSON(result), failure, ending)
+	body, err := wire.EncodeReply(serializer.JSON{}, msgID, rawJSON(result), (*wire.Failure)(failure), ending)
 	if err != nil {
 		panic(err)
 	}
@@ -164,10 +166,10 @@ func TestControlExchange(t *testing.T) {
 		t.Fatal(tr.ControlExchange())
 	}
 	tr = openStub(t, "stub://h/", ControlExchange("nova"))
-	if got := tr.ResolveTarget(target.Target{Topic: "t"}); got.Exchange != "nova" {
+	if got := tr.e.ResolveTarget(target.Target{Topic: "t"}); got.Exchange != "nova" {
 		t.Fatalf("resolved %+v", got)
 	}
-	if got := tr.ResolveTarget(target.Target{Topic: "t", Exchange: "x"}); got.Exchange != "x" {
+	if got := tr.e.ResolveTarget(target.Target{Topic: "t", Exchange: "x"}); got.Exchange != "x" {
 		t.Fatalf("explicit exchange replaced: %+v", got)
 	}
 	// The URL wins over the option, and the driver does not see the key.
@@ -178,7 +180,7 @@ func TestControlExchange(t *testing.T) {
 	if _, seen := theStub.url.Query["control_exchange"]; seen || theStub.url.Query["other"] != "1" {
 		t.Fatalf("driver query %v", theStub.url.Query)
 	}
-	if err := tr.Cast(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, SendOptions{}); err != nil {
+	if err := tr.e.Cast(context.Background(), target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if theStub.targets[len(theStub.targets)-1].Exchange != "trove" {
@@ -192,7 +194,7 @@ func TestCallReplies(t *testing.T) {
 	defer cancel()
 	call := func(script func(m *driver.Message)) (serializer.Raw, error) {
 		theStub.setOnSend(script)
-		return tr.Call(ctx, target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{})
+		return tr.e.Call(ctx, target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.CallOptions{})
 	}
 	deliver := func(m *driver.Message) { theStub.onReply()(driver.Reply{Message: m}) }
 
@@ -252,7 +254,7 @@ func TestAllowRemoteError(t *testing.T) {
 	theStub.setOnSend(func(m *driver.Message) {
 		theStub.onReply()(driver.Reply{Message: reply(m.MsgID, "", &RemoteError{Module: "trove.common.exception", Class: "NotFound", Message: "instance i-1"}, true)})
 	})
-	_, err := tr.Call(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{})
+	_, err := tr.e.Call(context.Background(), target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.CallOptions{})
 	var nf *NotFound
 	if !errors.As(err, &nf) || nf.Remote.Message != "instance i-1" || err.Error() != "not found: instance i-1" {
 		t.Fatalf("err = %v", err)
@@ -273,7 +275,7 @@ func TestMonitorTimeout(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	_, err := tr.Call(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{MonitorTimeout: 100 * time.Millisecond})
+	_, err := tr.e.Call(context.Background(), target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.CallOptions{MonitorTimeout: 100 * time.Millisecond})
 	var te *TimeoutError
 	if !errors.As(err, &te) || !te.Monitor || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
@@ -289,19 +291,13 @@ func TestMonitorTimeout(t *testing.T) {
 func TestCloseFailsCalls(t *testing.T) {
 	tr := openStub(t, "stub://")
 	errc := make(chan error)
+	sent := make(chan struct{})
+	theStub.setOnSend(func(*driver.Message) { close(sent) }) // the call waits once sent
 	go func() {
-		_, err := tr.Call(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{})
+		_, err := tr.e.Call(context.Background(), target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.CallOptions{})
 		errc <- err
 	}()
-	for {
-		tr.mu.Lock()
-		n := len(tr.waiters)
-		tr.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	<-sent
 	tr.Close()
 	if err := <-errc; !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v", err)
@@ -310,10 +306,10 @@ func TestCloseFailsCalls(t *testing.T) {
 	if theStub.closed == 0 {
 		t.Fatal("driver not closed")
 	}
-	if err := tr.Cast(context.Background(), target.Target{Topic: "t"}, &Request{Method: "m"}, SendOptions{}); !errors.Is(err, ErrClosed) {
+	if err := tr.e.Cast(context.Background(), target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.SendOptions{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("cast after close: %v", err)
 	}
-	if _, err := tr.Listen(context.Background(), target.Target{Topic: "t", Server: "s"}); !errors.Is(err, ErrClosed) {
+	if _, err := tr.e.Listen(context.Background(), target.Target{Topic: "t", Server: "s"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("listen after close: %v", err)
 	}
 }
@@ -321,18 +317,18 @@ func TestCloseFailsCalls(t *testing.T) {
 func TestValidation(t *testing.T) {
 	tr := openStub(t, "stub://")
 	ctx := context.Background()
-	if _, err := tr.Call(ctx, target.Target{Topic: "t", Fanout: true}, &Request{Method: "m"}, CallOptions{}); !errors.Is(err, target.ErrInvalidTarget) {
+	if _, err := tr.e.Call(ctx, target.Target{Topic: "t", Fanout: true}, &wire.Request{Method: "m"}, engine.CallOptions{}); !errors.Is(err, target.ErrInvalidTarget) {
 		t.Errorf("fanout call: %v", err)
 	}
-	if err := tr.Cast(ctx, target.Target{}, &Request{Method: "m"}, SendOptions{}); !errors.Is(err, target.ErrInvalidTarget) {
+	if err := tr.e.Cast(ctx, target.Target{}, &wire.Request{Method: "m"}, engine.SendOptions{}); !errors.Is(err, target.ErrInvalidTarget) {
 		t.Errorf("cast without topic: %v", err)
 	}
-	if _, err := tr.Listen(ctx, target.Target{Topic: "t"}); !errors.Is(err, target.ErrInvalidTarget) {
+	if _, err := tr.e.Listen(ctx, target.Target{Topic: "t"}); !errors.Is(err, target.ErrInvalidTarget) {
 		t.Errorf("listen without server: %v", err)
 	}
 	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
 	defer cancel()
-	if _, err := tr.Call(expired, target.Target{Topic: "t"}, &Request{Method: "m"}, CallOptions{}); !errors.Is(err, ErrTimeout) {
+	if _, err := tr.e.Call(expired, target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.CallOptions{}); !errors.Is(err, ErrTimeout) {
 		t.Errorf("expired ctx: %v", err)
 	}
 }
@@ -375,3 +371,14 @@ type wireErr struct{}
 func (wireErr) Error() string                              { return "go text" }
 func (wireErr) WireError() (module, class, message string) { return "mod", "Cls", "wire message" }
 func (wireErr) Traceback() []string                        { return []string{"frame\n"} }
+
+func TestNotifyUnsupported(t *testing.T) {
+	tr := openStub(t, "stub://")
+	err := tr.e.Notify(context.Background(), target.Target{Topic: "notifications.info"}, &wire.Notification{}, true, engine.SendOptions{})
+	if !errors.Is(err, ErrNotificationsUnsupported) {
+		t.Fatalf("Notify: %v", err)
+	}
+	if _, err := tr.e.ListenNotifications(context.Background(), []target.Target{{Topic: "n.info"}}, ""); !errors.Is(err, ErrNotificationsUnsupported) {
+		t.Fatalf("ListenNotifications: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/dispatcher"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
@@ -586,7 +587,7 @@ func (s *suite) testCallMonitor(t *testing.T) {
 func (s *suite) testCallMonitorDeadServer(t *testing.T) {
 	tr := s.open(t)
 	tg := target.Target{Topic: topic(t), Server: "s1"}
-	l, err := s.open(t).Listen(s.ctx(t, 10*time.Second), tg)
+	l, err := engine.Of(s.open(t)).Listen(s.ctx(t, 10*time.Second), tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,11 +725,11 @@ func (s *suite) testClose(t *testing.T) {
 // default pool get every message once; requeue redelivers.
 func (s *suite) testNotifications(t *testing.T) {
 	tr := s.open(t)
-	n, ok := tr.Driver().(driver.Notifier)
+	n, ok := engine.Of(tr).Driver().(driver.Notifier)
 	if !ok {
 		t.Fatal("driver does not implement driver.Notifier")
 	}
-	tg := tr.ResolveTarget(target.Target{Topic: topic(t) + ".info"})
+	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic(t) + ".info"})
 	ctx := s.ctx(t, 30*time.Second)
 	// Listeners in a pool only get what is sent after they exist; start the
 	// pool first, then send, then start the default listener late.
@@ -743,7 +744,7 @@ func (s *suite) testNotifications(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	def, err := s.open(t).Driver().(driver.Notifier).ListenNotifications(ctx, []target.Target{tg}, "")
+	def, err := engine.Of(s.open(t)).Driver().(driver.Notifier).ListenNotifications(ctx, []target.Target{tg}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

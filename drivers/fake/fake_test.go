@@ -7,6 +7,7 @@ import (
 
 	"github.com/oslo-go/messaging/drivers/drivertest"
 	_ "github.com/oslo-go/messaging/drivers/fake"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -32,8 +33,8 @@ func TestConcurrentNextWakeUps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	tg := tr.ResolveTarget(target.Target{Topic: "t", Server: "s"})
-	l, err := tr.Driver().Listen(ctx, tg)
+	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: "t", Server: "s"})
+	l, err := engine.Of(tr).Driver().Listen(ctx, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestConcurrentNextWakeUps(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond) // both wait in Next
 		for range 2 {
-			if err := tr.Driver().Send(ctx, tg, &driver.Message{Body: []byte("{}")}); err != nil {
+			if err := engine.Of(tr).Driver().Send(ctx, tg, &driver.Message{Body: []byte("{}")}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -14,8 +14,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/target"
-	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -97,12 +98,12 @@ func TestCompression(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, _ := io.ReadAll(zr)
-	if _, err := transport.DecodeRequest(plain, ""); err != nil || len(plain) <= len(d.Body) {
+	if _, err := wire.DecodeRequest(plain, ""); err != nil || len(plain) <= len(d.Body) {
 		t.Fatalf("decompressed request: %v (%d bytes from %d)", err, len(plain), len(d.Body))
 	}
 
 	// A bz2 body from Python reaches a Go listener decompressed.
-	l, err := tr.Driver().Listen(ctx, tr.ResolveTarget(target.Target{Topic: topic + "_bz2", Server: "s"}))
+	l, err := engine.Of(tr).Driver().Listen(ctx, engine.Of(tr).ResolveTarget(target.Target{Topic: topic + "_bz2", Server: "s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestCompression(t *testing.T) {
 func TestMissingReplyQueue(t *testing.T) {
 	needBroker(t)
 	tr := openTransport(t, MissingConsumerRetryTimeout(600*time.Millisecond))
-	c := tr.Driver().(*conn)
+	c := engine.Of(tr).Driver().(*conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	gone := "reply_" + strings.Repeat("0", 32)
@@ -156,7 +157,7 @@ func TestMissingReplyQueue(t *testing.T) {
 		ch.QueueDeclare(late, false, true, false, false, nil)
 	}()
 	long := openTransport(t)
-	if err := long.Driver().(*conn).reply(ctx, &driver.Message{Body: []byte(`{}`), MsgID: "m2", ReplyTo: late}); err != nil {
+	if err := engine.Of(long).Driver().(*conn).reply(ctx, &driver.Message{Body: []byte(`{}`), MsgID: "m2", ReplyTo: late}); err != nil {
 		t.Fatalf("reply to a queue declared during the retries: %v", err)
 	}
 	qi, err := ch.QueueDeclarePassive(late, false, true, false, false, nil)

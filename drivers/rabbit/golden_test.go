@@ -19,7 +19,9 @@ import (
 
 	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/drivers/drivertest"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -193,13 +195,13 @@ func compareDelivery(t *testing.T, what string, c capture, d amqp.Delivery, name
 
 // compareRequests decodes both requests with the core's decoder and
 // compares what the oslo peer reads.
-func compareRequests(t *testing.T, what string, c capture, d amqp.Delivery) *transport.IncomingRequest {
+func compareRequests(t *testing.T, what string, c capture, d amqp.Delivery) *wire.IncomingRequest {
 	t.Helper()
-	want, err := transport.DecodeRequest([]byte(c.Body), "application/json")
+	want, err := wire.DecodeRequest([]byte(c.Body), "application/json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := transport.DecodeRequest(d.Body, d.ContentType)
+	got, err := wire.DecodeRequest(d.Body, d.ContentType)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -230,9 +232,9 @@ func jsonEqual(a, b []byte) bool {
 }
 
 // requestOf rebuilds the request of a capture for the Go client.
-func requestOf(t *testing.T, c capture) *transport.Request {
+func requestOf(t *testing.T, c capture) *wire.Request {
 	t.Helper()
-	in, err := transport.DecodeRequest([]byte(c.Body), "application/json")
+	in, err := wire.DecodeRequest([]byte(c.Body), "application/json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +244,7 @@ func requestOf(t *testing.T, c capture) *transport.Request {
 			t.Fatal(err)
 		}
 	}
-	return &transport.Request{Method: in.Method, Args: args, Namespace: in.Namespace, Version: in.Version, Context: in.Context}
+	return &wire.Request{Method: in.Method, Args: args, Namespace: in.Namespace, Version: in.Version, Context: in.Context}
 }
 
 // TestGoldenPublishes sends a call, a cast, a direct cast, a fanout cast
@@ -290,7 +292,7 @@ func TestGoldenPublishes(t *testing.T) {
 		go func() {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			r, err := tr.Call(cctx, target.Target{Topic: topic}, requestOf(t, c), transport.CallOptions{})
+			r, err := engine.Of(tr).Call(cctx, target.Target{Topic: topic}, requestOf(t, c), engine.CallOptions{})
 			done <- result{r.Data, err}
 		}()
 		d := receive(t, ds, "call request")
@@ -301,7 +303,7 @@ func TestGoldenPublishes(t *testing.T) {
 		}
 		// Answer with the reply oslo sent, as a Python server would.
 		rc := loadCapture(t, "reply_result_dict")
-		in, _ := transport.DecodeReply([]byte(rc.Body), "")
+		in, _ := wire.DecodeReply([]byte(rc.Body), "")
 		body := strings.ReplaceAll(rc.Body, in.MsgID, req.MsgID)
 		err := ch.PublishWithContext(ctx, "", req.ReplyTo, true, false, amqp.Publishing{
 			ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: 2, Body: []byte(body)})
@@ -315,7 +317,7 @@ func TestGoldenPublishes(t *testing.T) {
 	})
 	t.Run("cast", func(t *testing.T) {
 		c := loadCapture(t, "request_cast")
-		if err := tr.Cast(ctx, target.Target{Topic: topic}, requestOf(t, c), transport.SendOptions{}); err != nil {
+		if err := engine.Of(tr).Cast(ctx, target.Target{Topic: topic}, requestOf(t, c), engine.SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		d := receive(t, ds, "cast")
@@ -324,7 +326,7 @@ func TestGoldenPublishes(t *testing.T) {
 	})
 	t.Run("direct cast", func(t *testing.T) {
 		c := loadCapture(t, "request_direct_cast")
-		if err := tr.Cast(ctx, target.Target{Topic: topic, Server: capServer}, requestOf(t, c), transport.SendOptions{}); err != nil {
+		if err := engine.Of(tr).Cast(ctx, target.Target{Topic: topic, Server: capServer}, requestOf(t, c), engine.SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		d := receive(t, ds, "direct cast")
@@ -333,7 +335,7 @@ func TestGoldenPublishes(t *testing.T) {
 	})
 	t.Run("fanout cast", func(t *testing.T) {
 		c := loadCapture(t, "request_fanout_cast")
-		if err := tr.Cast(ctx, target.Target{Topic: topic, Fanout: true}, requestOf(t, c), transport.SendOptions{}); err != nil {
+		if err := engine.Of(tr).Cast(ctx, target.Target{Topic: topic, Fanout: true}, requestOf(t, c), engine.SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		d := receive(t, ds, "fanout cast")
@@ -342,8 +344,8 @@ func TestGoldenPublishes(t *testing.T) {
 	})
 	t.Run("notification", func(t *testing.T) {
 		c := loadCapture(t, "notification_info")
-		n := tr.Driver().(driver.Notifier)
-		tg := tr.ResolveTarget(target.Target{Topic: topic + ".info"})
+		n := engine.Of(tr).Driver().(driver.Notifier)
+		tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic + ".info"})
 		if err := n.Notify(ctx, tg, &driver.Message{Body: []byte(c.Body)}); err != nil {
 			t.Fatal(err)
 		}
@@ -423,10 +425,10 @@ func TestGoldenReplies(t *testing.T) {
 	names := strings.NewReplacer(capReplyQ, replyQ)
 
 	// send publishes a captured request as oslo did, to our server.
-	send := func(name string) *transport.IncomingRequest {
+	send := func(name string) *wire.IncomingRequest {
 		c := loadCapture(t, name)
 		body := strings.ReplaceAll(c.Body, capReplyQ, replyQ)
-		req, err := transport.DecodeRequest([]byte(body), "")
+		req, err := wire.DecodeRequest([]byte(body), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,15 +439,15 @@ func TestGoldenReplies(t *testing.T) {
 		}
 		return req
 	}
-	checkReply := func(what, capName string, req *transport.IncomingRequest, d amqp.Delivery) *transport.IncomingReply {
+	checkReply := func(what, capName string, req *wire.IncomingRequest, d amqp.Delivery) *wire.IncomingReply {
 		t.Helper()
 		c := loadCapture(t, capName)
 		compareDelivery(t, what, c, d, names)
-		r, err := transport.DecodeReply(d.Body, d.ContentType)
+		r, err := wire.DecodeReply(d.Body, d.ContentType)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		want, _ := transport.DecodeReply([]byte(c.Body), "")
+		want, _ := wire.DecodeReply([]byte(c.Body), "")
 		if r.MsgID != req.MsgID || r.Ending != want.Ending || !hex32.MatchString(r.UniqueID) {
 			t.Errorf("%s: reply = %+v, want _msg_id %s and ending %v", what, r, req.MsgID, want.Ending)
 		}
@@ -488,7 +490,7 @@ func TestGoldenReplies(t *testing.T) {
 		beats := 0
 		for {
 			d := receive(t, ds, "heartbeat or reply")
-			r, err := transport.DecodeReply(d.Body, d.ContentType)
+			r, err := wire.DecodeReply(d.Body, d.ContentType)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -508,7 +510,7 @@ func TestGoldenReplies(t *testing.T) {
 		// answers it (it has no ping endpoint, so with NoSuchMethod).
 		req := send("request_call_oslo_rpc_server_ping")
 		d := receive(t, ds, "ping reply")
-		r, err := transport.DecodeReply(d.Body, d.ContentType)
+		r, err := wire.DecodeReply(d.Body, d.ContentType)
 		if err != nil || r.MsgID != req.MsgID || !r.Ending || r.Failure == nil {
 			t.Fatalf("ping reply = %+v, %v", r, err)
 		}

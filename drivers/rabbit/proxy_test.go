@@ -15,6 +15,7 @@ import (
 
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/drivertest"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -243,9 +244,9 @@ func TestNetworkCut(t *testing.T) {
 
 	// While the broker is unreachable, Retry bounds the attempts.
 	proxy.cut(true)
-	dc := cliTr.Driver()
+	dc := engine.Of(cliTr).Driver()
 	msg := func(retry int) *driver.Message { return &driver.Message{Body: []byte(`{}`), Retry: retry} }
-	tg := cliTr.ResolveTarget(target.Target{Topic: topic})
+	tg := engine.Of(cliTr).ResolveTarget(target.Target{Topic: topic})
 	start := time.Now()
 	if err := dc.Send(ctx, tg, msg(0)); err == nil {
 		t.Fatal("send with retry 0 while the broker is unreachable succeeded")
@@ -291,13 +292,13 @@ func TestFanoutExchangeGone(t *testing.T) {
 	str := openTransport(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l, err := str.Driver().Listen(ctx, str.ResolveTarget(target.Target{Topic: topic, Server: "s1"}))
+	l, err := engine.Of(str).Driver().Listen(ctx, engine.Of(str).ResolveTarget(target.Target{Topic: topic, Server: "s1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fan := target.Target{Topic: topic, Fanout: true}
 	send := func() error {
-		return tr.Driver().Send(ctx, tr.ResolveTarget(fan), &driver.Message{Body: []byte(`{}`)})
+		return engine.Of(tr).Driver().Send(ctx, engine.Of(tr).ResolveTarget(fan), &driver.Message{Body: []byte(`{}`)})
 	}
 	if err := send(); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -83,18 +84,18 @@ func TestTopologyMatchesOslo(t *testing.T) {
 			// The Go side declares first: a server, a reply queue, a
 			// notification; then oslo declares the same.
 			topic := uniqueName("topo")
-			tg := tr.ResolveTarget(target.Target{Topic: topic, Server: "host1"})
-			dl, err := tr.Driver().Listen(ctx, tg)
+			tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic, Server: "host1"})
+			dl, err := engine.Of(tr).Driver().Listen(ctx, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			fanoutQ := dl.(*listener).fanoutQueue
-			replyQ, err := tr.Driver().ReplyAddress(ctx)
+			replyQ, err := engine.Of(tr).Driver().ReplyAddress(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			nt := tr.ResolveTarget(target.Target{Topic: topic + ".info"})
-			if err := tr.Driver().(driver.Notifier).Notify(ctx, nt, &driver.Message{Body: []byte(`{}`)}); err != nil {
+			nt := engine.Of(tr).ResolveTarget(target.Target{Topic: topic + ".info"})
+			if err := engine.Of(tr).Driver().(driver.Notifier).Notify(ctx, nt, &driver.Message{Body: []byte(`{}`)}); err != nil {
 				t.Fatal(err)
 			}
 			osloDeclare(t, raw, "topic exchange", func(ch *amqp.Channel) error {
@@ -133,12 +134,12 @@ func TestTopologyMatchesOslo(t *testing.T) {
 					return err
 				})
 			}
-			dl2, err := tr.Driver().Listen(ctx, tr.ResolveTarget(target.Target{Topic: topic2, Server: "host1"}))
+			dl2, err := engine.Of(tr).Driver().Listen(ctx, engine.Of(tr).ResolveTarget(target.Target{Topic: topic2, Server: "host1"}))
 			if err != nil {
 				t.Fatalf("Listen over oslo's topology: %v", err)
 			}
-			nt2 := tr.ResolveTarget(target.Target{Topic: topic2 + ".info"})
-			if err := tr.Driver().(driver.Notifier).Notify(ctx, nt2, &driver.Message{Body: []byte(`{}`)}); err != nil {
+			nt2 := engine.Of(tr).ResolveTarget(target.Target{Topic: topic2 + ".info"})
+			if err := engine.Of(tr).Driver().(driver.Notifier).Notify(ctx, nt2, &driver.Message{Body: []byte(`{}`)}); err != nil {
 				t.Fatalf("Notify over oslo's topology: %v", err)
 			}
 			dl.Close()

@@ -3,6 +3,7 @@ package zmq
 import (
 	"context"
 
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -11,7 +12,7 @@ import (
 // registrations stay in the matchmaker until they expire, or until tr is
 // closed). Only the client side of tr keeps working.
 func Crash(tr *transport.Transport) {
-	c := tr.Driver().(*conn)
+	c := engine.Of(tr).Driver().(*conn)
 	c.mu.Lock()
 	ls := make([]*listener, 0, len(c.listeners))
 	for l := range c.listeners {
@@ -32,5 +33,5 @@ func Crash(tr *transport.Transport) {
 
 // Lookup asks tr's matchmaker for the addresses of k.
 func Lookup(tr *transport.Transport, k Key) ([]string, error) {
-	return tr.Driver().(*conn).mm.Lookup(context.Background(), k)
+	return engine.Of(tr).Driver().(*conn).mm.Lookup(context.Background(), k)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/drivertest"
+	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -157,7 +158,7 @@ func TestRejectResend(t *testing.T) {
 	url := "zmq:///" + t.Name()
 	trC, trA, trB := openTr(t, url), openTr(t, url), openTr(t, url)
 	// A listens but never takes a request; B is a real server.
-	la, err := trA.Listen(context.Background(), target.Target{Topic: "rr", Server: "a"})
+	la, err := engine.Of(trA).Listen(context.Background(), target.Target{Topic: "rr", Server: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ func TestHeartbeatKeepsCallTracked(t *testing.T) {
 	noLeaks(t)
 	url := "zmq:///" + t.Name()
 	trC, trS := openTr(t, url), openTr(t, url)
-	l, err := trS.Listen(context.Background(), target.Target{Topic: "beats", Server: "s"})
+	l, err := engine.Of(trS).Listen(context.Background(), target.Target{Topic: "beats", Server: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}

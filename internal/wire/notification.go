@@ -1,21 +1,13 @@
-package transport
+package wire
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/oslo-go/messaging/internal/pyjson"
 	"github.com/oslo-go/messaging/serializer"
-	"github.com/oslo-go/messaging/target"
-	"github.com/oslo-go/messaging/transport/driver"
 )
-
-// ErrNotificationsUnsupported is returned by Notify and
-// ListenNotifications on a transport whose driver carries no
-// notifications.
-var ErrNotificationsUnsupported = errors.New("transport: the driver does not carry notifications")
 
 // Notification is oslo's notification dict (reference 1.9, 2.6):
 // {message_id, publisher_id, event_type, priority, payload, timestamp} and
@@ -42,112 +34,9 @@ type IncomingNotification struct {
 	UniqueID    string
 }
 
-// notifier returns the driver's notification interface.
-func (t *Transport) notifier() (driver.Notifier, error) {
-	if t.closed.Load() {
-		return nil, ErrClosed
-	}
-	n, ok := t.conn.(driver.Notifier)
-	if !ok {
-		return nil, ErrNotificationsUnsupported
-	}
-	return n, nil
-}
-
-// Notify sends n to tg, whose Topic is "<topic>.<priority>" as oslo's
-// messaging drivers address notifications. v2 wraps the dict in the 2.0
-// envelope (oslo's messagingv2 driver); otherwise it is sent bare (the
-// messaging driver, format 1.0).
-func (t *Transport) Notify(ctx context.Context, tg target.Target, n *Notification, v2 bool, o SendOptions) error {
-	nt, err := t.notifier()
-	if err != nil {
-		return err
-	}
-	if err := tg.ValidateSend(); err != nil {
-		return err
-	}
-	body, err := encodeNotification(t.codec, n, newUniqueID(), v2)
-	if err != nil {
-		return err
-	}
-	m := newMessage(t.codec, body)
-	m.Retry = o.Retry
-	if err := nt.Notify(ctx, t.ResolveTarget(tg), m); err != nil {
-		return sendError(ctx, err, "")
-	}
-	return nil
-}
-
-// NotificationListener yields notifications for a set of targets.
-type NotificationListener struct {
-	t  *Transport
-	dl driver.Listener
-}
-
-// ListenNotifications starts consuming the notifications sent to targets
-// (topics "<topic>.<priority>"). Listeners with the same pool share the
-// messages; each pool, and the default pool "", gets every message once.
-func (t *Transport) ListenNotifications(ctx context.Context, targets []target.Target, pool string) (*NotificationListener, error) {
-	nt, err := t.notifier()
-	if err != nil {
-		return nil, err
-	}
-	if len(targets) == 0 {
-		return nil, errors.New("transport: no notification targets")
-	}
-	resolved := make([]target.Target, len(targets))
-	for i, tg := range targets {
-		if err := tg.ValidateListener(); err != nil {
-			return nil, err
-		}
-		resolved[i] = t.ResolveTarget(tg)
-	}
-	dl, err := nt.ListenNotifications(ctx, resolved, pool)
-	if err != nil {
-		return nil, err
-	}
-	return &NotificationListener{t: t, dl: dl}, nil
-}
-
-// NotificationDelivery is one received notification; Ack or Requeue it
-// once handled.
-type NotificationDelivery struct {
-	IncomingNotification
-	in driver.Incoming
-}
-
-// Ack acknowledges the notification (oslo acks after the endpoints ran).
-func (d *NotificationDelivery) Ack() error { return d.in.Ack() }
-
-// Requeue hands the notification back for redelivery.
-func (d *NotificationDelivery) Requeue() error { return d.in.Requeue() }
-
-// Next returns the next notification. Messages that do not decode are
-// logged, acknowledged (so they do not come back forever) and dropped.
-func (l *NotificationListener) Next(ctx context.Context) (*NotificationDelivery, error) {
-	for {
-		in, err := l.dl.Next(ctx)
-		if err != nil {
-			return nil, err
-		}
-		m := in.Message()
-		n, err := DecodeNotification(m.Body, m.ContentType, l.t.codec)
-		if err != nil {
-			l.t.logger.Warn("transport: dropping notification that does not decode", "error", err, "size", len(m.Body))
-			if aerr := in.Ack(); aerr != nil {
-				l.t.logger.Debug("transport: acknowledging a dropped notification", "error", aerr)
-			}
-			continue
-		}
-		return &NotificationDelivery{IncomingNotification: *n, in: in}, nil
-	}
-}
-
-// Close stops consuming. It is idempotent.
-func (l *NotificationListener) Close() error { return l.dl.Close() }
-
-// encodeNotification returns the body of a notification.
-func encodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2 bool) ([]byte, error) {
+// EncodeNotification returns the body of a notification: in the 2.0
+// envelope when v2 (oslo's messagingv2 driver), bare otherwise (messaging).
+func EncodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2 bool) ([]byte, error) {
 	if c.Name() != serializer.JSONContentType {
 		m := map[string]any{
 			"message_id": n.MessageID, "publisher_id": n.PublisherID, "event_type": n.EventType,
@@ -190,7 +79,7 @@ func encodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2
 // DecodeNotification decodes a notification body: a 2.0 envelope
 // (messagingv2) or a bare dict (messaging, format 1.0).
 func DecodeNotification(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingNotification, error) {
-	c, err := codecFor(contentType, codecs)
+	c, err := CodecFor(contentType, codecs)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,10 @@
-package transport
+package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -12,29 +12,29 @@ import (
 
 // Listener yields the RPC requests sent to one server target.
 type Listener struct {
-	t  *Transport
+	e  *Engine
 	dl driver.Listener
 }
 
 // Listen starts consuming the requests for tg: its topic (shared with the
 // other servers of the topic), topic.server, and the topic's fanout. It
 // returns once consuming.
-func (t *Transport) Listen(ctx context.Context, tg target.Target) (*Listener, error) {
-	if t.closed.Load() {
-		return nil, ErrClosed
+func (e *Engine) Listen(ctx context.Context, tg target.Target) (*Listener, error) {
+	if e.closed.Load() {
+		return nil, driver.ErrClosed
 	}
 	if err := tg.ValidateServer(); err != nil {
 		return nil, err
 	}
-	dl, err := t.conn.Listen(ctx, t.ResolveTarget(tg))
+	dl, err := e.conn.Listen(ctx, e.ResolveTarget(tg))
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{t: t, dl: dl}, nil
+	return &Listener{e: e, dl: dl}, nil
 }
 
 // Next returns the next request. Messages that do not decode are logged
-// and dropped. It returns ErrClosed after Close. Several goroutines may
+// and dropped. It returns driver.ErrClosed after Close. Several goroutines may
 // wait in Next at once; each message goes to one of them.
 func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 	for {
@@ -44,17 +44,17 @@ func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 		}
 		m := in.Message()
 		received := time.Now()
-		codec, err := codecFor(m.ContentType, []serializer.Codec{l.t.codec})
+		codec, err := wire.CodecFor(m.ContentType, []serializer.Codec{l.e.codec})
 		if err != nil {
-			l.t.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
+			l.e.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
 			continue
 		}
-		req, err := DecodeRequest(m.Body, m.ContentType, codec)
+		req, err := wire.DecodeRequest(m.Body, m.ContentType, codec)
 		if err != nil {
-			l.t.logger.Warn("transport: dropping request that does not decode", "error", err, "size", len(m.Body))
+			l.e.logger.Warn("transport: dropping request that does not decode", "error", err, "size", len(m.Body))
 			continue
 		}
-		d := &Delivery{IncomingRequest: *req, in: in, codec: codec}
+		d := &Delivery{IncomingRequest: *req, e: l.e, in: in, codec: codec}
 		if m.Expiration > 0 {
 			d.Deadline = received.Add(m.Expiration)
 		}
@@ -67,30 +67,31 @@ func (l *Listener) Close() error { return l.dl.Close() }
 
 // Delivery is one received request and the means to answer it.
 type Delivery struct {
-	IncomingRequest
+	wire.IncomingRequest
 	// Deadline is when the caller stops waiting, from the request's
 	// expiration; zero when unknown.
 	Deadline time.Time
 
+	e     *Engine
 	in    driver.Incoming
 	codec serializer.Codec // the request's: replies use it too
 }
 
 // Reply sends the final reply of a call: result, or err as an oslo failure
-// (see FailureOf). It does nothing for casts.
+// (see transport.FailureOf). It does nothing for casts.
 func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 	if !d.IsCall() {
 		return nil
 	}
-	var failure *RemoteError
+	var failure *wire.Failure
 	if err != nil {
-		failure = FailureOf(err)
+		failure = d.e.errs.FailureOf(err)
 	}
-	body, encErr := encodeReply(d.codec, d.MsgID, result, failure, true)
+	body, encErr := wire.EncodeReply(d.codec, d.MsgID, result, failure, true)
 	if encErr != nil {
 		// The result does not encode: tell the caller rather than leave it
 		// waiting.
-		body, encErr = encodeReply(d.codec, d.MsgID, nil, FailureOf(encErr), true)
+		body, encErr = wire.EncodeReply(d.codec, d.MsgID, nil, d.e.errs.FailureOf(encErr), true)
 		if encErr != nil {
 			return encErr
 		}
@@ -103,7 +104,7 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 	if !d.IsCall() {
 		return nil
 	}
-	body, err := encodeReply(d.codec, d.MsgID, nil, nil, false)
+	body, err := wire.EncodeReply(d.codec, d.MsgID, nil, nil, false)
 	if err != nil {
 		return err
 	}
@@ -111,11 +112,7 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 }
 
 func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error {
-	m := newMessage(d.codec, body)
+	m := wire.NewMessage(d.codec, body)
 	m.MsgID, m.ReplyTo, m.Heartbeat = d.MsgID, d.ReplyTo, heartbeat
-	err := d.in.Reply(ctx, m)
-	if errors.Is(err, driver.ErrClosed) {
-		return ErrClosed
-	}
-	return err
+	return d.in.Reply(ctx, m)
 }

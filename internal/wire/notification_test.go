@@ -1,14 +1,11 @@
-package transport
+package wire
 
 import (
-	"context"
-	"errors"
 	"reflect"
 	"testing"
 
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/serializer/msgpack"
-	"github.com/oslo-go/messaging/target"
 )
 
 func TestDecodeCapturedNotification(t *testing.T) {
@@ -27,7 +24,7 @@ func TestDecodeCapturedNotification(t *testing.T) {
 		t.Fatalf("payload %v %v", payload, err)
 	}
 	// What we send has Python's keys in Python's order.
-	body, err := encodeNotification(serializer.JSON{}, &Notification{MessageID: "m", PublisherID: "p", EventType: "e", Priority: "INFO",
+	body, err := EncodeNotification(serializer.JSON{}, &Notification{MessageID: "m", PublisherID: "p", EventType: "e", Priority: "INFO",
 		Payload: map[string]any{"instance_id": "i-1"}, Timestamp: "t", Context: pyContext}, "u", true)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +39,7 @@ func TestNotificationRoundTrip(t *testing.T) {
 		for _, v2 := range []bool{true, false} {
 			n := &Notification{MessageID: "m", PublisherID: "p", EventType: "compute.start", Priority: "WARN",
 				Payload: map[string]any{"k": "v"}, Timestamp: "2026-01-02 03:04:05", Context: map[string]any{"user": "u"}}
-			body, err := encodeNotification(c, n, "uid", v2)
+			body, err := EncodeNotification(c, n, "uid", v2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,17 +60,6 @@ func TestNotificationRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeNotification([]byte(`{"payload": {}}`), ""); err == nil {
 		t.Fatal("notification without event type decoded")
-	}
-}
-
-func TestNotifyUnsupported(t *testing.T) {
-	tr := openStub(t, "stub://")
-	err := tr.Notify(context.Background(), target.Target{Topic: "notifications.info"}, &Notification{}, true, SendOptions{})
-	if !errors.Is(err, ErrNotificationsUnsupported) {
-		t.Fatalf("Notify: %v", err)
-	}
-	if _, err := tr.ListenNotifications(context.Background(), []target.Target{{Topic: "n.info"}}, ""); !errors.Is(err, ErrNotificationsUnsupported) {
-		t.Fatalf("ListenNotifications: %v", err)
 	}
 }
 

@@ -1,4 +1,9 @@
-package transport
+// Package wire is oslo.messaging's wire format: the 2.0 envelope
+// {"oslo.version": "2.0", "oslo.message": "<JSON string>"} around the
+// request, reply, failure and notification dicts (reference sections
+// 2.3-2.6). It is the one place that encodes and decodes them: drivers
+// carry the bytes, the engine (internal/engine) moves them.
+package wire
 
 import (
 	"bytes"
@@ -13,15 +18,11 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/internal/pyjson"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/transport/driver"
 )
-
-// This file is the one place that knows oslo's wire format (reference
-// sections 2.3-2.5): the 2.0 envelope {"oslo.version": "2.0",
-// "oslo.message": "<JSON string>"} around the request and reply dicts.
-// Drivers carry the bytes; nothing else encodes or decodes them.
 
 const (
 	envelopeVersion = "2.0"
@@ -64,7 +65,7 @@ func (r *IncomingRequest) IsCall() bool { return r.MsgID != "" && r.ReplyTo != "
 // IncomingReply is a decoded reply: a result, a failure, or a heartbeat.
 type IncomingReply struct {
 	Result   serializer.Raw
-	Failure  *RemoteError // nil on success
+	Failure  *Failure // nil on success
 	Ending   bool
 	MsgID    string
 	UniqueID string
@@ -76,10 +77,37 @@ func (r *IncomingReply) IsHeartbeat() bool {
 	return !r.Ending && r.Failure == nil && r.Result.IsNull()
 }
 
-// requestHeader holds the per-send fields of a request dict.
-type requestHeader struct {
-	msgID, replyTo, uniqueID string
-	monitor                  time.Duration
+// Header holds the per-send fields of a request dict: _msg_id and
+// _reply_q (calls only), _unique_id, and _timeout (the call-monitor
+// timeout; zero sends null).
+type Header struct {
+	MsgID, ReplyTo, UniqueID string
+	Monitor                  time.Duration
+}
+
+// ErrUnsupportedEnvelope reports a message in an envelope version other
+// than 2.x (oslo's UnsupportedRpcEnvelopeVersion).
+var ErrUnsupportedEnvelope = errors.New("transport: unsupported envelope version")
+
+// Failure is oslo's serialized exception: {class, module, message, tb,
+// args, kwargs}. Its fields are those of transport.RemoteError, which
+// converts from it.
+type Failure struct {
+	Module    string
+	Class     string
+	Message   string
+	Traceback []string
+	Args      []any
+	Kwargs    map[string]any
+}
+
+// NormalizeModule maps Python 2's name of the builtins module to Python
+// 3's.
+func NormalizeModule(m string) string {
+	if m == "exceptions" {
+		return "builtins"
+	}
+	return m
 }
 
 // wireBuf is the scratch space for building one message dict. It comes
@@ -150,8 +178,8 @@ func appendKey(b []byte, first bool, key string) []byte {
 	return append(b, ": "...)
 }
 
-// encodeRequest returns the body for req in codec c.
-func encodeRequest(c serializer.Codec, req *Request, h requestHeader) ([]byte, error) {
+// EncodeRequest returns the body for req in codec c.
+func EncodeRequest(c serializer.Codec, req *Request, h Header) ([]byte, error) {
 	if c.Name() != serializer.JSONContentType {
 		return encodeGeneric(c, requestMap(req, h))
 	}
@@ -173,16 +201,16 @@ func encodeRequest(c serializer.Codec, req *Request, h requestHeader) ([]byte, e
 		b = appendKey(b, false, "version")
 		b = pyjson.AppendString(b, req.Version)
 	}
-	if h.msgID != "" {
+	if h.MsgID != "" {
 		b = appendKey(b, false, "_msg_id")
-		b = pyjson.AppendString(b, h.msgID)
+		b = pyjson.AppendString(b, h.MsgID)
 		b = appendKey(b, false, "_reply_q")
-		b = pyjson.AppendString(b, h.replyTo)
+		b = pyjson.AppendString(b, h.ReplyTo)
 		b = appendKey(b, false, "_timeout")
-		b = appendSeconds(b, h.monitor)
+		b = appendSeconds(b, h.Monitor)
 	}
 	b = appendKey(b, false, "_unique_id")
-	b = pyjson.AppendString(b, h.uniqueID)
+	b = pyjson.AppendString(b, h.UniqueID)
 	b, err = appendContext(b, req.Context)
 	if err != nil {
 		return nil, err
@@ -247,11 +275,11 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 	return strconv.AppendFloat(b, d.Seconds(), 'f', -1, 64)
 }
 
-// encodeReply returns the body of a reply: a result (ending), a failure,
+// EncodeReply returns the body of a reply: a result (ending), a failure,
 // or a heartbeat (ending false, nothing else).
-func encodeReply(c serializer.Codec, msgID string, result any, failure *RemoteError, ending bool) ([]byte, error) {
+func EncodeReply(c serializer.Codec, msgID string, result any, failure *Failure, ending bool) ([]byte, error) {
 	if c.Name() != serializer.JSONContentType {
-		m := map[string]any{"result": nil, "failure": nil, "ending": ending, "_msg_id": msgID, "_unique_id": newUniqueID()}
+		m := map[string]any{"result": nil, "failure": nil, "ending": ending, "_msg_id": msgID, "_unique_id": ids.Hex()}
 		if failure == nil && ending {
 			m["result"] = result
 		}
@@ -291,7 +319,7 @@ func encodeReply(c serializer.Codec, msgID string, result any, failure *RemoteEr
 	b = appendKey(b, false, "_msg_id")
 	b = pyjson.AppendString(b, msgID)
 	b = appendKey(b, false, "_unique_id")
-	b = pyjson.AppendString(b, newUniqueID())
+	b = pyjson.AppendString(b, ids.Hex())
 	w.inner = append(b, '}')
 	return w.envelope(), nil
 }
@@ -306,7 +334,7 @@ type wireFailure struct {
 	Kwargs  map[string]any `json:"kwargs"`
 }
 
-func encodeFailure(f *RemoteError) ([]byte, error) {
+func encodeFailure(f *Failure) ([]byte, error) {
 	w := wireFailure{Class: f.Class, Module: f.Module, Message: f.Message, TB: f.Traceback, Args: f.Args, Kwargs: f.Kwargs}
 	if w.TB == nil {
 		w.TB = []string{}
@@ -327,8 +355,8 @@ func encodeFailure(f *RemoteError) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeFailure decodes oslo's failure JSON string into a RemoteError.
-func DecodeFailure(data []byte) (*RemoteError, error) {
+// DecodeFailure decodes oslo's failure JSON string.
+func DecodeFailure(data []byte) (*Failure, error) {
 	var w struct {
 		Class   string         `json:"class"`
 		Module  string         `json:"module"`
@@ -340,8 +368,8 @@ func DecodeFailure(data []byte) (*RemoteError, error) {
 	if err := pyjson.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("transport: decoding failure: %w", err)
 	}
-	return &RemoteError{
-		Module: normalizeModule(w.Module), Class: w.Class, Message: w.Message,
+	return &Failure{
+		Module: NormalizeModule(w.Module), Class: w.Class, Message: w.Message,
 		Traceback: w.TB, Args: w.Args, Kwargs: w.Kwargs,
 	}, nil
 }
@@ -410,7 +438,7 @@ func stringField(key string, value []byte) (string, error) {
 // DecodeRequest decodes an RPC request body with the codec named by
 // contentType ("" is JSON).
 func DecodeRequest(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingRequest, error) {
-	c, err := codecFor(contentType, codecs)
+	c, err := CodecFor(contentType, codecs)
 	if err != nil {
 		return nil, err
 	}
@@ -485,7 +513,7 @@ func secondsField(value []byte) (time.Duration, error) {
 
 // DecodeReply decodes a reply body with the codec named by contentType.
 func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingReply, error) {
-	c, err := codecFor(contentType, codecs)
+	c, err := CodecFor(contentType, codecs)
 	if err != nil {
 		return nil, err
 	}
@@ -529,8 +557,8 @@ func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*
 	return r, nil
 }
 
-// codecFor picks the codec for a content type among JSON and codecs.
-func codecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, error) {
+// CodecFor picks the codec for a content type among JSON and codecs.
+func CodecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, error) {
 	if contentType == "" || contentType == serializer.JSONContentType {
 		return serializer.JSON{}, nil
 	}
@@ -545,8 +573,8 @@ func codecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, 
 // The generic path serves codecs other than JSON (msgpack): the dicts are
 // encoded as maps, and the context travels under "_context" as one map.
 
-func requestMap(req *Request, h requestHeader) map[string]any {
-	m := map[string]any{"method": req.Method, "_unique_id": h.uniqueID}
+func requestMap(req *Request, h Header) map[string]any {
+	m := map[string]any{"method": req.Method, "_unique_id": h.UniqueID}
 	m["args"] = req.Args
 	if req.Args == nil {
 		m["args"] = map[string]any{}
@@ -557,11 +585,11 @@ func requestMap(req *Request, h requestHeader) map[string]any {
 	if req.Version != "" {
 		m["version"] = req.Version
 	}
-	if h.msgID != "" {
-		m["_msg_id"], m["_reply_q"] = h.msgID, h.replyTo
+	if h.MsgID != "" {
+		m["_msg_id"], m["_reply_q"] = h.MsgID, h.ReplyTo
 		m["_timeout"] = nil
-		if h.monitor > 0 {
-			m["_timeout"] = h.monitor.Seconds()
+		if h.Monitor > 0 {
+			m["_timeout"] = h.Monitor.Seconds()
 		}
 	}
 	if len(req.Context) > 0 {
@@ -682,8 +710,8 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// newMessage wraps a body into a driver message with the codec's type.
-func newMessage(c serializer.Codec, body []byte) *driver.Message {
+// NewMessage wraps a body into a driver message with the codec's type.
+func NewMessage(c serializer.Codec, body []byte) *driver.Message {
 	m := &driver.Message{Body: body}
 	if c.Name() != serializer.JSONContentType {
 		m.ContentType = c.Name()

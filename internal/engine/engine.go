@@ -1,0 +1,366 @@
+// Package engine is the RPC and notification engine that packages client,
+// server and notify share: calls and their replies, casts, request
+// listeners and deliveries, notifications. A *transport.Transport owns one
+// Engine; the user API stays in package transport, the machinery here
+// (grpc-go keeps its internal/transport the same way).
+//
+// The errors users match (transport.RemoteError, transport.TimeoutError)
+// are defined in package transport, which imports this one; the engine
+// builds them through the functions in [Errors].
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/wire"
+	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/transport/driver"
+)
+
+// ErrNotificationsUnsupported is returned by Notify and
+// ListenNotifications on a transport whose driver carries no
+// notifications.
+var ErrNotificationsUnsupported = errors.New("transport: the driver does not carry notifications")
+
+// Errors builds the errors of package transport.
+type Errors struct {
+	// Timeout reports a call that got no reply in time; monitor is true
+	// when the call-monitor timer expired.
+	Timeout func(msgID string, monitor bool, cause error) error
+	// Remote turns a failure received in a reply into the error the caller
+	// gets (a *transport.RemoteError, or a type registered for its class).
+	Remote func(*wire.Failure) error
+	// FailureOf describes how a handler's error travels.
+	FailureOf func(error) *wire.Failure
+	// Canceled reports a call whose ctx was canceled.
+	Canceled func(msgID string, cause error) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	Logger   *slog.Logger
+	Exchange string           // the control exchange
+	Codec    serializer.Codec // of sent messages
+	Errors   Errors
+	// Options are the driver-specific options (transport.WithDriverOption).
+	Options []any
+}
+
+// Engine is the machinery of one transport: its driver connection and the
+// calls waiting for replies. It is safe for concurrent use.
+type Engine struct {
+	conn     driver.Conn
+	logger   *slog.Logger
+	exchange string
+	codec    serializer.Codec
+	errs     Errors
+
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	waiters map[string]*waiter
+}
+
+// Open connects d to u and returns the engine around the connection.
+func Open(ctx context.Context, d driver.Driver, u *driver.URL, cfg Config) (*Engine, error) {
+	e := &Engine{
+		logger:   cfg.Logger,
+		exchange: cfg.Exchange,
+		codec:    cfg.Codec,
+		errs:     cfg.Errors,
+		waiters:  make(map[string]*waiter),
+	}
+	conn, err := d.Open(ctx, u, driver.Config{OnReply: e.onReply, Logger: cfg.Logger, Options: cfg.Options})
+	if err != nil {
+		return nil, err
+	}
+	e.conn = conn
+	return e, nil
+}
+
+// Of returns the engine of a *transport.Transport. Package transport sets
+// it in its init: it imports this package, so this one cannot name it.
+var Of func(tr any) *Engine
+
+// Close closes the connection. Calls in flight fail with ErrClosed.
+// Close is idempotent.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	// Calls in flight fail with ErrClosed, before the driver can report
+	// its connections going away as something else.
+	e.failWaiters("", driver.ErrClosed)
+	return e.conn.Close()
+}
+
+// Driver returns the driver connection, for packages that need a driver's
+// optional interfaces.
+func (e *Engine) Driver() driver.Conn { return e.conn }
+
+// Logger returns the transport's logger.
+func (e *Engine) Logger() *slog.Logger { return e.logger }
+
+// ControlExchange returns the exchange of targets that name none.
+func (e *Engine) ControlExchange() string { return e.exchange }
+
+// ResolveTarget returns tg with the control exchange filled in.
+func (e *Engine) ResolveTarget(tg target.Target) target.Target {
+	if tg.Exchange == "" {
+		tg.Exchange = e.exchange
+	}
+	return tg
+}
+
+// SendOptions tune one send.
+type SendOptions struct {
+	// Retry bounds re-sending after connection failures: negative retries
+	// until ctx ends (oslo's retry=None), 0 sends once, N retries N times.
+	Retry int
+}
+
+// CallOptions tune one call.
+type CallOptions struct {
+	SendOptions
+	// MonitorTimeout enables oslo's call monitoring: the server sends a
+	// heartbeat every MonitorTimeout/2 while the handler runs, and the call
+	// fails when none arrives for MonitorTimeout.
+	MonitorTimeout time.Duration
+}
+
+// Cast sends req to tg without waiting for a result. It returns once the
+// driver has handed the message to the broker.
+func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, o SendOptions) error {
+	if e.closed.Load() {
+		return driver.ErrClosed
+	}
+	if err := tg.ValidateSend(); err != nil {
+		return err
+	}
+	body, err := wire.EncodeRequest(e.codec, req, wire.Header{UniqueID: ids.Hex()})
+	if err != nil {
+		return err
+	}
+	m := wire.NewMessage(e.codec, body)
+	m.Retry = o.Retry
+	if err := e.conn.Send(ctx, e.ResolveTarget(tg), m); err != nil {
+		return e.sendError(ctx, err, "")
+	}
+	return nil
+}
+
+// Call sends req to tg and waits for the reply until ctx ends. The ctx
+// deadline is the call timeout and travels with the request as its
+// expiration.
+func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, o CallOptions) (serializer.Raw, error) {
+	if e.closed.Load() {
+		return serializer.Raw{}, driver.ErrClosed
+	}
+	if err := tg.ValidateCall(); err != nil {
+		return serializer.Raw{}, err
+	}
+	replyTo, err := e.conn.ReplyAddress(ctx)
+	if err != nil {
+		return serializer.Raw{}, e.sendError(ctx, err, "")
+	}
+	h := wire.Header{MsgID: ids.Hex(), ReplyTo: replyTo, UniqueID: ids.Hex(), Monitor: o.MonitorTimeout}
+	body, err := wire.EncodeRequest(e.codec, req, h)
+	if err != nil {
+		return serializer.Raw{}, err
+	}
+	m := wire.NewMessage(e.codec, body)
+	m.MsgID, m.ReplyTo, m.Retry = h.MsgID, replyTo, o.Retry
+	if dl, ok := ctx.Deadline(); ok {
+		m.Expiration = time.Until(dl)
+		if m.Expiration <= 0 {
+			return serializer.Raw{}, e.errs.Timeout(h.MsgID, false, context.DeadlineExceeded)
+		}
+	}
+
+	w := getWaiter()
+	e.mu.Lock()
+	e.waiters[h.MsgID] = w
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.waiters, h.MsgID)
+		e.mu.Unlock()
+		// Replies reach a waiter only under e.mu while it is in the map,
+		// so nothing can touch it any more.
+		w.release()
+	}()
+	if e.closed.Load() { // Close ran between the check above and registration
+		return serializer.Raw{}, driver.ErrClosed
+	}
+	if err := e.conn.Send(ctx, e.ResolveTarget(tg), m); err != nil {
+		return serializer.Raw{}, e.sendError(ctx, err, h.MsgID)
+	}
+	return e.wait(ctx, h.MsgID, w, o.MonitorTimeout)
+}
+
+func (e *Engine) wait(ctx context.Context, msgID string, w *waiter, monitor time.Duration) (serializer.Raw, error) {
+	var monitorC <-chan time.Time
+	if monitor > 0 {
+		timer := time.NewTimer(monitor)
+		defer timer.Stop()
+		monitorC = timer.C
+		for {
+			select {
+			case r := <-w.done:
+				return e.result(r)
+			case <-w.beat:
+				timer.Reset(monitor)
+			case <-monitorC:
+				return serializer.Raw{}, e.errs.Timeout(msgID, true, context.DeadlineExceeded)
+			case <-ctx.Done():
+				return serializer.Raw{}, e.ctxError(ctx, msgID)
+			}
+		}
+	}
+	select {
+	case r := <-w.done:
+		return e.result(r)
+	case <-ctx.Done():
+		return serializer.Raw{}, e.ctxError(ctx, msgID)
+	}
+}
+
+func (e *Engine) result(r callResult) (serializer.Raw, error) {
+	switch {
+	case r.err != nil:
+		return serializer.Raw{}, r.err
+	case r.failure != nil:
+		return serializer.Raw{}, e.errs.Remote(r.failure)
+	}
+	return r.result, nil
+}
+
+func (e *Engine) ctxError(ctx context.Context, msgID string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return e.errs.Timeout(msgID, false, ctx.Err())
+	}
+	return e.errs.Canceled(msgID, ctx.Err())
+}
+
+// sendError reports a send failure; a send cut short by the ctx deadline
+// is a timeout like any other.
+func (e *Engine) sendError(ctx context.Context, err error, msgID string) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return e.ctxError(ctx, msgID)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return e.errs.Timeout(msgID, false, err)
+	}
+	return err
+}
+
+// callResult is the outcome of one call.
+type callResult struct {
+	result  serializer.Raw
+	failure *wire.Failure
+	err     error
+}
+
+// waiter is the rendezvous of one call and its replies. Its fields other
+// than the channels are guarded by the engine's mu: replies are routed to
+// it under that lock.
+type waiter struct {
+	done chan callResult // the final outcome; capacity 1, extra ones dropped
+	beat chan struct{}   // a heartbeat arrived; capacity 1, coalesced
+
+	partial serializer.Raw // result of a legacy non-ending reply
+}
+
+var waiters = sync.Pool{New: func() any {
+	return &waiter{done: make(chan callResult, 1), beat: make(chan struct{}, 1)}
+}}
+
+func getWaiter() *waiter { return waiters.Get().(*waiter) }
+
+// release empties w and returns it to the pool.
+func (w *waiter) release() {
+	select {
+	case <-w.done:
+	default:
+	}
+	select {
+	case <-w.beat:
+	default:
+	}
+	w.partial = serializer.Raw{}
+	waiters.Put(w)
+}
+
+func (w *waiter) finish(r callResult) {
+	select {
+	case w.done <- r:
+	default: // a duplicate final reply
+	}
+}
+
+func (w *waiter) heartbeat() {
+	select {
+	case w.beat <- struct{}{}:
+	default:
+	}
+}
+
+// onReply receives every reply from the driver. It never blocks.
+func (e *Engine) onReply(r driver.Reply) {
+	if r.Err != nil {
+		e.failWaiters(r.MsgID, r.Err)
+		return
+	}
+	if r.Message == nil {
+		return
+	}
+	rep, err := wire.DecodeReply(r.Message.Body, r.Message.ContentType, e.codec)
+	if err != nil {
+		e.logger.Warn("transport: dropping reply that does not decode", "error", err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := e.waiters[rep.MsgID]
+	if w == nil {
+		e.logger.Debug("transport: no calling threads waiting for msg_id", "msg_id", rep.MsgID)
+		return
+	}
+	switch {
+	case rep.Failure != nil:
+		w.finish(callResult{failure: rep.Failure})
+	case rep.Ending:
+		res := rep.Result
+		if res.IsNull() && !w.partial.IsNull() {
+			res = w.partial
+		}
+		w.finish(callResult{result: res})
+	default:
+		if !rep.Result.IsNull() { // oslo < 4.0 sent the result first, then ending
+			w.partial = rep.Result
+		}
+		w.heartbeat()
+	}
+}
+
+// failWaiters fails the call msgID, or every call when msgID is "".
+func (e *Engine) failWaiters(msgID string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if msgID != "" {
+		if w := e.waiters[msgID]; w != nil {
+			w.finish(callResult{err: err})
+		}
+		return
+	}
+	for _, w := range e.waiters {
+		w.finish(callResult{err: err})
+	}
+}
