@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	natsdriver "github.com/oslo-go/messaging/drivers/nats"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 	_ "github.com/oslo-go/messaging/drivers/zmq"
@@ -21,18 +21,18 @@ func TestListenerRabbit(t *testing.T) {
 // TestListenerNATS runs the listener suite over JetStream, on an embedded
 // NATS server per test, so it leaves no streams or consumers behind.
 func TestListenerNATS(t *testing.T) {
-	var servers sync.Map // test name -> *natsdriver.Embedded
+	var servers sync.Map // test name -> *embedded.Server
 	runListenerSuite(t, func(tb testing.TB) string {
 		if e, ok := servers.Load(tb.Name()); ok {
-			return e.(*natsdriver.Embedded).URL()
+			return e.(*embedded.Server).URL()
 		}
-		e, err := natsdriver.StartEmbedded()
+		e, err := embedded.Start()
 		if err != nil {
 			tb.Fatal(err)
 		}
 		if prev, loaded := servers.LoadOrStore(tb.Name(), e); loaded {
 			e.Shutdown()
-			return prev.(*natsdriver.Embedded).URL()
+			return prev.(*embedded.Server).URL()
 		}
 		tb.Cleanup(e.Shutdown)
 		return e.URL()

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/oslo-go/messaging/internal/wire"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // RoutingRule is one driver entry of the routing driver's configuration:

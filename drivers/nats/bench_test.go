@@ -13,6 +13,7 @@ import (
 
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/drivertest"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -24,9 +25,9 @@ import (
 //
 //	go test -run XXX -bench . ./drivers/nats/
 
-func benchServer(b *testing.B) *Embedded {
+func benchServer(b *testing.B) *embedded.Server {
 	b.Helper()
-	e, err := StartEmbedded()
+	e, err := embedded.Start()
 	if err != nil {
 		b.Fatal(err)
 	}

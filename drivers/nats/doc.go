@@ -166,14 +166,16 @@
 //
 // # Embedded server
 //
-// [StartEmbedded] starts nats-server in the process: loopback, a random
-// port ([EmbeddedPort] for a fixed one), JetStream on with its store in a
-// temporary directory removed at Shutdown ([EmbeddedStoreDir] for a kept
-// one, which a server started again on the same port finds as it was),
-// and no logging unless [EmbeddedLogger] is given. It returns once the
-// server accepts connections:
+// Package [github.com/oslo-go/messaging/drivers/nats/embedded] starts
+// nats-server in the process: loopback, a random port (embedded.Port for a
+// fixed one), JetStream on with its store in a temporary directory removed
+// at Shutdown (embedded.StoreDir for a kept one, which a server started
+// again on the same port finds as it was), and no logging unless
+// embedded.WithLogger is given. It returns once the server accepts
+// connections. It is a package of its own so that programs that do not use
+// it do not link nats-server:
 //
-//	srv, err := nats.StartEmbedded()
+//	srv, err := embedded.Start()
 //	if err != nil { ... }
 //	defer srv.Shutdown()
 //	tr, err := transport.Open(ctx, srv.URL())

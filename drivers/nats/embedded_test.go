@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/target"
 )
 
 func TestEmbeddedDefaults(t *testing.T) {
-	e, err := StartEmbedded()
+	e, err := embedded.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		t.Fatalf("store dir %q: %v", dir, err)
 	}
-	if e.Server() == nil || !e.Server().JetStreamEnabled() {
+	if e.NATSServer() == nil || !e.NATSServer().JetStreamEnabled() {
 		t.Fatal("JetStream is off")
 	}
 	// Usable at once: a round trip through the whole stack.
@@ -59,27 +60,27 @@ func TestEmbeddedPortAndStoreDir(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	dir := t.TempDir()
-	e := embedded(t, EmbeddedPort(port), EmbeddedStoreDir(dir))
+	e := startEmbedded(t, embedded.Port(port), embedded.StoreDir(dir))
 	if e.Port() != port || e.URL() != "nats://127.0.0.1:"+itoa(port) || e.StoreDir() != dir {
 		t.Fatalf("port %d URL %q dir %q", e.Port(), e.URL(), e.StoreDir())
 	}
-	if _, err := StartEmbedded(EmbeddedPort(port)); err == nil {
+	if _, err := embedded.Start(embedded.Port(port)); err == nil {
 		t.Fatal("a second server on the same port started")
 	}
 	e.Shutdown()
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("given store dir removed: %v", err)
 	}
-	e2 := embedded(t, EmbeddedPort(port), EmbeddedStoreDir(dir))
+	e2 := startEmbedded(t, embedded.Port(port), embedded.StoreDir(dir))
 	if e2.URL() != e.URL() {
 		t.Fatalf("restarted on %q, want %q", e2.URL(), e.URL())
 	}
 }
 
 func TestEmbeddedWithoutJetStream(t *testing.T) {
-	e := embedded(t, EmbeddedJetStream(false), EmbeddedMaxPayload(2<<20))
-	if e.StoreDir() != "" || e.Server().JetStreamEnabled() {
-		t.Fatalf("store dir %q, JetStream %v", e.StoreDir(), e.Server().JetStreamEnabled())
+	e := startEmbedded(t, embedded.JetStream(false), embedded.MaxPayload(2<<20))
+	if e.StoreDir() != "" || e.NATSServer().JetStreamEnabled() {
+		t.Fatalf("store dir %q, JetStream %v", e.StoreDir(), e.NATSServer().JetStreamEnabled())
 	}
 	c, _ := openConn(t, e.URL())
 	if got := c.(*conn).nc.MaxPayload(); got != 2<<20 {
@@ -106,7 +107,7 @@ func (s *syncBuffer) String() string {
 
 func TestEmbeddedLogger(t *testing.T) {
 	var buf syncBuffer
-	e := embedded(t, EmbeddedLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	e := startEmbedded(t, embedded.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 	e.Shutdown()
 	out := buf.String()
 	if !strings.Contains(out, "component=nats-server") || !strings.Contains(out, "level=INFO") {

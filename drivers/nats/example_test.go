@@ -7,6 +7,7 @@ import (
 
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/nats"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -29,7 +30,7 @@ func (Greeter) Hello(_ context.Context, a HelloArgs) (string, error) {
 // install or run.
 func Example() {
 	ctx := context.Background()
-	broker, err := nats.StartEmbedded()
+	broker, err := embedded.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func Example() {
 
 // Options come from the URL or from Go; the URL wins.
 func ExampleSubjectPrefix() {
-	broker, err := nats.StartEmbedded()
+	broker, err := embedded.Start()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 )
 
 // machineAddr is the NATS server (with JetStream) the machine runs.
@@ -32,13 +34,13 @@ func machineURL(t testing.TB) string {
 	return "nats://" + machineAddr
 }
 
-// embedded starts an embedded server for the test and shuts it down at the
+// startEmbedded starts an embedded server for the test and shuts it down at the
 // end of the test.
-func embedded(t testing.TB, opts ...EmbeddedOption) *Embedded {
+func startEmbedded(t testing.TB, opts ...embedded.Option) *embedded.Server {
 	t.Helper()
-	e, err := StartEmbedded(opts...)
+	e, err := embedded.Start(opts...)
 	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
+		t.Fatalf("embedded.Start: %v", err)
 	}
 	t.Cleanup(e.Shutdown)
 	return e
@@ -49,19 +51,19 @@ func embedded(t testing.TB, opts ...EmbeddedOption) *Embedded {
 // sees none of the server's goroutines.
 type perTestServers struct {
 	mu      sync.Mutex
-	servers map[string]*Embedded
+	servers map[string]*embedded.Server
 }
 
 func (p *perTestServers) url(t testing.TB) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.servers == nil {
-		p.servers = map[string]*Embedded{}
+		p.servers = map[string]*embedded.Server{}
 	}
 	if e := p.servers[t.Name()]; e != nil {
 		return e.URL()
 	}
-	e := embedded(t)
+	e := startEmbedded(t)
 	p.servers[t.Name()] = e
 	return e.URL()
 }

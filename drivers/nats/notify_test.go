@@ -13,6 +13,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -73,7 +74,7 @@ func expectNothing(t testing.TB, l driver.Listener, d time.Duration) {
 // (from a connection closed since) reach the default listener when it
 // starts; a pool made later does not get them.
 func TestNotifyBeforeListener(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".info"}
 	c, _ := openConn(t, e.URL())
 	notifyN(t, c.(driver.Notifier), tg, "early", 5)
@@ -101,7 +102,7 @@ func TestNotifyBeforeListener(t *testing.T) {
 // TestNotifyPools: every pool and the default pool get each notification
 // once; the listeners of a pool share them.
 func TestNotifyPools(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".info"}
 	n := notifier(t, e.URL(), NotifyPrefetch(1))
 	ctx := ctxFor(t, 30*time.Second)
@@ -185,7 +186,7 @@ func TestNotifyPools(t *testing.T) {
 // acknowledged comes back after the ack wait.
 func TestNotifyRequeue(t *testing.T) {
 	const ackWait = 3 * time.Second
-	e := embedded(t)
+	e := startEmbedded(t)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".error"}
 	n := notifier(t, e.URL(), NotifyAckWait(ackWait))
 	ctx := ctxFor(t, 30*time.Second)
@@ -240,7 +241,7 @@ func TestNotifyRequeue(t *testing.T) {
 
 // TestNotifyTargets: one listener on several targets, in two exchanges.
 func TestNotifyTargets(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tp := uniqueTopic(t)
 	info := target.Target{Exchange: "openstack", Topic: tp + ".info"}
 	errT := target.Target{Exchange: "openstack", Topic: tp + ".error"}
@@ -269,7 +270,7 @@ func TestNotifyTargets(t *testing.T) {
 // TestNotifyErrors: oversized notifications and servers without JetStream
 // give clear errors.
 func TestNotifyErrors(t *testing.T) {
-	e := embedded(t, EmbeddedMaxPayload(32<<10))
+	e := startEmbedded(t, embedded.MaxPayload(32<<10))
 	n := notifier(t, e.URL())
 	ctx := ctxFor(t, 20*time.Second)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".info"}
@@ -277,7 +278,7 @@ func TestNotifyErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "max_payload") {
 		t.Fatalf("oversized: %v", err)
 	}
-	noJS := embedded(t, EmbeddedJetStream(false))
+	noJS := startEmbedded(t, embedded.JetStream(false))
 	n = notifier(t, noJS.URL())
 	err = n.Notify(ctx, tg, &driver.Message{Body: []byte("x")})
 	if err == nil || !strings.Contains(err.Error(), "JetStream") || !strings.HasPrefix(err.Error(), "nats: ") {
@@ -291,7 +292,7 @@ func TestNotifyErrors(t *testing.T) {
 // TestNotifyRecreates: a stream or consumer deleted behind the driver's
 // back is made again.
 func TestNotifyRecreates(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".info"}
 	n := notifier(t, e.URL())
 	ctx := ctxFor(t, 30*time.Second)
@@ -349,7 +350,7 @@ func TestNotifyRecreates(t *testing.T) {
 // took but never settled: they go back to the stream, and the next
 // listener gets each of them once.
 func TestNotifyCloseWithUnsettled(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".info"}
 	n := notifier(t, e.URL())
 	notifyN(t, n, tg, "held", 2)

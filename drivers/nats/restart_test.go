@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -23,7 +24,7 @@ import (
 // listener that ran across the restart and to one started after it.
 func TestServerRestart(t *testing.T) {
 	dir := t.TempDir()
-	e1, err := StartEmbedded(EmbeddedStoreDir(dir))
+	e1, err := embedded.Start(embedded.StoreDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestServerRestart(t *testing.T) {
 	killed := time.Now()
 	e1.Shutdown()
 	time.Sleep(300 * time.Millisecond)
-	e2, err := StartEmbedded(EmbeddedPort(e1.Port()), EmbeddedStoreDir(dir))
+	e2, err := embedded.Start(embedded.Port(e1.Port()), embedded.StoreDir(dir))
 	if err != nil {
 		t.Fatalf("restart on port %d: %v", e1.Port(), err)
 	}
@@ -175,7 +176,7 @@ func sorted(s []string) string {
 // TestDeadConnection: a connection that gives up reconnecting fails the
 // calls in flight and its listeners with ErrConnectionLost.
 func TestDeadConnection(t *testing.T) {
-	e, err := StartEmbedded()
+	e, err := embedded.Start()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/drivertest"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -133,7 +134,7 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 // TestAwkwardNames calls targets whose exchange, topic and server hold
 // dots, spaces, wildcards and the escape character.
 func TestAwkwardNames(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tr := openTransport(t, e.URL())
 	base := uniqueTopic(t)
 	ctx := ctxFor(t, 30*time.Second)
@@ -160,7 +161,7 @@ func TestAwkwardNames(t *testing.T) {
 // TestExchangeIsolation checks that exchanges separate topics and that
 // fanout ignores the exchange.
 func TestExchangeIsolation(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	tr := openTransport(t, e.URL())
 	tp := uniqueTopic(t)
 	ep := newEcho("s1")
@@ -197,7 +198,7 @@ func TestExchangeIsolation(t *testing.T) {
 // TestHeaders checks that content type and expiration travel and come back
 // on the Incoming, and that a reply's content type reaches OnReply.
 func TestHeaders(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	srvConn, _ := openConn(t, e.URL())
 	cliConn, rep := openConn(t, e.URL())
 	ctx := ctxFor(t, 20*time.Second)
@@ -258,7 +259,7 @@ func TestHeaders(t *testing.T) {
 // TestListenerCloseHandsBack checks that messages a closing listener had
 // received but not handed out go to the other server of the topic.
 func TestListenerCloseHandsBack(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	c1, _ := openConn(t, e.URL())
 	c2, _ := openConn(t, e.URL())
 	sender, _ := openConn(t, e.URL())
@@ -316,7 +317,7 @@ func (b *bigEcho) Record(_ context.Context, a echoArgs) error {
 // TestLargeMessages sends bodies many times the server's max_payload:
 // calls (request and reply), casts, fanout casts to two servers.
 func TestLargeMessages(t *testing.T) {
-	e := embedded(t, EmbeddedMaxPayload(64<<10))
+	e := startEmbedded(t, embedded.MaxPayload(64<<10))
 	tr := openTransport(t, e.URL())
 	tp := uniqueTopic(t)
 	b1, b2 := &bigEcho{got: make(chan struct{}, 16)}, &bigEcho{got: make(chan struct{}, 16)}
@@ -400,7 +401,7 @@ func TestBlobStore(t *testing.T) {
 
 // TestClosedConn checks the errors after Close.
 func TestClosedConn(t *testing.T) {
-	e := embedded(t)
+	e := startEmbedded(t)
 	c, _ := openConn(t, e.URL())
 	ctx := ctxFor(t, 10*time.Second)
 	l, err := c.Listen(ctx, target.Target{Exchange: "x", Topic: uniqueTopic(t), Server: "s"})

@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/oslo-go/messaging/drivers/nats"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/examples/trove/guestagent"
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 	"github.com/oslo-go/messaging/examples/trove/internal/system"
@@ -109,7 +109,7 @@ func startSystem(t *testing.T, url string) *testSystem {
 func TestWalkFake(t *testing.T) { testWalk(t, "fake:///"+t.Name()) }
 
 func TestWalkNATS(t *testing.T) {
-	ns, err := nats.StartEmbedded()
+	ns, err := embedded.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestGuestNotAnswering(t *testing.T) {
 		testGuestNotAnswering(t, "fake:///"+t.Name(), "the guest agent did not answer within 300ms")
 	})
 	t.Run("nats", func(t *testing.T) {
-		ns, err := nats.StartEmbedded()
+		ns, err := embedded.Start()
 		if err != nil {
 			t.Fatal(err)
 		}

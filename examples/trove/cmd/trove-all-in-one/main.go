@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/oslo-go/messaging/drivers/nats"
+	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/examples/trove/guestagent"
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 	"github.com/oslo-go/messaging/examples/trove/internal/system"
@@ -97,7 +97,7 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 
 	url := cfg.TransportURL
 	if url == "" {
-		ns, err := nats.StartEmbedded()
+		ns, err := embedded.Start()
 		if err != nil {
 			return fmt.Errorf("start the embedded NATS server: %w", err)
 		}

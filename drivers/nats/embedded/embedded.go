@@ -1,4 +1,14 @@
-package nats
+// Package embedded runs a NATS server (with JetStream) inside the process,
+// for programs and tests that should need no broker:
+//
+//	srv, err := embedded.Start()
+//	if err != nil { ... }
+//	defer srv.Shutdown()
+//	tr, err := transport.Open(ctx, srv.URL()) // with drivers/nats imported
+//
+// It is its own package so that programs using only other drivers, or a
+// NATS server of their own, do not link nats-server.
+package embedded
 
 import (
 	"context"
@@ -14,14 +24,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Embedded is a NATS server (with JetStream) running inside the process,
-// for programs and tests that should need no broker:
-//
-//	srv, err := nats.StartEmbedded()
-//	if err != nil { ... }
-//	defer srv.Shutdown()
-//	tr, err := transport.Open(ctx, srv.URL())
-type Embedded struct {
+// Server is a NATS server running inside the process.
+type Server struct {
 	srv      *server.Server
 	dir      string
 	ownDir   bool
@@ -30,10 +34,10 @@ type Embedded struct {
 	shutdown sync.Once
 }
 
-// An EmbeddedOption configures StartEmbedded.
-type EmbeddedOption func(*embeddedConfig)
+// An Option configures Start.
+type Option func(*config)
 
-type embeddedConfig struct {
+type config struct {
 	host       string
 	port       int
 	dir        string
@@ -44,44 +48,44 @@ type embeddedConfig struct {
 	ready      time.Duration
 }
 
-// EmbeddedPort makes the server listen on port instead of a random free
+// Port makes the server listen on port instead of a random free
 // one, so that a restarted server has the same URL.
-func EmbeddedPort(port int) EmbeddedOption { return func(c *embeddedConfig) { c.port = port } }
+func Port(port int) Option { return func(c *config) { c.port = port } }
 
-// EmbeddedHost sets the address to listen on (default 127.0.0.1).
-func EmbeddedHost(host string) EmbeddedOption { return func(c *embeddedConfig) { c.host = host } }
+// Host sets the address to listen on (default 127.0.0.1).
+func Host(host string) Option { return func(c *config) { c.host = host } }
 
-// EmbeddedStoreDir keeps JetStream's store in dir, which Shutdown leaves in
+// StoreDir keeps JetStream's store in dir, which Shutdown leaves in
 // place: a server started again on it has the streams, consumers and
 // messages of the previous one. By default the store is a temporary
 // directory removed at Shutdown.
-func EmbeddedStoreDir(dir string) EmbeddedOption { return func(c *embeddedConfig) { c.dir = dir } }
+func StoreDir(dir string) Option { return func(c *config) { c.dir = dir } }
 
-// EmbeddedLogger turns on the server's own logging, to l: notices at Info,
+// WithLogger turns on the server's own logging, to l: notices at Info,
 // warnings at Warn, errors at Error, debug lines at Debug when l enables
 // that level. By default the server logs nothing.
-func EmbeddedLogger(l *slog.Logger) EmbeddedOption { return func(c *embeddedConfig) { c.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// EmbeddedMaxPayload sets the server's max_payload (default 1 MiB, the
+// MaxPayload sets the server's max_payload (default 1 MiB, the
 // NATS default). Bodies above it still travel, in chunks.
-func EmbeddedMaxPayload(n int32) EmbeddedOption { return func(c *embeddedConfig) { c.maxPayload = n } }
+func MaxPayload(n int32) Option { return func(c *config) { c.maxPayload = n } }
 
-// EmbeddedMaxStore bounds JetStream's file store (default: the server's,
+// MaxStore bounds JetStream's file store (default: the server's,
 // a share of the free disk).
-func EmbeddedMaxStore(bytes int64) EmbeddedOption {
-	return func(c *embeddedConfig) { c.maxStore = bytes }
+func MaxStore(bytes int64) Option {
+	return func(c *config) { c.maxStore = bytes }
 }
 
-// EmbeddedJetStream turns JetStream on or off (default on; notifications
+// JetStream turns JetStream on or off (default on; notifications
 // need it).
-func EmbeddedJetStream(on bool) EmbeddedOption { return func(c *embeddedConfig) { c.jetStream = on } }
+func JetStream(on bool) Option { return func(c *config) { c.jetStream = on } }
 
-// StartEmbedded starts a NATS server in the process, listening on the
+// Start starts a NATS server in the process, listening on the
 // loopback interface on a random port unless told otherwise, with
 // JetStream storing in a temporary directory. It returns once the server
 // accepts connections.
-func StartEmbedded(opts ...EmbeddedOption) (*Embedded, error) {
-	cfg := embeddedConfig{host: "127.0.0.1", port: server.RANDOM_PORT, jetStream: true, ready: 10 * time.Second}
+func Start(opts ...Option) (*Server, error) {
+	cfg := config{host: "127.0.0.1", port: server.RANDOM_PORT, jetStream: true, ready: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -89,15 +93,15 @@ func StartEmbedded(opts ...EmbeddedOption) (*Embedded, error) {
 		// nats-server only logs a failed listen; fail fast and clearly.
 		l, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 		if err != nil {
-			return nil, fmt.Errorf("nats: embedded server: %w", err)
+			return nil, fmt.Errorf("embedded: nats server: %w", err)
 		}
 		l.Close()
 	}
-	e := &Embedded{dir: cfg.dir}
+	e := &Server{dir: cfg.dir}
 	if cfg.jetStream && e.dir == "" {
 		dir, err := os.MkdirTemp("", "oslo-nats-embedded-")
 		if err != nil {
-			return nil, fmt.Errorf("nats: embedded server store: %w", err)
+			return nil, fmt.Errorf("embedded: nats server store: %w", err)
 		}
 		e.dir, e.ownDir = dir, true
 	}
@@ -119,7 +123,7 @@ func StartEmbedded(opts ...EmbeddedOption) (*Embedded, error) {
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		e.removeDir()
-		return nil, fmt.Errorf("nats: embedded server: %w", err)
+		return nil, fmt.Errorf("embedded: nats server: %w", err)
 	}
 	if cfg.logger != nil {
 		srv.SetLoggerV2(slogAdapter{cfg.logger}, sopts.Debug, false, false)
@@ -129,13 +133,13 @@ func StartEmbedded(opts ...EmbeddedOption) (*Embedded, error) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 		e.removeDir()
-		return nil, fmt.Errorf("nats: embedded server on %s not ready after %v", net.JoinHostPort(cfg.host, portString(cfg.port)), cfg.ready)
+		return nil, fmt.Errorf("embedded: nats server on %s not ready after %v", net.JoinHostPort(cfg.host, portString(cfg.port)), cfg.ready)
 	}
 	e.srv = srv
 	addr, ok := srv.Addr().(*net.TCPAddr)
 	if !ok {
 		e.Shutdown()
-		return nil, errors.New("nats: embedded server has no TCP address")
+		return nil, errors.New("embedded: nats server has no TCP address")
 	}
 	e.port = addr.Port
 	e.url = "nats://" + net.JoinHostPort(cfg.host, strconv.Itoa(addr.Port))
@@ -150,22 +154,22 @@ func portString(p int) string {
 }
 
 // URL returns the transport URL of the server, nats://127.0.0.1:<port>.
-func (e *Embedded) URL() string { return e.url }
+func (e *Server) URL() string { return e.url }
 
 // Port returns the port the server listens on.
-func (e *Embedded) Port() int { return e.port }
+func (e *Server) Port() int { return e.port }
 
 // StoreDir returns JetStream's store directory ("" without JetStream).
-func (e *Embedded) StoreDir() string { return e.dir }
+func (e *Server) StoreDir() string { return e.dir }
 
-// Server returns the nats-server instance, for what this type does not
+// NATSServer returns the nats-server instance, for what this type does not
 // cover (monitoring, accounts).
-func (e *Embedded) Server() *server.Server { return e.srv }
+func (e *Server) NATSServer() *server.Server { return e.srv }
 
 // Shutdown stops the server, waits until it has stopped and removes the
-// temporary store directory (not one given with EmbeddedStoreDir). It is
+// temporary store directory (not one given with StoreDir). It is
 // idempotent.
-func (e *Embedded) Shutdown() {
+func (e *Server) Shutdown() {
 	e.shutdown.Do(func() {
 		if e.srv != nil {
 			e.srv.Shutdown()
@@ -175,7 +179,7 @@ func (e *Embedded) Shutdown() {
 	})
 }
 
-func (e *Embedded) removeDir() {
+func (e *Server) removeDir() {
 	if e.ownDir {
 		os.RemoveAll(e.dir)
 	}
