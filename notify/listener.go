@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/serializer"
@@ -326,38 +327,36 @@ func (l *Listener) closeListener() {
 
 // next returns the next notification, retrying receive errors with a
 // backoff; it returns nil when ctx ends or the listener is closed.
-func (l *Listener) next(ctx context.Context, backoff *time.Duration) *engine.NotificationDelivery {
+func (l *Listener) next(ctx context.Context, retry *backoff.Backoff) *engine.NotificationDelivery {
 	for {
 		d, err := l.nl.Next(ctx)
 		if err == nil {
-			*backoff = 10 * time.Millisecond
+			retry.Reset()
 			return d
 		}
 		if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
 			return nil
 		}
 		l.o.logger.Error("notify: receiving notifications", "topics", topicsOf(l.subs), "error", err)
-		t := time.NewTimer(*backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, retry.Next(), nil) {
 			return nil
 		}
-		*backoff = min(2**backoff, time.Second)
 	}
 }
 
+// receiveRetry is the backoff of the receive loops.
+func receiveRetry() *backoff.Backoff { return backoff.Exponential(10*time.Millisecond, time.Second) }
+
 func (l *Listener) loop(ctx context.Context) {
 	defer close(l.loopDone)
-	backoff := 10 * time.Millisecond
+	retry := receiveRetry()
 	for {
 		select {
 		case l.sem <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		d := l.next(ctx, &backoff)
+		d := l.next(ctx, retry)
 		if d == nil {
 			<-l.sem
 			return
@@ -567,14 +566,14 @@ func (l *Listener) payloadValue(ctx context.Context, p *payloadCache, t reflect.
 // batchLoop collects batches and hands each to a goroutine.
 func (l *Listener) batchLoop(ctx context.Context) {
 	defer close(l.loopDone)
-	backoff := 10 * time.Millisecond
+	retry := receiveRetry()
 	for {
 		select {
 		case l.sem <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		batch, stopped := l.collect(ctx, &backoff)
+		batch, stopped := l.collect(ctx, retry)
 		if stopped && (len(batch) == 0 || l.handlerCtx.Err() != nil) {
 			// After Close, a partial batch stays unacknowledged: closing
 			// the subscription gives it back to the broker.
@@ -591,14 +590,14 @@ func (l *Listener) batchLoop(ctx context.Context) {
 
 // collect returns a batch that is full or whose timeout passed; stopped is
 // true when the loop must end.
-func (l *Listener) collect(ctx context.Context, backoff *time.Duration) (batch []*engine.NotificationDelivery, stopped bool) {
+func (l *Listener) collect(ctx context.Context, retry *backoff.Backoff) (batch []*engine.NotificationDelivery, stopped bool) {
 	var deadline time.Time
 	for len(batch) < l.o.batchSize {
 		nctx, cancel := ctx, context.CancelFunc(func() {})
 		if len(batch) > 0 && l.o.batchTimeout > 0 {
 			nctx, cancel = context.WithDeadline(ctx, deadline)
 		}
-		d := l.next(nctx, backoff)
+		d := l.next(nctx, retry)
 		cancel()
 		if d == nil {
 			if ctx.Err() != nil || nctx == ctx {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/dispatcher"
+	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/lazyctx"
@@ -241,10 +242,7 @@ func (s *Server) worker(ctx context.Context) {
 		s.wmu.Unlock()
 		s.workers.Done()
 	}()
-	backoff := 10 * time.Millisecond
-	pause := time.NewTimer(0)
-	<-pause.C
-	defer pause.Stop()
+	retry := backoff.Exponential(10*time.Millisecond, time.Second)
 	for {
 		s.waiting.Add(1)
 		d, err := s.listener.Next(ctx)
@@ -256,16 +254,12 @@ func (s *Server) worker(ctx context.Context) {
 				return
 			}
 			s.o.logger.Error("server: receiving", "target", s.target.String(), "error", err)
-			pause.Reset(backoff)
-			select {
-			case <-pause.C:
-			case <-ctx.Done():
+			if !backoff.Sleep(ctx, retry.Next(), nil) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 10 * time.Millisecond
+		retry.Reset()
 		s.handle(d)
 		if s.waiting.Load() >= spareWorkers {
 			return // enough others wait for requests: the pool shrinks

@@ -4,17 +4,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/oslo-go/messaging/drivers/internal/option"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -101,34 +102,30 @@ func defaultConfig() config {
 	}
 }
 
-// queryParams maps each URL query parameter to its parser.
-var queryParams = map[string]func(*config, string) error{
-	"subject_prefix": func(c *config, v string) error { c.prefix = v; return nil },
-	"name":           func(c *config, v string) error { c.name = v; return nil },
-	"connect_timeout": func(c *config, v string) error {
-		return parseDuration(v, &c.connectTimeout, false)
-	},
-	"reconnect_wait": func(c *config, v string) error { return parseDuration(v, &c.reconnectWait, true) },
-	"max_reconnects": func(c *config, v string) error { return parseInt(v, &c.maxReconnects, -1) },
-	"ping_interval":  func(c *config, v string) error { return parseDuration(v, &c.pingInterval, false) },
-	"listener_buffer": func(c *config, v string) error {
-		return parseInt(v, &c.listenerBuffer, 1)
-	},
-	"large_message_ttl": func(c *config, v string) error { return parseDuration(v, &c.largeTTL, false) },
+// queryParams are the URL query parameters.
+var queryParams = option.Table[config]{Driver: "nats", Specs: []option.Spec[config]{
+	{Name: "subject_prefix", Set: option.StringField(func(c *config) *string { return &c.prefix })},
+	{Name: "name", Set: option.StringField(func(c *config) *string { return &c.name })},
+	{Name: "connect_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.connectTimeout })},
+	{Name: "reconnect_wait", Set: option.DurationField(true, func(c *config) *time.Duration { return &c.reconnectWait })},
+	{Name: "max_reconnects", Set: option.IntField(-1, math.MaxInt, func(c *config) *int { return &c.maxReconnects })},
+	{Name: "ping_interval", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.pingInterval })},
+	{Name: "listener_buffer", Set: option.IntField(1, math.MaxInt, func(c *config) *int { return &c.listenerBuffer })},
+	{Name: "large_message_ttl", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.largeTTL })},
 
-	"tls":             func(c *config, v string) error { return parseBool(v, &c.tls) },
-	"tls_ca_file":     func(c *config, v string) error { c.tlsCAFile = v; return nil },
-	"tls_cert_file":   func(c *config, v string) error { c.tlsCertFile = v; return nil },
-	"tls_key_file":    func(c *config, v string) error { c.tlsKeyFile = v; return nil },
-	"tls_server_name": func(c *config, v string) error { c.tlsServerName = v; return nil },
-	"tls_insecure":    func(c *config, v string) error { return parseBool(v, &c.tlsInsecure) },
-	"creds_file":      func(c *config, v string) error { c.credsFile = v; return nil },
+	{Name: "tls", Set: option.BoolField(func(c *config) *bool { return &c.tls })},
+	{Name: "tls_ca_file", Set: option.StringField(func(c *config) *string { return &c.tlsCAFile })},
+	{Name: "tls_cert_file", Set: option.StringField(func(c *config) *string { return &c.tlsCertFile })},
+	{Name: "tls_key_file", Set: option.StringField(func(c *config) *string { return &c.tlsKeyFile })},
+	{Name: "tls_server_name", Set: option.StringField(func(c *config) *string { return &c.tlsServerName })},
+	{Name: "tls_insecure", Set: option.BoolField(func(c *config) *bool { return &c.tlsInsecure })},
+	{Name: "creds_file", Set: option.StringField(func(c *config) *string { return &c.credsFile })},
 
-	"notify_max_age":   func(c *config, v string) error { return parseDuration(v, &c.notify.maxAge, true) },
-	"notify_max_bytes": func(c *config, v string) error { return parseInt64(v, &c.notify.maxBytes, -1) },
-	"notify_max_msgs":  func(c *config, v string) error { return parseInt64(v, &c.notify.maxMsgs, -1) },
-	"notify_replicas":  func(c *config, v string) error { return parseInt(v, &c.notify.replicas, 1) },
-	"notify_storage": func(c *config, v string) error {
+	{Name: "notify_max_age", Set: option.DurationField(true, func(c *config) *time.Duration { return &c.notify.maxAge })},
+	{Name: "notify_max_bytes", Set: option.Int64Field(-1, math.MaxInt64, func(c *config) *int64 { return &c.notify.maxBytes })},
+	{Name: "notify_max_msgs", Set: option.Int64Field(-1, math.MaxInt64, func(c *config) *int64 { return &c.notify.maxMsgs })},
+	{Name: "notify_replicas", Set: option.IntField(1, math.MaxInt, func(c *config) *int { return &c.notify.replicas })},
+	{Name: "notify_storage", Set: func(c *config, v string) error {
 		switch strings.ToLower(v) {
 		case "file":
 			c.notify.memory = false
@@ -138,60 +135,23 @@ var queryParams = map[string]func(*config, string) error{
 			return errors.New(`want "file" or "memory"`)
 		}
 		return nil
-	},
-	"notify_ack_wait":    func(c *config, v string) error { return parseDuration(v, &c.notify.ackWait, false) },
-	"notify_max_deliver": func(c *config, v string) error { return parseInt(v, &c.notify.maxDeliver, -1) },
-	"notify_inactive_threshold": func(c *config, v string) error {
-		return parseDuration(v, &c.notify.inactive, true)
-	},
-	"notify_prefetch": func(c *config, v string) error { return parseInt(v, &c.notify.prefetch, 1) },
-}
-
-// knownParams returns the sorted query parameter names.
-func knownParams() []string {
-	keys := make([]string, 0, len(queryParams))
-	for k := range queryParams {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+	}},
+	{Name: "notify_ack_wait", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.notify.ackWait })},
+	{Name: "notify_max_deliver", Set: option.IntField(-1, math.MaxInt, func(c *config) *int { return &c.notify.maxDeliver })},
+	{Name: "notify_inactive_threshold", Set: option.DurationField(true, func(c *config) *time.Duration { return &c.notify.inactive })},
+	{Name: "notify_prefetch", Set: option.IntField(1, math.MaxInt, func(c *config) *int { return &c.notify.prefetch })},
+}}
 
 // parseConfig builds the configuration of a Conn: defaults, then the Go
 // options, then the URL query (which wins, as control_exchange does in
 // package transport).
 func parseConfig(u *driver.URL, opts []any) (config, error) {
 	c := defaultConfig()
-	for _, o := range opts {
-		do, ok := o.(driverOption)
-		if !ok {
-			return c, fmt.Errorf("nats: unknown driver option %T (options of another driver?)", o)
-		}
-		if err := do.apply(&c); err != nil {
-			return c, fmt.Errorf("nats: option %s: %w", do.name, err)
-		}
+	if err := option.Funcs("nats", &c, opts); err != nil {
+		return c, err
 	}
-
-	var unknown []string
-	for k := range u.Query {
-		if _, ok := queryParams[k]; !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return c, fmt.Errorf("nats: unknown URL query parameter(s) %s; known: %s",
-			strings.Join(unknown, ", "), strings.Join(knownParams(), ", "))
-	}
-	keys := make([]string, 0, len(u.Query))
-	for k := range u.Query {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := queryParams[k](&c, u.Query[k]); err != nil {
-			return c, fmt.Errorf("nats: URL query parameter %s=%q: %w", k, u.Query[k], err)
-		}
+	if err := queryParams.Query(&c, u.Query); err != nil {
+		return c, err
 	}
 
 	if u.VirtualHost != "" {
@@ -286,85 +246,29 @@ func (c *config) natsOpts() []natsgo.Option {
 	return append(opts, c.natsOptions...)
 }
 
-func parseDuration(v string, d *time.Duration, zeroOK bool) error {
-	var x time.Duration
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		x = time.Duration(f * float64(time.Second)) // oslo style: seconds
-	} else if x, err = time.ParseDuration(v); err != nil {
-		return errors.New("want a duration such as 2s, 500ms or a number of seconds")
-	}
-	if x < 0 || (x == 0 && !zeroOK) {
-		return errors.New("want a positive duration")
-	}
-	*d = x
-	return nil
-}
-
-func parseInt(v string, n *int, min int) error {
-	x, err := strconv.Atoi(v)
-	if err != nil {
-		return errors.New("want an integer")
-	}
-	if x < min {
-		return fmt.Errorf("want an integer >= %d", min)
-	}
-	*n = x
-	return nil
-}
-
-func parseInt64(v string, n *int64, min int64) error {
-	x, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return errors.New("want an integer")
-	}
-	if x < min {
-		return fmt.Errorf("want an integer >= %d", min)
-	}
-	*n = x
-	return nil
-}
-
-// parseBool accepts what oslo.config accepts.
-func parseBool(v string, b *bool) error {
-	switch strings.ToLower(v) {
-	case "1", "t", "true", "on", "y", "yes":
-		*b = true
-	case "0", "f", "false", "off", "n", "no":
-		*b = false
-	default:
-		return errors.New("want true or false")
-	}
-	return nil
-}
-
-// driverOption is the value the exported option functions wrap with
+// newOption wraps an exported option function's setting for
 // transport.WithDriverOption.
-type driverOption struct {
-	name  string
-	apply func(*config) error
-}
-
-func option(name string, apply func(*config) error) transport.Option {
-	return transport.WithDriverOption(driverOption{name: name, apply: apply})
+func newOption(name string, apply func(*config) error) transport.Option {
+	return transport.WithDriverOption(option.Func[config]{Name: name, Apply: apply})
 }
 
 // SubjectPrefix sets the first token(s) of the driver's subjects (default
 // "oslo"); deployments sharing a NATS account but not their topics use
 // distinct prefixes. URL: subject_prefix.
 func SubjectPrefix(p string) transport.Option {
-	return option("SubjectPrefix", func(c *config) error { c.prefix = p; return validatePrefix(p) })
+	return newOption("SubjectPrefix", func(c *config) error { c.prefix = p; return validatePrefix(p) })
 }
 
 // ConnectionName sets the client name the server shows (default: the
 // program's name). URL: name.
 func ConnectionName(name string) transport.Option {
-	return option("ConnectionName", func(c *config) error { c.name = name; return nil })
+	return newOption("ConnectionName", func(c *config) error { c.name = name; return nil })
 }
 
 // ConnectTimeout bounds the dial of one server (default 5s). URL:
 // connect_timeout.
 func ConnectTimeout(d time.Duration) transport.Option {
-	return option("ConnectTimeout", func(c *config) error {
+	return newOption("ConnectTimeout", func(c *config) error {
 		if d <= 0 {
 			return errors.New("want a positive duration")
 		}
@@ -376,7 +280,7 @@ func ConnectTimeout(d time.Duration) transport.Option {
 // ReconnectWait sets the pause between reconnection attempts to the same
 // server (default 2s). URL: reconnect_wait.
 func ReconnectWait(d time.Duration) transport.Option {
-	return option("ReconnectWait", func(c *config) error {
+	return newOption("ReconnectWait", func(c *config) error {
 		if d < 0 {
 			return errors.New("want a duration >= 0")
 		}
@@ -390,14 +294,14 @@ func ReconnectWait(d time.Duration) transport.Option {
 // is dead: calls fail with transport.ErrConnectionLost and listeners
 // return it. URL: max_reconnects.
 func MaxReconnects(n int) transport.Option {
-	return option("MaxReconnects", func(c *config) error { c.maxReconnects = n; return nil })
+	return newOption("MaxReconnects", func(c *config) error { c.maxReconnects = n; return nil })
 }
 
 // PingInterval sets how often the client pings the server to detect a dead
 // connection (nats.go's default, 2 minutes, when unset). URL:
 // ping_interval.
 func PingInterval(d time.Duration) transport.Option {
-	return option("PingInterval", func(c *config) error { c.pingInterval = d; return nil })
+	return newOption("PingInterval", func(c *config) error { c.pingInterval = d; return nil })
 }
 
 // ListenerBuffer sets how many received RPC messages an RPC listener holds
@@ -405,7 +309,7 @@ func PingInterval(d time.Duration) transport.Option {
 // subscriptions); more are dropped as a slow consumer and logged. URL:
 // listener_buffer.
 func ListenerBuffer(n int) transport.Option {
-	return option("ListenerBuffer", func(c *config) error {
+	return newOption("ListenerBuffer", func(c *config) error {
 		if n < 1 {
 			return errors.New("want n >= 1")
 		}
@@ -418,7 +322,7 @@ func ListenerBuffer(n int) transport.Option {
 // server's max_payload keeps its body for the receiver to fetch, when the
 // message has no expiration (default 2m). URL: large_message_ttl.
 func LargeMessageTTL(d time.Duration) transport.Option {
-	return option("LargeMessageTTL", func(c *config) error {
+	return newOption("LargeMessageTTL", func(c *config) error {
 		if d <= 0 {
 			return errors.New("want a positive duration")
 		}
@@ -431,13 +335,13 @@ func LargeMessageTTL(d time.Duration) transport.Option {
 // parameters apply on top of it. URL: tls=true (with tls_ca_file,
 // tls_cert_file, tls_key_file, tls_server_name, tls_insecure).
 func TLSConfig(tc *tls.Config) transport.Option {
-	return option("TLSConfig", func(c *config) error { c.tlsConfig = tc; c.tls = tc != nil; return nil })
+	return newOption("TLSConfig", func(c *config) error { c.tlsConfig = tc; c.tls = tc != nil; return nil })
 }
 
 // CredentialsFile authenticates with a NATS credentials file (user JWT and
 // nkey seed). URL: creds_file.
 func CredentialsFile(path string) transport.Option {
-	return option("CredentialsFile", func(c *config) error { c.credsFile = path; return nil })
+	return newOption("CredentialsFile", func(c *config) error { c.credsFile = path; return nil })
 }
 
 // NATSOptions passes options straight to nats.Connect, after the driver's
@@ -445,14 +349,14 @@ func CredentialsFile(path string) transport.Option {
 // custom inbox prefixes, proxies. The driver's disconnect, reconnect,
 // closed and error handlers replace any given here.
 func NATSOptions(opts ...natsgo.Option) transport.Option {
-	return option("NATSOptions", func(c *config) error { c.natsOptions = append(c.natsOptions, opts...); return nil })
+	return newOption("NATSOptions", func(c *config) error { c.natsOptions = append(c.natsOptions, opts...); return nil })
 }
 
 // NotifyMaxAge sets the max age of messages in a notification stream
 // created by the driver (default 7 days; 0 means unlimited). URL:
 // notify_max_age.
 func NotifyMaxAge(d time.Duration) transport.Option {
-	return option("NotifyMaxAge", func(c *config) error {
+	return newOption("NotifyMaxAge", func(c *config) error {
 		if d < 0 {
 			return errors.New("want a duration >= 0")
 		}
@@ -465,19 +369,19 @@ func NotifyMaxAge(d time.Duration) transport.Option {
 // the driver (default 1 GiB; -1 means unlimited). The oldest messages are
 // dropped beyond it. URL: notify_max_bytes.
 func NotifyMaxBytes(n int64) transport.Option {
-	return option("NotifyMaxBytes", func(c *config) error { c.notify.maxBytes = n; return nil })
+	return newOption("NotifyMaxBytes", func(c *config) error { c.notify.maxBytes = n; return nil })
 }
 
 // NotifyMaxMsgs sets the message limit of a notification stream created by
 // the driver (default -1, unlimited). URL: notify_max_msgs.
 func NotifyMaxMsgs(n int64) transport.Option {
-	return option("NotifyMaxMsgs", func(c *config) error { c.notify.maxMsgs = n; return nil })
+	return newOption("NotifyMaxMsgs", func(c *config) error { c.notify.maxMsgs = n; return nil })
 }
 
 // NotifyReplicas sets the replicas of a notification stream created by the
 // driver, for JetStream clusters (default 1). URL: notify_replicas.
 func NotifyReplicas(n int) transport.Option {
-	return option("NotifyReplicas", func(c *config) error {
+	return newOption("NotifyReplicas", func(c *config) error {
 		if n < 1 {
 			return errors.New("want n >= 1")
 		}
@@ -490,14 +394,14 @@ func NotifyReplicas(n int) transport.Option {
 // memory instead of files: faster, but lost when the server restarts.
 // URL: notify_storage=memory.
 func NotifyMemoryStorage(memory bool) transport.Option {
-	return option("NotifyMemoryStorage", func(c *config) error { c.notify.memory = memory; return nil })
+	return newOption("NotifyMemoryStorage", func(c *config) error { c.notify.memory = memory; return nil })
 }
 
 // NotifyAckWait sets how long a delivered notification may stay
 // unacknowledged before JetStream redelivers it (default 30s). URL:
 // notify_ack_wait.
 func NotifyAckWait(d time.Duration) transport.Option {
-	return option("NotifyAckWait", func(c *config) error {
+	return newOption("NotifyAckWait", func(c *config) error {
 		if d <= 0 {
 			return errors.New("want a positive duration")
 		}
@@ -509,14 +413,14 @@ func NotifyAckWait(d time.Duration) transport.Option {
 // NotifyMaxDeliver bounds the deliveries of one notification to a pool
 // (default -1, unlimited, as RabbitMQ requeues). URL: notify_max_deliver.
 func NotifyMaxDeliver(n int) transport.Option {
-	return option("NotifyMaxDeliver", func(c *config) error { c.notify.maxDeliver = n; return nil })
+	return newOption("NotifyMaxDeliver", func(c *config) error { c.notify.maxDeliver = n; return nil })
 }
 
 // NotifyInactiveThreshold makes JetStream delete a pool's consumer after
 // it has had no listener for d (default 0: consumers are kept, like
 // RabbitMQ's notification queues). URL: notify_inactive_threshold.
 func NotifyInactiveThreshold(d time.Duration) transport.Option {
-	return option("NotifyInactiveThreshold", func(c *config) error {
+	return newOption("NotifyInactiveThreshold", func(c *config) error {
 		if d < 0 {
 			return errors.New("want a duration >= 0")
 		}
@@ -528,7 +432,7 @@ func NotifyInactiveThreshold(d time.Duration) transport.Option {
 // NotifyPrefetch sets how many notifications a listener pulls ahead per
 // consumer (default 16). URL: notify_prefetch.
 func NotifyPrefetch(n int) transport.Option {
-	return option("NotifyPrefetch", func(c *config) error {
+	return newOption("NotifyPrefetch", func(c *config) error {
 		if n < 1 {
 			return errors.New("want n >= 1")
 		}

@@ -26,7 +26,7 @@ func mustParseURL(t *testing.T, s string) *driver.URL {
 func driverOpts(opts ...transport.Option) []any {
 	var out []any
 	for _, o := range opts {
-		// Each exported option is transport.WithDriverOption(driverOption).
+		// Each exported option is transport.WithDriverOption(option.Func[config]).
 		out = append(out, unwrapOption(o))
 	}
 	return out
@@ -96,14 +96,14 @@ func TestQueryParams(t *testing.T) {
 func TestQueryParamErrors(t *testing.T) {
 	tests := []struct{ url, want string }{
 		{"nats://h/?bogus=1&zzz=2", "unknown URL query parameter(s) bogus, zzz; known: connect_timeout, creds_file,"},
-		{"nats://h/?connect_timeout=soon", "connect_timeout=\"soon\": want a duration"},
-		{"nats://h/?connect_timeout=0", "want a positive duration"},
-		{"nats://h/?reconnect_wait=-1s", "want a positive duration"},
-		{"nats://h/?max_reconnects=x", "want an integer"},
-		{"nats://h/?max_reconnects=-2", "want an integer >= -1"},
-		{"nats://h/?tls=maybe", "want true or false"},
+		{"nats://h/?connect_timeout=soon", "connect_timeout=\"soon\": not a duration"},
+		{"nats://h/?connect_timeout=0", "connect_timeout=\"0\": not a positive duration"},
+		{"nats://h/?reconnect_wait=-1s", "reconnect_wait=\"-1s\": not a positive duration"},
+		{"nats://h/?max_reconnects=x", "max_reconnects=\"x\": not an integer"},
+		{"nats://h/?max_reconnects=-2", "-2 is below the minimum -1"},
+		{"nats://h/?tls=maybe", "tls=\"maybe\": not a boolean"},
 		{"nats://h/?notify_storage=disk", `want "file" or "memory"`},
-		{"nats://h/?notify_replicas=0", "want an integer >= 1"},
+		{"nats://h/?notify_replicas=0", "0 is below the minimum 1"},
 		{"nats://h/?subject_prefix=a..b", "empty token"},
 		{"nats://h/?subject_prefix=a.>", "forbid"},
 		{"nats://h/vhost", "virtual host \"vhost\""},
@@ -119,7 +119,7 @@ func TestQueryParamErrors(t *testing.T) {
 
 func TestUnknownQueryListsAll(t *testing.T) {
 	_, err := parseConfig(mustParseURL(t, "nats://h/?bogus=1"), nil)
-	for _, k := range knownParams() {
+	for _, k := range queryParams.Names() {
 		if !strings.Contains(err.Error(), k) {
 			t.Errorf("error %q does not list %s", err, k)
 		}
@@ -163,7 +163,7 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 	_, err := parseConfig(mustParseURL(t, "nats://h"), []any{42})
-	if err == nil || !strings.Contains(err.Error(), "unknown driver option int") {
+	if err == nil || !strings.Contains(err.Error(), "unknown driver option of type int") {
 		t.Errorf("foreign option: err = %v", err)
 	}
 }

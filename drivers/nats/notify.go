@@ -10,6 +10,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -285,13 +286,13 @@ type notifyListener struct {
 // again.
 func (l *notifyListener) pump(t target.Target, cons jetstream.Consumer) {
 	defer l.wg.Done()
-	backoff := 100 * time.Millisecond
+	retry := backoff.Exponential(100*time.Millisecond, 5*time.Second)
 	for l.ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(l.ctx, pullExpiry)
 		batch, err := cons.Fetch(l.c.cfg.notify.prefetch, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(pullHeartbeat))
 		if err == nil {
 			for msg := range batch.Messages() {
-				backoff = 100 * time.Millisecond
+				retry.Reset()
 				in := &notifyIncoming{l: l, m: msg}
 				in.msg.Body = msg.Data()
 				if h := msg.Headers(); h != nil {
@@ -320,10 +321,9 @@ func (l *notifyListener) pump(t target.Target, cons jetstream.Consumer) {
 		// The consumer may be gone, or JetStream not ready yet after a
 		// restart: wait, then make sure the consumer exists.
 		l.c.log.Debug("nats: pulling notifications", "topic", t.Topic, "pool", l.pool, "error", err)
-		if !l.sleep(backoff) {
+		if !backoff.Sleep(l.ctx, retry.Next(), nil) {
 			return
 		}
-		backoff = min(2*backoff, 5*time.Second)
 		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 		nc, err := l.c.ensureConsumer(ctx, t.Exchange, t.Topic, l.pool)
 		if err != nil && errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -341,17 +341,6 @@ func (l *notifyListener) pump(t target.Target, cons jetstream.Consumer) {
 }
 
 // sleep waits d or until the listener closes; it reports whether to go on.
-func (l *notifyListener) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-l.ctx.Done():
-		return false
-	}
-}
-
 func (l *notifyListener) Next(ctx context.Context) (driver.Incoming, error) {
 	select {
 	case <-l.ctx.Done():

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -197,35 +197,22 @@ func (c *conn) tlsFor(h brokerHost) *tls.Config {
 // rabbit_retry_interval growing by rabbit_retry_backoff up to
 // rabbit_interval_max, plus up to kombu_reconnect_splay at random.
 func (c *conn) reconnectWait(n int) time.Duration {
-	d := c.o.reconnectDelay
+	d := c.o.reconnectDelay + backoff.Jitter(c.o.reconnectSplay)
 	if n > 0 {
-		iv := c.o.retryInterval + time.Duration(n-1)*c.o.retryBackoff
-		if c.o.intervalMax > 0 && iv > c.o.intervalMax {
-			iv = c.o.intervalMax
-		}
-		d += iv
-	}
-	if c.o.reconnectSplay > 0 {
-		d += rand.N(c.o.reconnectSplay)
+		d += backoff.Linear(c.o.retryInterval, c.o.retryBackoff, c.o.intervalMax).At(n - 1)
 	}
 	return d
 }
 
 // sleep waits d, or until ctx ends or the conn closes.
 func (c *conn) sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	if backoff.Sleep(ctx, d, c.done) {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.done:
-		return driver.ErrClosed
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return driver.ErrClosed
 }
 
 // closeAMQP closes an AMQP connection without waiting long for a broker

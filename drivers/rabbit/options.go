@@ -2,13 +2,14 @@ package rabbit
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/oslo-go/messaging/drivers/internal/option"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -56,115 +57,49 @@ type options struct {
 
 func defaultOptions() *options {
 	o := &options{}
-	for _, spec := range optionTable {
-		if err := spec.set(o, spec.def); err != nil {
-			panic("rabbit: bad default for " + spec.name + ": " + err.Error())
-		}
+	if err := optionTable.Defaults(o); err != nil {
+		panic(err)
 	}
 	return o
 }
 
 const defaultPublishChannels = 2
 
-// optionSpec describes one option that can be set from the URL query.
-type optionSpec struct {
-	name    string
-	aliases []string // deprecated or misspelled oslo names
-	def     string
-	set     func(o *options, v string) error
-}
-
-func boolOpt(f func(*options) *bool) func(*options, string) error {
-	return func(o *options, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
-		}
-		*f(o) = b
-		return nil
+func onlyFalse(c *options, v string) error {
+	b, err := option.Bool(v)
+	if err == nil && b {
+		err = errors.New("true is not supported by this driver")
 	}
-}
-
-func intOpt(min int64, f func(*options, int64)) func(*options, string) error {
-	return func(o *options, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", v)
-		}
-		if n < min {
-			return fmt.Errorf("%d is below the minimum %d", n, min)
-		}
-		f(o, n)
-		return nil
-	}
-}
-
-// secondsOpt parses a number of seconds (oslo IntOpt or FloatOpt).
-func secondsOpt(min, max float64, f func(*options) *time.Duration) func(*options, string) error {
-	return func(o *options, v string) error {
-		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%q is not a number of seconds", v)
-		}
-		if x < min || x > max {
-			return fmt.Errorf("%v is outside %v..%v", x, min, max)
-		}
-		*f(o) = time.Duration(x * float64(time.Second))
-		return nil
-	}
-}
-
-func stringOpt(choices []string, f func(*options) *string) func(*options, string) error {
-	return func(o *options, v string) error {
-		if choices != nil && !slices.Contains(choices, v) {
-			return fmt.Errorf("%q is not one of %s", v, strings.Join(choices, ", "))
-		}
-		*f(o) = v
-		return nil
-	}
-}
-
-func onlyFalse(f func(*options) *bool) func(*options, string) error {
-	return func(o *options, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
-		}
-		if b {
-			return fmt.Errorf("true is not supported by this driver")
-		}
-		*f(o) = b
-		return nil
-	}
+	return err
 }
 
 // optionTable lists every option with its oslo name and default. The URL
 // query and Param use it; the Go functions below set the same fields.
-var optionTable = []optionSpec{
-	{name: "amqp_durable_queues", def: "false", set: boolOpt(func(o *options) *bool { return &o.durableQueues })},
-	{name: "amqp_auto_delete", def: "false", set: boolOpt(func(o *options) *bool { return &o.autoDelete })},
-	{name: "rabbit_quorum_queue", def: "false", set: boolOpt(func(o *options) *bool { return &o.quorum })},
-	{name: "rabbit_quorum_delivery_limit", def: "0", set: intOpt(0, func(o *options, n int64) { o.quorumDeliveryLimit = n })},
-	{name: "rabbit_quorum_max_memory_length", aliases: []string{"rabbit_quroum_max_memory_length"}, def: "0",
-		set: intOpt(0, func(o *options, n int64) { o.quorumMaxMemoryLength = n })},
-	{name: "rabbit_quorum_max_memory_bytes", aliases: []string{"rabbit_quroum_max_memory_bytes"}, def: "0",
-		set: intOpt(0, func(o *options, n int64) { o.quorumMaxMemoryBytes = n })},
-	{name: "rabbit_transient_quorum_queue", def: "false", set: boolOpt(func(o *options) *bool { return &o.transientQuorum })},
-	{name: "rabbit_ha_queues", def: "false", set: boolOpt(func(o *options) *bool { return &o.haQueues })},
-	{name: "rabbit_transient_queues_ttl", def: "1800", set: intOpt(0, func(o *options, n int64) { o.transientTTL = n })},
-	{name: "rabbit_qos_prefetch_count", def: "0", set: intOpt(0, func(o *options, n int64) { o.prefetch = int(min(n, math.MaxUint16)) })},
-	{name: "heartbeat_timeout_threshold", aliases: []string{"heartbeat"}, def: "60",
-		set: intOpt(0, func(o *options, n int64) { o.heartbeatTimeout = int(min(n, math.MaxUint16)) })},
-	{name: "heartbeat_rate", def: "3", set: intOpt(1, func(o *options, n int64) { o.heartbeatRate = int(min(n, 1000)) })},
-	{name: "kombu_failover_strategy", def: "round-robin", set: stringOpt([]string{"round-robin", "shuffle"}, func(o *options) *string { return &o.failover })},
-	{name: "kombu_reconnect_delay", def: "1.0", set: secondsOpt(0, 4.5, func(o *options) *time.Duration { return &o.reconnectDelay })},
-	{name: "kombu_reconnect_splay", def: "0.0", set: secondsOpt(0, 3600, func(o *options) *time.Duration { return &o.reconnectSplay })},
-	{name: "rabbit_retry_interval", def: "1", set: secondsOpt(0, 3600, func(o *options) *time.Duration { return &o.retryInterval })},
-	{name: "rabbit_retry_backoff", def: "2", set: secondsOpt(0, 3600, func(o *options) *time.Duration { return &o.retryBackoff })},
-	{name: "rabbit_interval_max", def: "30", set: secondsOpt(0, 3600, func(o *options) *time.Duration { return &o.intervalMax })},
-	{name: "kombu_missing_consumer_retry_timeout", aliases: []string{"kombu_reconnect_timeout"}, def: "60",
-		set: secondsOpt(0, 86400, func(o *options) *time.Duration { return &o.missingConsumerRetry })},
-	{name: "kombu_compression", def: "", set: func(o *options, v string) error {
+var optionTable = option.Table[options]{Driver: "rabbit", Specs: []option.Spec[options]{
+	{Name: "amqp_durable_queues", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.durableQueues })},
+	{Name: "amqp_auto_delete", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.autoDelete })},
+	{Name: "rabbit_quorum_queue", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.quorum })},
+	{Name: "rabbit_quorum_delivery_limit", Default: "0", Set: option.Int64Field(0, math.MaxInt64, func(o *options) *int64 { return &o.quorumDeliveryLimit })},
+	{Name: "rabbit_quorum_max_memory_length", Aliases: []string{"rabbit_quroum_max_memory_length"}, Default: "0",
+		Set: option.Int64Field(0, math.MaxInt64, func(o *options) *int64 { return &o.quorumMaxMemoryLength })},
+	{Name: "rabbit_quorum_max_memory_bytes", Aliases: []string{"rabbit_quroum_max_memory_bytes"}, Default: "0",
+		Set: option.Int64Field(0, math.MaxInt64, func(o *options) *int64 { return &o.quorumMaxMemoryBytes })},
+	{Name: "rabbit_transient_quorum_queue", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.transientQuorum })},
+	{Name: "rabbit_ha_queues", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.haQueues })},
+	{Name: "rabbit_transient_queues_ttl", Default: "1800", Set: option.Int64Field(0, math.MaxInt64, func(o *options) *int64 { return &o.transientTTL })},
+	{Name: "rabbit_qos_prefetch_count", Default: "0", Set: option.IntField(0, math.MaxUint16, func(o *options) *int { return &o.prefetch })},
+	{Name: "heartbeat_timeout_threshold", Aliases: []string{"heartbeat"}, Default: "60",
+		Set: option.IntField(0, math.MaxUint16, func(o *options) *int { return &o.heartbeatTimeout })},
+	{Name: "heartbeat_rate", Default: "3", Set: option.IntField(1, 1000, func(o *options) *int { return &o.heartbeatRate })},
+	{Name: "kombu_failover_strategy", Default: "round-robin", Set: option.StringField(func(o *options) *string { return &o.failover }, "round-robin", "shuffle")},
+	{Name: "kombu_reconnect_delay", Default: "1.0", Set: option.SecondsField(0, 4.5, func(o *options) *time.Duration { return &o.reconnectDelay })},
+	{Name: "kombu_reconnect_splay", Default: "0.0", Set: option.SecondsField(0, 3600, func(o *options) *time.Duration { return &o.reconnectSplay })},
+	{Name: "rabbit_retry_interval", Default: "1", Set: option.SecondsField(0, 3600, func(o *options) *time.Duration { return &o.retryInterval })},
+	{Name: "rabbit_retry_backoff", Default: "2", Set: option.SecondsField(0, 3600, func(o *options) *time.Duration { return &o.retryBackoff })},
+	{Name: "rabbit_interval_max", Default: "30", Set: option.SecondsField(0, 3600, func(o *options) *time.Duration { return &o.intervalMax })},
+	{Name: "kombu_missing_consumer_retry_timeout", Aliases: []string{"kombu_reconnect_timeout"}, Default: "60",
+		Set: option.SecondsField(0, 86400, func(o *options) *time.Duration { return &o.missingConsumerRetry })},
+	{Name: "kombu_compression", Default: "", Set: func(o *options, v string) error {
 		switch strings.ToLower(v) {
 		case "", "none":
 			o.compression = ""
@@ -177,21 +112,21 @@ var optionTable = []optionSpec{
 		}
 		return nil
 	}},
-	{name: "direct_mandatory_flag", def: "true", set: boolOpt(func(o *options) *bool { return &o.directMandatory })},
-	{name: "ssl", aliases: []string{"rabbit_use_ssl"}, def: "false", set: boolOpt(func(o *options) *bool { return &o.ssl })},
-	{name: "ssl_ca_file", aliases: []string{"kombu_ssl_ca_certs"}, def: "", set: stringOpt(nil, func(o *options) *string { return &o.sslCAFile })},
-	{name: "ssl_cert_file", aliases: []string{"kombu_ssl_certfile"}, def: "", set: stringOpt(nil, func(o *options) *string { return &o.sslCertFile })},
-	{name: "ssl_key_file", aliases: []string{"kombu_ssl_keyfile"}, def: "", set: stringOpt(nil, func(o *options) *string { return &o.sslKeyFile })},
-	{name: "ssl_version", aliases: []string{"kombu_ssl_version"}, def: "", set: func(o *options, v string) error {
+	{Name: "direct_mandatory_flag", Default: "true", Set: option.BoolField(func(o *options) *bool { return &o.directMandatory })},
+	{Name: "ssl", Aliases: []string{"rabbit_use_ssl"}, Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.ssl })},
+	{Name: "ssl_ca_file", Aliases: []string{"kombu_ssl_ca_certs"}, Default: "", Set: option.StringField(func(o *options) *string { return &o.sslCAFile })},
+	{Name: "ssl_cert_file", Aliases: []string{"kombu_ssl_certfile"}, Default: "", Set: option.StringField(func(o *options) *string { return &o.sslCertFile })},
+	{Name: "ssl_key_file", Aliases: []string{"kombu_ssl_keyfile"}, Default: "", Set: option.StringField(func(o *options) *string { return &o.sslKeyFile })},
+	{Name: "ssl_version", Aliases: []string{"kombu_ssl_version"}, Default: "", Set: func(o *options, v string) error {
 		if _, _, err := tlsVersions(v); err != nil {
 			return err
 		}
 		o.sslVersion = v
 		return nil
 	}},
-	{name: "ssl_enforce_hostname_verification", def: "true", set: boolOpt(func(o *options) *bool { return &o.sslVerifyHostname })},
-	{name: "ssl_enforce_fips_mode", def: "false", set: onlyFalse(func(o *options) *bool { return new(bool) })},
-	{name: "rabbit_login_method", def: "AMQPLAIN", set: func(o *options, v string) error {
+	{Name: "ssl_enforce_hostname_verification", Default: "true", Set: option.BoolField(func(o *options) *bool { return &o.sslVerifyHostname })},
+	{Name: "ssl_enforce_fips_mode", Default: "false", Set: onlyFalse},
+	{Name: "rabbit_login_method", Default: "AMQPLAIN", Set: func(o *options, v string) error {
 		switch u := strings.ToUpper(v); u {
 		case "PLAIN", "AMQPLAIN", "EXTERNAL":
 			o.loginMethod = u
@@ -200,72 +135,30 @@ var optionTable = []optionSpec{
 		}
 		return nil
 	}},
-	{name: "enable_cancel_on_failover", def: "false", set: boolOpt(func(o *options) *bool { return &o.cancelOnFailover })},
-	{name: "connection_name", def: "", set: stringOpt(nil, func(o *options) *string { return &o.connectionName })},
-	{name: "rpc_conn_pool_size", def: "30", set: intOpt(1, func(o *options, n int64) { o.connPoolSize = int(min(n, math.MaxInt32)) })},
-	{name: "conn_pool_min_size", def: "2", set: intOpt(0, func(o *options, n int64) { o.connPoolMinSize = int(min(n, math.MaxInt32)) })},
-	{name: "conn_pool_ttl", def: "1200", set: intOpt(0, func(o *options, n int64) { o.connPoolTTL = int(min(n, math.MaxInt32)) })},
-	{name: "heartbeat_in_pthread", def: "false", set: func(*options, string) error { return nil }},
-	{name: "publish_channels", def: "2", set: intOpt(1, func(o *options, n int64) { o.publishChannels = int(min(n, 64)) })},
-	{name: "use_queue_manager", def: "false", set: onlyFalse(func(o *options) *bool { return &o.useQueueManager })},
-	{name: "rabbit_stream_fanout", def: "false", set: onlyFalse(func(o *options) *bool { return &o.streamFanout })},
-}
-
-// lookupOption finds the spec for an oslo option name or alias.
-func lookupOption(name string) *optionSpec {
-	for i := range optionTable {
-		s := &optionTable[i]
-		if s.name == name || slices.Contains(s.aliases, name) {
-			return s
-		}
-	}
-	return nil
-}
-
-func knownOptionNames() string {
-	names := make([]string, 0, len(optionTable))
-	for _, s := range optionTable {
-		names = append(names, s.name)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
+	{Name: "enable_cancel_on_failover", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.cancelOnFailover })},
+	{Name: "connection_name", Default: "", Set: option.StringField(func(o *options) *string { return &o.connectionName })},
+	{Name: "rpc_conn_pool_size", Default: "30", Set: option.IntField(1, math.MaxInt32, func(o *options) *int { return &o.connPoolSize })},
+	{Name: "conn_pool_min_size", Default: "2", Set: option.IntField(0, math.MaxInt32, func(o *options) *int { return &o.connPoolMinSize })},
+	{Name: "conn_pool_ttl", Default: "1200", Set: option.IntField(0, math.MaxInt32, func(o *options) *int { return &o.connPoolTTL })},
+	{Name: "heartbeat_in_pthread", Default: "false", Set: func(*options, string) error { return nil }},
+	{Name: "publish_channels", Default: "2", Set: option.IntField(1, 64, func(o *options) *int { return &o.publishChannels })},
+	{Name: "use_queue_manager", Default: "false", Set: onlyFalse},
+	{Name: "rabbit_stream_fanout", Default: "false", Set: onlyFalse},
+}}
 
 // setOption sets option name (oslo name or alias) from its string form.
-func (o *options) setOption(name, value string) error {
-	spec := lookupOption(name)
-	if spec == nil {
-		return fmt.Errorf("rabbit: unknown option %q; known options: %s", name, knownOptionNames())
-	}
-	if err := spec.set(o, value); err != nil {
-		return fmt.Errorf("rabbit: option %s: %v", name, err)
-	}
-	return nil
-}
+func (o *options) setOption(name, value string) error { return optionTable.Set(o, name, value) }
 
 // parseOptions builds the options from the driver options given to
 // transport.Open, then the URL query, which overrides them (as oslo's
 // query parameters override the configuration file).
 func parseOptions(query map[string]string, driverOpts []any) (*options, error) {
 	o := defaultOptions()
-	for _, v := range driverOpts {
-		opt, ok := v.(driverOption)
-		if !ok {
-			return nil, fmt.Errorf("rabbit: unknown driver option of type %T", v)
-		}
-		if err := opt.apply(o); err != nil {
-			return nil, err
-		}
+	if err := option.Funcs("rabbit", o, driverOpts); err != nil {
+		return nil, err
 	}
-	keys := make([]string, 0, len(query))
-	for k := range query {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if err := o.setOption(k, query[k]); err != nil {
-			return nil, err
-		}
+	if err := optionTable.Query(o, query); err != nil {
+		return nil, err
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -293,26 +186,8 @@ func (o *options) validate() error {
 	return nil
 }
 
-// parseBool accepts oslo.config's boolean spellings.
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on", "y", "t":
-		return true, nil
-	case "false", "0", "no", "off", "n", "f":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q is not a boolean", v)
-}
-
-// driverOption is the value the option functions pass through
-// transport.WithDriverOption.
-type driverOption struct {
-	name  string
-	apply func(*options) error
-}
-
 func newOption(name string, apply func(*options) error) transport.Option {
-	return transport.WithDriverOption(driverOption{name: name, apply: apply})
+	return transport.WithDriverOption(option.Func[options]{Name: name, Apply: apply})
 }
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }

@@ -99,7 +99,7 @@ func TestOptionsFromQuery(t *testing.T) {
 		{name: "not a number", query: map[string]string{"heartbeat_timeout_threshold": "soon"}, wantErr: "not an integer"},
 		{name: "not a bool", query: map[string]string{"ssl": "maybe"}, wantErr: "not a boolean"},
 		{name: "unknown key", query: map[string]string{"rabbit_max_retries": "3"},
-			wantErr: `unknown option "rabbit_max_retries"; known options: amqp_auto_delete, amqp_durable_queues`},
+			wantErr: `unknown URL query parameter(s) rabbit_max_retries; known: amqp_auto_delete, amqp_durable_queues`},
 		{name: "go options", opts: []transport.Option{DurableQueues(true), PrefetchCount(7), HeartbeatTimeout(90 * time.Second),
 			FailoverStrategy("shuffle"), ReconnectDelay(250 * time.Millisecond), MissingConsumerRetryTimeout(2 * time.Second),
 			Compression("gzip"), LoginMethod("PLAIN"), ConnectionName("nova-api"), QuorumQueues(true), QuorumDeliveryLimit(3),

@@ -2,12 +2,12 @@ package zmq
 
 import (
 	"fmt"
+	"math"
 	"net"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/oslo-go/messaging/drivers/internal/option"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -70,15 +70,10 @@ func defaultConfig() *config {
 	}
 }
 
-// queryOption is one URL query parameter.
-type queryOption struct {
-	name    string
-	aliases []string // oslo's [oslo_messaging_zmq] names
-	set     func(c *config, v string) error
-}
-
-var queryOptions = []queryOption{
-	{"matchmaker", nil, func(c *config, v string) error {
+// queryOptions are the URL query parameters, with oslo's
+// [oslo_messaging_zmq] names as aliases.
+var queryOptions = option.Table[config]{Driver: "zmq", Specs: []option.Spec[config]{
+	{Name: "matchmaker", Set: func(c *config, v string) error {
 		switch v {
 		case matchmakerInproc, "dummy":
 			c.matchmaker = matchmakerInproc
@@ -89,103 +84,29 @@ var queryOptions = []queryOption{
 		}
 		return nil
 	}},
-	{"redis_url", nil, func(c *config, v string) error { c.redis.url = v; return nil }},
-	{"redis_prefix", nil, func(c *config, v string) error { c.redisPrefix = v; return nil }},
-	{"static_targets", nil, func(c *config, v string) error { return parseStaticTargets(v, c.static) }},
-	{"static_file", nil, func(c *config, v string) error { c.staticFile = v; return nil }},
-	{"bind_address", []string{"rpc_zmq_bind_address"}, func(c *config, v string) error { c.bindAddress = v; return nil }},
-	{"advertise_host", []string{"rpc_zmq_host"}, func(c *config, v string) error { c.advertise = v; return nil }},
-	{"min_port", []string{"rpc_zmq_min_port"}, intOpt(func(c *config) *int { return &c.minPort })},
-	{"max_port", []string{"rpc_zmq_max_port"}, intOpt(func(c *config) *int { return &c.maxPort })},
-	{"target_expire", []string{"zmq_target_expire"}, durOpt(func(c *config) *time.Duration { return &c.targetExpire })},
-	{"target_update", []string{"zmq_target_update"}, durOpt(func(c *config) *time.Duration { return &c.targetUpdate })},
-	{"lookup_cache", nil, func(c *config, v string) error {
-		if d, err := time.ParseDuration(v); err == nil && d == 0 || v == "0" {
-			c.lookupCache = 0
-			return nil
-		}
-		return durOpt(func(c *config) *time.Duration { return &c.lookupCache })(c, v)
-	}},
-	{"heartbeat_interval", nil, durOpt(func(c *config) *time.Duration { return &c.heartbeatInterval })},
-	{"heartbeat_timeout", nil, durOpt(func(c *config) *time.Duration { return &c.heartbeatTimeout })},
-	{"dial_timeout", nil, durOpt(func(c *config) *time.Duration { return &c.dialTimeout })},
-	{"max_message_size", nil, intOpt(func(c *config) *int { return &c.maxMessageSize })},
-}
-
-func intOpt(f func(*config) *int) func(*config, string) error {
-	return func(c *config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", v)
-		}
-		*f(c) = n
-		return nil
-	}
-}
-
-// durOpt accepts a Go duration ("500ms", "15s") or a number of seconds
-// (oslo's unit, "300" or "0.5"); it must be positive.
-func durOpt(f func(*config) *time.Duration) func(*config, string) error {
-	return func(c *config, v string) error {
-		d, err := parseDuration(v)
-		if err != nil {
-			return err
-		}
-		*f(c) = d
-		return nil
-	}
-}
-
-func parseDuration(v string) (time.Duration, error) {
-	var d time.Duration
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		d = time.Duration(secs * float64(time.Second))
-	} else if d, err = time.ParseDuration(v); err != nil {
-		return 0, fmt.Errorf("%q is not a duration (\"15s\", \"500ms\") or a number of seconds", v)
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q: must be positive", v)
-	}
-	return d, nil
-}
-
-func knownQueryKeys() []string {
-	var names []string
-	for _, o := range queryOptions {
-		names = append(names, o.name)
-		names = append(names, o.aliases...)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func findQueryOption(name string) *queryOption {
-	for i := range queryOptions {
-		o := &queryOptions[i]
-		if o.name == name {
-			return o
-		}
-		for _, a := range o.aliases {
-			if a == name {
-				return o
-			}
-		}
-	}
-	return nil
-}
+	{Name: "redis_url", Secret: true, Set: func(c *config, v string) error { c.redis.url = v; return nil }},
+	{Name: "redis_prefix", Set: func(c *config, v string) error { c.redisPrefix = v; return nil }},
+	{Name: "static_targets", Set: func(c *config, v string) error { return parseStaticTargets(v, c.static) }},
+	{Name: "static_file", Set: func(c *config, v string) error { c.staticFile = v; return nil }},
+	{Name: "bind_address", Aliases: []string{"rpc_zmq_bind_address"}, Set: func(c *config, v string) error { c.bindAddress = v; return nil }},
+	{Name: "advertise_host", Aliases: []string{"rpc_zmq_host"}, Set: func(c *config, v string) error { c.advertise = v; return nil }},
+	{Name: "min_port", Aliases: []string{"rpc_zmq_min_port"}, Set: option.IntField(math.MinInt, math.MaxInt, func(c *config) *int { return &c.minPort })},
+	{Name: "max_port", Aliases: []string{"rpc_zmq_max_port"}, Set: option.IntField(math.MinInt, math.MaxInt, func(c *config) *int { return &c.maxPort })},
+	{Name: "target_expire", Aliases: []string{"zmq_target_expire"}, Set: option.DurationField(false, func(c *config) *time.Duration { return &c.targetExpire })},
+	{Name: "target_update", Aliases: []string{"zmq_target_update"}, Set: option.DurationField(false, func(c *config) *time.Duration { return &c.targetUpdate })},
+	{Name: "lookup_cache", Set: option.DurationField(true, func(c *config) *time.Duration { return &c.lookupCache })},
+	{Name: "heartbeat_interval", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.heartbeatInterval })},
+	{Name: "heartbeat_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.heartbeatTimeout })},
+	{Name: "dial_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.dialTimeout })},
+	{Name: "max_message_size", Set: option.IntField(math.MinInt, math.MaxInt, func(c *config) *int { return &c.maxMessageSize })},
+}}
 
 // parseConfig reads the Go options, then the URL (whose query overrides
 // them, as oslo's query parameters override its configuration file).
 func parseConfig(u *driver.URL, opts []any) (*config, error) {
 	c := defaultConfig()
-	for _, o := range opts {
-		opt, ok := o.(driverOption)
-		if !ok {
-			return nil, fmt.Errorf("zmq: unknown driver option %T", o)
-		}
-		if err := opt(c); err != nil {
-			return nil, err
-		}
+	if err := option.Funcs("zmq", c, opts); err != nil {
+		return nil, err
 	}
 	switch u.Scheme {
 	case "zmq":
@@ -194,25 +115,8 @@ func parseConfig(u *driver.URL, opts []any) (*config, error) {
 	default:
 		return nil, fmt.Errorf("zmq: unsupported scheme %q: want zmq or zmq+redis", u.Scheme)
 	}
-	keys := make([]string, 0, len(u.Query))
-	for k := range u.Query {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var unknown []string
-	for _, k := range keys {
-		o := findQueryOption(k)
-		if o == nil {
-			unknown = append(unknown, k)
-			continue
-		}
-		if err := o.set(c, u.Query[k]); err != nil {
-			return nil, fmt.Errorf("zmq: query parameter %s: %w", k, err)
-		}
-	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("zmq: unknown URL query parameter(s) %s; known: %s",
-			strings.Join(unknown, ", "), strings.Join(knownQueryKeys(), ", "))
+	if err := queryOptions.Query(c, u.Query); err != nil {
+		return nil, err
 	}
 	if u.Scheme == "zmq+redis" && c.matchmaker != matchmakerRedis {
 		return nil, fmt.Errorf("zmq: scheme zmq+redis with matchmaker=%s", c.matchmaker)
@@ -331,17 +235,17 @@ func (c *config) advertiseHost() (string, error) {
 }
 
 // driverOption is the type of the options this package exports.
-type driverOption func(*config) error
+type driverOption = option.Func[config]
 
-func wrap(f func(*config) error) transport.Option {
-	return transport.WithDriverOption(driverOption(f))
+func wrap(name string, f func(*config) error) transport.Option {
+	return transport.WithDriverOption(driverOption{Name: name, Apply: f})
 }
 
 // WithMatchmaker makes servers register in m and clients look servers up
 // in it, instead of the matchmaker the URL names. The driver does not
 // close m. A matchmaker query parameter in the URL overrides it.
 func WithMatchmaker(m Matchmaker) transport.Option {
-	return wrap(func(c *config) error {
+	return wrap("WithMatchmaker", func(c *config) error {
 		if m == nil {
 			return fmt.Errorf("zmq: WithMatchmaker(nil)")
 		}
@@ -354,7 +258,7 @@ func WithMatchmaker(m Matchmaker) transport.Option {
 // ("redis://[:password@]host:port/db"), like the query parameters
 // matchmaker=redis&redis_url=rawURL.
 func RedisMatchmaker(rawURL string) transport.Option {
-	return wrap(func(c *config) error {
+	return wrap("RedisMatchmaker", func(c *config) error {
 		c.matchmaker, c.redis.url = matchmakerRedis, rawURL
 		return nil
 	})
@@ -365,7 +269,7 @@ func RedisMatchmaker(rawURL string) transport.Option {
 // list of "host:port" addresses. Servers must bind the ports listed (see
 // [PortRange]).
 func StaticMatchmaker(targets map[string][]string) transport.Option {
-	return wrap(func(c *config) error {
+	return wrap("StaticMatchmaker", func(c *config) error {
 		c.matchmaker = matchmakerStatic
 		for k, addrs := range targets {
 			for _, a := range addrs {
@@ -382,39 +286,39 @@ func StaticMatchmaker(targets map[string][]string) transport.Option {
 // [DefaultRedisPrefix]). Deployments sharing a Redis server keep apart with
 // distinct prefixes.
 func RedisPrefix(prefix string) transport.Option {
-	return wrap(func(c *config) error { c.redisPrefix = prefix; return nil })
+	return wrap("RedisPrefix", func(c *config) error { c.redisPrefix = prefix; return nil })
 }
 
 // BindAddress sets the address servers bind (default 127.0.0.1; "*" or
 // "0.0.0.0" for every interface, then [AdvertiseHost] or the host name is
 // registered).
 func BindAddress(addr string) transport.Option {
-	return wrap(func(c *config) error { c.bindAddress = addr; return nil })
+	return wrap("BindAddress", func(c *config) error { c.bindAddress = addr; return nil })
 }
 
 // AdvertiseHost sets the host name or address servers register in the
 // matchmaker (oslo's rpc_zmq_host); the default is the bind address.
 func AdvertiseHost(host string) transport.Option {
-	return wrap(func(c *config) error { c.advertise = host; return nil })
+	return wrap("AdvertiseHost", func(c *config) error { c.advertise = host; return nil })
 }
 
 // PortRange makes servers bind a port in [min, max] (oslo's
 // rpc_zmq_min_port and rpc_zmq_max_port); the default is any free port.
 func PortRange(min, max int) transport.Option {
-	return wrap(func(c *config) error { c.minPort, c.maxPort = min, max; return nil })
+	return wrap("PortRange", func(c *config) error { c.minPort, c.maxPort = min, max; return nil })
 }
 
 // TargetExpire sets how long a server's registration lives unless
 // refreshed (oslo's zmq_target_expire; default [DefaultTargetExpire]).
 func TargetExpire(d time.Duration) transport.Option {
-	return wrap(func(c *config) error { c.targetExpire = d; return positive("TargetExpire", d) })
+	return wrap("TargetExpire", func(c *config) error { c.targetExpire = d; return positive("TargetExpire", d) })
 }
 
 // TargetUpdate sets how often servers refresh their registrations (oslo's
 // zmq_target_update; default [DefaultTargetUpdate]). It must be shorter
 // than the expiry.
 func TargetUpdate(d time.Duration) transport.Option {
-	return wrap(func(c *config) error { c.targetUpdate = d; return positive("TargetUpdate", d) })
+	return wrap("TargetUpdate", func(c *config) error { c.targetUpdate = d; return positive("TargetUpdate", d) })
 }
 
 // LookupCache sets how long a client reuses a matchmaker lookup before
@@ -422,7 +326,7 @@ func TargetUpdate(d time.Duration) transport.Option {
 // [DefaultRedisLookupCache] with Redis and 0 (no cache) with the in-process
 // and static matchmakers, whose lookups cost nothing.
 func LookupCache(d time.Duration) transport.Option {
-	return wrap(func(c *config) error {
+	return wrap("LookupCache", func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("zmq: LookupCache(%v): negative", d)
 		}
@@ -438,7 +342,7 @@ func LookupCache(d time.Duration) transport.Option {
 // connections silent for timeout. Defaults [DefaultHeartbeatInterval] and
 // [DefaultHeartbeatTimeout].
 func Heartbeat(interval, timeout time.Duration) transport.Option {
-	return wrap(func(c *config) error {
+	return wrap("Heartbeat", func(c *config) error {
 		c.heartbeatInterval, c.heartbeatTimeout = interval, timeout
 		if err := positive("Heartbeat interval", interval); err != nil {
 			return err
@@ -450,13 +354,13 @@ func Heartbeat(interval, timeout time.Duration) transport.Option {
 // DialTimeout bounds connecting to a server, ZMTP handshake included
 // (default [DefaultDialTimeout]).
 func DialTimeout(d time.Duration) transport.Option {
-	return wrap(func(c *config) error { c.dialTimeout = d; return positive("DialTimeout", d) })
+	return wrap("DialTimeout", func(c *config) error { c.dialTimeout = d; return positive("DialTimeout", d) })
 }
 
 // MaxMessageSize bounds the size of one received message; a peer that
 // sends a larger one is disconnected (default [DefaultMaxMessageSize]).
 func MaxMessageSize(n int) transport.Option {
-	return wrap(func(c *config) error { c.maxMessageSize = n; return nil })
+	return wrap("MaxMessageSize", func(c *config) error { c.maxMessageSize = n; return nil })
 }
 
 func positive(name string, d time.Duration) error {

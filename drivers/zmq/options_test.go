@@ -180,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		"zmq://?min_port=10":                                "port range",
 		"zmq://?min_port=10&max_port=5":                     "port range",
 		"zmq://?min_port=x":                                 "not an integer",
-		"zmq://?target_expire=-1":                           "must be positive",
+		"zmq://?target_expire=-1":                           "target_expire=\"-1\": not a positive duration",
 		"zmq://?target_expire=soon":                         "not a duration",
 		"zmq://?target_expire=5s&target_update=5s":          "must be shorter",
 		"zmq://?heartbeat_interval=2s&heartbeat_timeout=1s": "must be longer",
@@ -196,7 +196,7 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want one with %q", raw, err, want)
 		}
 	}
-	if _, err := parseConfig(&transport.URL{Scheme: "zmq"}, []any{42}); err == nil || !strings.Contains(err.Error(), "unknown driver option int") {
+	if _, err := parseConfig(&transport.URL{Scheme: "zmq"}, []any{42}); err == nil || !strings.Contains(err.Error(), "unknown driver option of type int") {
 		t.Errorf("foreign option: %v", err)
 	}
 	for _, o := range []transport.Option{TargetExpire(0), Heartbeat(0, time.Second), DialTimeout(-1), LookupCache(-1), WithMatchmaker(nil)} {

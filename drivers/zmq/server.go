@@ -17,6 +17,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/oslo-go/messaging/drivers/internal/inbox"
+	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -142,7 +143,7 @@ func (l *listener) closedSince() (bool, int64) {
 
 func (l *listener) acceptLoop() {
 	c := l.c
-	backoff := 5 * time.Millisecond
+	retry := backoff.Exponential(5*time.Millisecond, time.Second)
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
@@ -150,17 +151,12 @@ func (l *listener) acceptLoop() {
 				return
 			}
 			c.log.Warn("zmq: accepting connections", "addr", l.addr, "error", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-l.done:
-				t.Stop()
+			if !backoff.Sleep(context.Background(), retry.Next(), l.done) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		retry.Reset()
 		sc := &serverConn{l: l, nc: nc, remote: nc.RemoteAddr().String()}
 		sc.w.nc, sc.w.timeout = nc, c.cfg.heartbeatTimeout
 		sc.w.onError = func(error) { sc.close() }
