@@ -1,6 +1,7 @@
 package serializer
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/oslo-go/messaging/internal/pyjson"
@@ -51,15 +52,30 @@ func (r Raw) Decode(v any) error {
 	return r.Codec.Unmarshal(r.Data, v)
 }
 
+// NullChecker is an optional interface of codecs: IsNull reports whether
+// data is the codec's encoding of null. Raw.IsNull uses it, as
+// database/sql probes the optional interfaces of drivers; for codecs
+// without it, it compares data with the codec's encoding of nil.
+type NullChecker interface {
+	IsNull(data []byte) bool
+}
+
 // IsNull reports whether the value is absent or null.
 func (r Raw) IsNull() bool {
 	if len(r.Data) == 0 {
 		return true
 	}
-	if r.Codec == nil || r.Codec.Name() == JSONContentType {
+	switch c := r.Codec.(type) {
+	case nil, JSON:
+		return string(r.Data) == "null"
+	case NullChecker:
+		return c.IsNull(r.Data)
+	}
+	if r.Codec.Name() == JSONContentType {
 		return string(r.Data) == "null"
 	}
-	return len(r.Data) == 1 && r.Data[0] == 0xc0 // msgpack nil
+	null, err := r.Codec.Marshal(nil)
+	return err == nil && bytes.Equal(r.Data, null)
 }
 
 // CodecOf returns c, or JSON when c is nil.

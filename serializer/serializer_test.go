@@ -110,3 +110,25 @@ func TestRaw(t *testing.T) {
 		t.Fatal("CodecOf(nil) is not JSON")
 	}
 }
+
+// xmlish is a codec without the NullChecker interface: Raw.IsNull
+// compares with its encoding of nil.
+type xmlish struct{}
+
+func (xmlish) Name() string { return "application/x-test" }
+func (xmlish) Marshal(v any) ([]byte, error) {
+	if v == nil {
+		return []byte("<nil/>"), nil
+	}
+	return []byte("<v/>"), nil
+}
+func (xmlish) Unmarshal([]byte, any) error { return nil }
+
+func TestRawIsNullOtherCodec(t *testing.T) {
+	if !(Raw{Data: []byte("<nil/>"), Codec: xmlish{}}).IsNull() || (Raw{Data: []byte("<v/>"), Codec: xmlish{}}).IsNull() {
+		t.Fatal("IsNull does not follow the codec's null")
+	}
+	if (Raw{Data: []byte("null"), Codec: xmlish{}}).IsNull() {
+		t.Fatal("JSON null taken as null of another codec")
+	}
+}

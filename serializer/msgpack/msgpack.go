@@ -48,6 +48,9 @@ func (Codec) Marshal(v any) ([]byte, error) {
 	return bytes.Clone(e.buf.Bytes()), nil
 }
 
+// IsNull reports whether data is MessagePack's nil (serializer.NullChecker).
+func (Codec) IsNull(data []byte) bool { return len(data) == 1 && data[0] == 0xc0 }
+
 // Unmarshal decodes data into v.
 func (Codec) Unmarshal(data []byte, v any) error {
 	dec := msgpack.NewDecoder(bytes.NewReader(data))

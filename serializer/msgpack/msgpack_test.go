@@ -3,6 +3,8 @@ package msgpack
 import (
 	"reflect"
 	"testing"
+
+	"github.com/oslo-go/messaging/serializer"
 )
 
 type args struct {
@@ -54,4 +56,22 @@ func FuzzUnmarshal(f *testing.F) {
 		var v any
 		_ = Codec{}.Unmarshal(data, &v)
 	})
+}
+
+func TestRawIsNull(t *testing.T) {
+	c := Codec{}
+	null, err := c.Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := c.Marshal(1)
+	empty, _ := c.Marshal(map[string]any{})
+	for _, tt := range []struct {
+		data []byte
+		want bool
+	}{{null, true}, {nil, true}, {one, false}, {empty, false}, {[]byte("null"), false}} {
+		if got := (serializer.Raw{Data: tt.data, Codec: c}).IsNull(); got != tt.want {
+			t.Errorf("IsNull(%x) = %v, want %v", tt.data, got, tt.want)
+		}
+	}
 }
