@@ -290,7 +290,7 @@ func TestMiddleware(t *testing.T) {
 			return next(ctx, req)
 		}
 	}
-	d, err := New([]any{&fooBar{}}, Use(rec.mw("outer"), rec.mw("inner")), Use(shortCircuit))
+	d, err := New([]any{&fooBar{}}, WithMiddleware(rec.mw("outer"), rec.mw("inner")), WithMiddleware(shortCircuit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestMiddleware(t *testing.T) {
 
 func TestMiddlewareSeesRequest(t *testing.T) {
 	var seen Request
-	d, err := New([]any{Endpoint(&fooBar{}, Namespace("ns"))}, Use(func(next Handler) Handler {
+	d, err := New([]any{Endpoint(&fooBar{}, Namespace("ns"))}, WithMiddleware(func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (any, error) {
 			seen = *req
 			req.Namespace = "ns" // a middleware may rewrite the request

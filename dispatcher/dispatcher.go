@@ -29,10 +29,11 @@ type options struct {
 	mw   []Middleware
 }
 
-// WithSerializer sets the serializer whose DeserializeEntity hook sees
-// each top-level argument value before it is bound to the method's
-// parameter. The default is [serializer.NoOp], which skips the hook. The
-// dispatcher does not call SerializeEntity on results: the server does.
+// WithSerializer sets the serializer of requests: DeserializeContext turns
+// the request's context into the handler's ctx, DeserializeEntity sees each
+// top-level argument value before it is bound to the method's parameter,
+// and SerializeEntity the handler's result. The default is
+// [serializer.NoOp], which skips the entity hooks.
 func WithSerializer(s serializer.Serializer) Option {
 	return func(o *options) { o.ser = s }
 }
@@ -45,9 +46,11 @@ func Ping(enabled bool) Option {
 	return func(o *options) { o.ping = enabled }
 }
 
-// Use adds middleware around the whole dispatch, method lookup included.
-// The first given is the outermost; several Use options add up in order.
-func Use(mw ...Middleware) Option {
+// WithMiddleware adds middleware around the whole dispatch, method lookup
+// included. The first given is the outermost; several WithMiddleware
+// options add up in order. Middleware sees the handler's ctx (with the
+// request context deserialized) and its result before SerializeEntity.
+func WithMiddleware(mw ...Middleware) Option {
 	return func(o *options) { o.mw = append(o.mw, mw...) }
 }
 
@@ -62,6 +65,9 @@ type Request struct {
 	// Args is the encoded args object (JSON by default). Empty Data, or a
 	// null value, means {}.
 	Args serializer.Raw
+	// Context is the caller's request context as received (oslo's ctxt
+	// dict), for the serializer's DeserializeContext; nil for none.
+	Context map[string]any
 }
 
 // Handler dispatches a request; [Dispatcher.Dispatch] is one.
@@ -153,7 +159,8 @@ func (d *Dispatcher) Methods() []Method {
 }
 
 // Dispatch calls the method req names, through the middleware, and returns
-// its result and error. It returns a [*NoSuchMethodError],
+// its result and error. The serializer makes the handler's ctx from
+// req.Context and serializes the result. It returns a [*NoSuchMethodError],
 // [*UnsupportedVersionError] or [*ArgumentError] when the request cannot be
 // dispatched, and a [*PanicError] when a handler or middleware panics.
 // An error matching the endpoint's [ExpectedErrors] is returned marked with
@@ -167,7 +174,19 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req *Request) (res any, err e
 			res, err = nil, &PanicError{Method: req.Method, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return d.handler(ctx, req)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ctx, err = d.ser.DeserializeContext(ctx, req.Context); err != nil {
+		return nil, fmt.Errorf("dispatcher: %s(): deserializing the request context: %w", req.Method, err)
+	}
+	if res, err = d.handler(ctx, req); err != nil || d.noop {
+		return res, err
+	}
+	if res, err = d.ser.SerializeEntity(ctx, res); err != nil {
+		return nil, fmt.Errorf("dispatcher: %s(): serializing the result: %w", req.Method, err)
+	}
+	return res, nil
 }
 
 var version10 = target.Version{Major: 1}
@@ -226,11 +245,7 @@ func (d *Dispatcher) call(ctx context.Context, m *method, req *Request) (any, er
 	} else {
 		var in [3]reflect.Value
 		in[0] = m.recv
-		if ctx == nil {
-			in[1] = reflect.Zero(contextType)
-		} else {
-			in[1] = reflect.ValueOf(ctx)
-		}
+		in[1] = reflect.ValueOf(ctx) // never nil: Dispatch made sure
 		n := 2
 		if m.kind != argNone {
 			a, aerr := d.decodeArg(ctx, m, req)

@@ -193,7 +193,7 @@ func TestPanic(t *testing.T) {
 }
 
 func TestPanicInMiddleware(t *testing.T) {
-	d, err := New([]any{&fooBar{}}, Use(func(next Handler) Handler {
+	d, err := New([]any{&fooBar{}}, WithMiddleware(func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (any, error) {
 			if req.Method == "mw" {
 				panic("middleware boom")

@@ -152,8 +152,8 @@ func TestNewErrors(t *testing.T) {
 		{"bad Version 4 parts", []any{Endpoint(&ptrOnly{}, Version("1.2.3.4"))}, nil, `invalid version "1.2.3.4"`},
 		{"bad Target version", []any{&badTargetVersion{}}, nil, `invalid version "1"`},
 		{"Target panics", []any{&panickyTarget{}}, nil, "Target() panicked: boom"},
-		{"nil middleware", []any{&ptrOnly{}}, []Option{Use(nil)}, "middleware 0 is nil"},
-		{"middleware returns nil", []any{&ptrOnly{}}, []Option{Use(func(Handler) Handler { return nil })}, "middleware 0 returned a nil Handler"},
+		{"nil middleware", []any{&ptrOnly{}}, []Option{WithMiddleware(nil)}, "middleware 0 is nil"},
+		{"middleware returns nil", []any{&ptrOnly{}}, []Option{WithMiddleware(func(Handler) Handler { return nil })}, "middleware 0 returned a nil Handler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

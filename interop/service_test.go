@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
@@ -168,7 +169,7 @@ func (interopV2) Echo(_ context.Context, args map[string]any) (map[string]any, e
 func startGoServer(t testing.TB, tr *transport.Transport, topic, name string, casts chan<- castEvent) *server.Server {
 	t.Helper()
 	srv, err := server.New(tr, target.Target{Topic: topic, Server: name},
-		[]any{&interopV1{name: name, casts: casts}, interopV2{}}, server.Ping(true))
+		[]any{&interopV1{name: name, casts: casts}, interopV2{}}, server.DispatchOptions(dispatcher.Ping(true)))
 	if err != nil {
 		t.Fatal(err)
 	}

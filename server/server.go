@@ -2,7 +2,7 @@
 // server (get_rpc_server) with its dispatcher and executor.
 //
 //	srv, err := server.New(tr, target.Target{Topic: "guestagent.ID", Server: "ID"},
-//		[]any{&GuestManager{}}, server.Ping(true))
+//		[]any{&GuestManager{}}, server.DispatchOptions(dispatcher.Ping(true)))
 //	if err := srv.Start(ctx); err != nil { ... }   // consuming when it returns
 //	<-ctx.Done()
 //	srv.Shutdown(shutdownCtx)                      // finish the calls in flight
@@ -36,7 +36,6 @@ import (
 	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/lazyctx"
-	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -56,38 +55,29 @@ type Option func(*options)
 
 type options struct {
 	maxConcurrency int
-	ping           bool
-	ser            serializer.Serializer
 	logger         *slog.Logger
-	middleware     []dispatcher.Middleware
+	dispatch       []dispatcher.Option
 }
 
 // MaxConcurrency bounds the requests handled at once; n < 1 means 1.
 func MaxConcurrency(n int) Option { return func(o *options) { o.maxConcurrency = max(n, 1) } }
 
-// Ping makes the server answer oslo_rpc_server_ping with "pong" (oslo's
-// rpc_ping_enabled), unless an endpoint defines that method.
-func Ping(enabled bool) Option { return func(o *options) { o.ping = enabled } }
-
-// WithSerializer sets the serializer for arguments, results and the request
-// context; the default is serializer.NoOp.
-func WithSerializer(s serializer.Serializer) Option {
-	if s == nil {
-		s = serializer.NoOp{}
-	}
-	return func(o *options) { o.ser = s }
+// DispatchOptions configures the server's dispatcher: the serializer of
+// arguments, results and the request context (dispatcher.WithSerializer),
+// oslo's ping endpoint (dispatcher.Ping, oslo's rpc_ping_enabled) and
+// middleware around every dispatch (dispatcher.WithMiddleware). Several
+// DispatchOptions add up in order.
+//
+//	server.New(tr, tg, endpoints, server.DispatchOptions(
+//		dispatcher.WithSerializer(objects.NewSerializer(reg)), dispatcher.Ping(true)))
+func DispatchOptions(opts ...dispatcher.Option) Option {
+	return func(o *options) { o.dispatch = append(o.dispatch, opts...) }
 }
 
 // WithLogger sets the logger; the default is the transport's. Handler
 // failures are logged at Error (expected errors at Debug), dropped
 // messages at Warn.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithMiddleware wraps every dispatch; the first middleware is the
-// outermost.
-func WithMiddleware(mw ...dispatcher.Middleware) Option {
-	return func(o *options) { o.middleware = append(o.middleware, mw...) }
-}
 
 // Server consumes the requests of one target and dispatches them to
 // endpoints.
@@ -134,15 +124,14 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	if err := t.ValidateServer(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	o := options{maxConcurrency: DefaultMaxConcurrency, ser: serializer.NoOp{}}
+	o := options{maxConcurrency: DefaultMaxConcurrency}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.logger == nil {
 		o.logger = engine.Of(tr).Logger()
 	}
-	disp, err := dispatcher.New(endpoints,
-		dispatcher.WithSerializer(o.ser), dispatcher.Ping(o.ping), dispatcher.Use(o.middleware...))
+	disp, err := dispatcher.New(endpoints, o.dispatch...)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -311,28 +300,15 @@ func (s *Server) handle(d *engine.Delivery) {
 	}
 }
 
-// dispatch runs the handler with heartbeats and the serializer's hooks.
+// dispatch runs the handler, with heartbeats for monitored calls.
 func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) {
-	ctx, err := s.o.ser.DeserializeContext(ctx, d.Context)
-	if err != nil {
-		return nil, fmt.Errorf("server: deserializing request context: %w", err)
-	}
 	if d.IsCall() && d.MonitorTimeout > 0 {
 		stop := s.heartbeat(d)
 		defer stop()
 	}
-	result, err := s.disp.Dispatch(ctx, &dispatcher.Request{
-		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args,
+	return s.disp.Dispatch(ctx, &dispatcher.Request{
+		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args, Context: d.Context,
 	})
-	if err != nil {
-		return nil, err
-	}
-	if !serializer.IsNoOp(s.o.ser) {
-		if result, err = s.o.ser.SerializeEntity(ctx, result); err != nil {
-			return nil, fmt.Errorf("server: serializing result: %w", err)
-		}
-	}
-	return result, nil
 }
 
 // minHeartbeat keeps a tiny monitor timeout from flooding the broker.

@@ -267,7 +267,7 @@ func TestSerializerAndMiddleware(t *testing.T) {
 			return next(ctx, req)
 		}
 	}
-	_, srv, c := setup(t, e, server.WithSerializer(tagging{}), server.WithMiddleware(mw))
+	_, srv, c := setup(t, e, server.DispatchOptions(dispatcher.WithSerializer(tagging{}), dispatcher.WithMiddleware(mw)))
 	ctx := serializer.WithRequestContext(context.Background(), serializer.RequestContext{"request_id": "req-9"})
 	got, err := client.Call[map[string]map[string]any](ctx, c, "who", nil)
 	if err != nil {

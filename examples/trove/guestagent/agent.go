@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/examples/trove/conductor"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
@@ -70,7 +71,7 @@ func Start(ctx context.Context, tr *transport.Transport, cfg Config) (*Agent, er
 	}
 	m := NewManager(cfg, cond)
 	srv, err := server.New(tr, target.Target{Topic: Topic(cfg.InstanceID), Server: cfg.InstanceID},
-		[]any{m}, server.Ping(true), server.WithLogger(m.log))
+		[]any{m}, server.DispatchOptions(dispatcher.Ping(true)), server.WithLogger(m.log))
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func startRecordingGuest(t *testing.T, tr *transport.Transport, id string) <-cha
 		"prepare": func(ctx context.Context, args serializer.Raw) (any, error) { return nil, nil },
 	}
 	srv, err := server.New(tr, target.Target{Topic: guestagent.Topic(id), Server: id},
-		[]any{dispatcher.Endpoint(guest, dispatcher.Version("1.1"))}, server.WithMiddleware(record))
+		[]any{dispatcher.Endpoint(guest, dispatcher.Version("1.1"))}, server.DispatchOptions(dispatcher.WithMiddleware(record)))
 	if err != nil {
 		t.Fatal(err)
 	}
