@@ -105,6 +105,11 @@ type Server struct {
 	wmu      sync.Mutex
 	nworkers int          // guarded by wmu
 	waiting  atomic.Int32 // workers waiting in Next
+	// stopping is set by stop; then the worker that leaves Next last
+	// signals idle, which waitReceivers waits on.
+	stopping atomic.Bool
+	idleMu   sync.Mutex
+	idle     *sync.Cond // on idleMu
 }
 
 type state int
@@ -136,10 +141,12 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	srv := &Server{
 		e: engine.Of(tr), target: t, disp: disp, o: o, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandler: cancel,
-	}, nil
+	}
+	srv.idle = sync.NewCond(&srv.idleMu)
+	return srv, nil
 }
 
 // Target returns the server's target.
@@ -235,8 +242,15 @@ func (s *Server) worker(ctx context.Context) {
 	for {
 		s.waiting.Add(1)
 		d, err := s.listener.Next(ctx)
-		if s.waiting.Add(-1) == 0 && err == nil {
-			s.spawn(ctx) // someone must wait for the next request
+		if s.waiting.Add(-1) == 0 {
+			if err == nil {
+				s.spawn(ctx) // someone must wait for the next request
+			}
+			if s.stopping.Load() {
+				s.idleMu.Lock()
+				s.idle.Broadcast()
+				s.idleMu.Unlock()
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
@@ -265,8 +279,11 @@ const spareWorkers = 2
 // waitReceivers waits until no worker waits in Next (all have seen the
 // stop), so that the listener closes with nothing taken but not handled.
 func (s *Server) waitReceivers() {
+	s.stopping.Store(true)
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
 	for s.waiting.Load() > 0 {
-		time.Sleep(time.Millisecond)
+		s.idle.Wait()
 	}
 }
 
