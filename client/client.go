@@ -69,6 +69,7 @@ type settings struct {
 	retry      int
 	monitor    time.Duration
 	ser        serializer.Serializer
+	atLeast    bool
 }
 
 // An Option sets a target field or a call setting, for New and Prepare.
@@ -116,6 +117,27 @@ func Retry(n int) Option { return func(s *settings) { s.retry = n } }
 // d. The overall Timeout still applies, so long calls set both. 0 disables
 // it.
 func CallMonitorTimeout(d time.Duration) Option { return func(s *settings) { s.monitor = d } }
+
+// AtLeastOnce makes the broker confirm that the message reached a queue
+// (oslo's TransportOptions(at_least_once=True), which publishes with
+// AMQP's mandatory flag): a cast or call that no queue takes fails with an
+// error matching transport.ErrUndeliverable instead of vanishing, for
+// example while a server's queue is being declared again after a broker
+// restart. It applies to New and to Prepare.
+//
+// What each mode promises, on drivers that can tell (RabbitMQ; see each
+// driver's documentation):
+//
+//   - default: Cast returns nil once the broker accepted the message (a
+//     publisher confirm on RabbitMQ); a message no queue was bound for is
+//     dropped by the broker, and nothing says so.
+//   - AtLeastOnce: Cast returns nil only once a queue holds the message;
+//     otherwise it returns ErrUndeliverable, and the caller may retry.
+//
+// Neither mode says the message was handled: servers acknowledge requests
+// when they take them (oslo's at-most-once delivery), so a server that
+// dies while handling a request loses it.
+func AtLeastOnce(on bool) Option { return func(s *settings) { s.atLeast = on } }
 
 // WithSerializer sets the serializer for arguments, results and the request
 // context; the default is serializer.NoOp.
@@ -239,7 +261,7 @@ func (c *Client) Cast(ctx context.Context, method string, args any) error {
 		defer lctx.Release()
 		ctx = lctx
 	}
-	return c.e.Cast(ctx, c.s.target, req, engine.SendOptions{Retry: c.s.retry})
+	return c.e.Cast(ctx, c.s.target, req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast})
 }
 
 // timeout returns the client's timeout, DefaultTimeout when unset.
@@ -270,7 +292,7 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	raw, err := c.e.Call(ctx, c.s.target, req, engine.CallOptions{
-		SendOptions:    engine.SendOptions{Retry: c.s.retry},
+		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast},
 		MonitorTimeout: c.s.monitor,
 	})
 	if err != nil || reply == nil {

@@ -42,7 +42,7 @@ func (r *recorder) Send(_ context.Context, t target.Target, m *driver.Message) e
 }
 
 func (r *recorder) ReplyAddress(context.Context) (string, error) { return "reply_test", nil }
-func (r *recorder) Listen(context.Context, target.Target) (driver.Listener, error) {
+func (r *recorder) Listen(context.Context, target.Target, driver.ListenOptions) (driver.Listener, error) {
 	return nil, errors.New("not supported")
 }
 func (r *recorder) Close() error { return nil }
@@ -363,5 +363,48 @@ func TestGenericCall(t *testing.T) {
 	_, err = Call[int](context.Background(), c, "list", nil)
 	if err == nil || !strings.Contains(err.Error(), "decoding the result of list") {
 		t.Fatalf("wrong result type: %v", err)
+	}
+}
+
+func TestAtLeastOnceSetsMandatory(t *testing.T) {
+	tr := openRecorder(t, replyWith(`"ok"`))
+	ctx := context.Background()
+	c, err := New(tr, target.Target{Topic: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Cast(ctx, "m", nil); err != nil || rec.sent[len(rec.sent)-1].m.Mandatory {
+		t.Fatalf("default cast: mandatory %v, %v", rec.sent[len(rec.sent)-1].m.Mandatory, err)
+	}
+	al := c.Prepare(AtLeastOnce(true))
+	if err := al.Cast(ctx, "m", nil); err != nil || !rec.sent[len(rec.sent)-1].m.Mandatory {
+		t.Fatalf("AtLeastOnce cast: mandatory %v, %v", rec.sent[len(rec.sent)-1].m.Mandatory, err)
+	}
+	if err := al.Call(ctx, "m", nil, nil); err != nil || !rec.sent[len(rec.sent)-1].m.Mandatory {
+		t.Fatalf("AtLeastOnce call: mandatory %v, %v", rec.sent[len(rec.sent)-1].m.Mandatory, err)
+	}
+	if err := al.Prepare(AtLeastOnce(false)).Cast(ctx, "m", nil); err != nil || rec.sent[len(rec.sent)-1].m.Mandatory {
+		t.Fatal("Prepare(AtLeastOnce(false)) kept mandatory")
+	}
+}
+
+func TestTimeoutNamesTheCall(t *testing.T) {
+	tr := openRecorder(t, nil) // never replies
+	c, err := New(tr, target.Target{Topic: "guestagent", Server: "host-1"}, Timeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Call(context.Background(), "get_filesystem_stats", nil, nil)
+	var te *transport.TimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, transport.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"call get_filesystem_stats", "exchange=openstack", "topic=guestagent", "server=host-1", te.MsgID} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	if te.Op != "call" || te.Method != "get_filesystem_stats" || te.Target.Topic != "guestagent" || te.MsgID == "" {
+		t.Errorf("fields %+v", te)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
+	"github.com/oslo-go/messaging/transport/driver"
 )
 
 // DefaultMaxConcurrency is the default number of notifications (or
@@ -233,7 +234,7 @@ func (l *Listener) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrListenerClosed
 	}
-	nl, err := l.e.ListenNotifications(ctx, l.subs, l.o.pool)
+	nl, err := l.e.ListenNotifications(ctx, l.subs, l.o.pool, driver.ListenOptions{Capacity: l.o.maxConcurrency})
 	if err != nil {
 		return fmt.Errorf("notify: listening on %s: %w", topicsOf(l.subs), err)
 	}

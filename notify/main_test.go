@@ -79,7 +79,7 @@ func listenRaw(t testing.TB, tr *transport.Transport, topic string) *rawListener
 	if !ok {
 		t.Fatal("driver does not carry notifications")
 	}
-	l, err := n.ListenNotifications(testCtx(t), []target.Target{engine.Of(tr).ResolveTarget(target.Target{Topic: topic})}, "")
+	l, err := n.ListenNotifications(testCtx(t), []target.Target{engine.Of(tr).ResolveTarget(target.Target{Topic: topic})}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

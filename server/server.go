@@ -38,6 +38,7 @@ import (
 	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
+	"github.com/oslo-go/messaging/transport/driver"
 )
 
 // DefaultMaxConcurrency is the default number of requests handled at once
@@ -163,7 +164,7 @@ func (s *Server) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrServerClosed
 	}
-	l, err := s.e.Listen(ctx, s.target)
+	l, err := s.e.Listen(ctx, s.target, driver.ListenOptions{Capacity: s.o.maxConcurrency})
 	if err != nil {
 		return fmt.Errorf("server: listening on %s: %w", s.target, err)
 	}

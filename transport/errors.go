@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
 
 	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/wire"
+	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -24,8 +26,12 @@ var (
 	// ErrConnectionLost reports a call whose connection went away before
 	// the reply came.
 	ErrConnectionLost = driver.ErrConnectionLost
-	// ErrUndeliverable reports a message the broker could not route.
+	// ErrUndeliverable reports a message the broker could not route: a
+	// cast or call sent with client.AtLeastOnce that no queue took.
 	ErrUndeliverable = driver.ErrUndeliverable
+	// ErrMessageTooLarge reports a message over the broker's or the
+	// driver's maximum size; it is not retried.
+	ErrMessageTooLarge = driver.ErrMessageTooLarge
 	// ErrUnsupportedEnvelope reports a message in an envelope version other
 	// than 2.x (oslo's UnsupportedRpcEnvelopeVersion).
 	ErrUnsupportedEnvelope = wire.ErrUnsupportedEnvelope
@@ -34,9 +40,19 @@ var (
 	ErrNotificationsUnsupported = engine.ErrNotificationsUnsupported
 )
 
-// TimeoutError reports a call that got no reply in time. It matches both
-// ErrTimeout and context.DeadlineExceeded.
+// TimeoutError reports a call that got no reply in time, or a cast or
+// notification the broker did not take in time. It matches both
+// ErrTimeout and context.DeadlineExceeded. Its text names the method, the
+// target and the message id, and the connection error behind the timeout
+// when the broker could not be reached.
 type TimeoutError struct {
+	// Op is "call", "cast" or "notify".
+	Op string
+	// Method is the method called, or a notification's event type.
+	Method string
+	// Target is where the message went, with its exchange.
+	Target target.Target
+	// MsgID is the call's message id; "" for casts and notifications.
 	MsgID string
 	// Monitor is true when the call-monitor timer expired (no heartbeat
 	// from the server) rather than the call's deadline.
@@ -46,17 +62,30 @@ type TimeoutError struct {
 
 // Error implements the error interface.
 func (e *TimeoutError) Error() string {
-	s := "transport: timed out waiting for a reply to message ID " + e.MsgID
-	if e.Monitor {
-		s += " (no heartbeat from the server)"
+	var b strings.Builder
+	b.WriteString("transport: ")
+	if e.Op != "" {
+		b.WriteString(e.Op + " " + e.Method + " to " + e.Target.String() + " ")
 	}
-	return s
+	if e.MsgID != "" || e.Op == "call" || e.Op == "" {
+		b.WriteString("timed out waiting for a reply to message ID " + e.MsgID)
+	} else {
+		b.WriteString("timed out")
+	}
+	if e.Monitor {
+		b.WriteString(" (no heartbeat from the server)")
+	}
+	if e.cause != nil && e.cause != context.DeadlineExceeded && e.cause != context.Canceled {
+		b.WriteString(": " + e.cause.Error())
+	}
+	return b.String()
 }
 
 // Is makes errors.Is(err, ErrTimeout) hold.
 func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
 
-// Unwrap returns the context error behind the timeout.
+// Unwrap returns the error behind the timeout: the ctx's, or the driver's
+// that wraps it.
 func (e *TimeoutError) Unwrap() error { return e.cause }
 
 // Kind is a sentinel error standing for one oslo exception class (module

@@ -95,17 +95,26 @@ func (t *Transport) Close() error { return t.e.Close() }
 // URL returns the URL the transport was opened with.
 func (t *Transport) URL() *URL { u := *t.url; return &u }
 
+// Ping reports whether the transport reaches its broker: nil once the
+// driver is connected (it waits for the connection until ctx ends), else
+// the last connection error. Open does not wait for the broker, as
+// sql.Open does not; Ping is for callers that want to know now.
+func (t *Transport) Ping(ctx context.Context) error { return t.e.Ping(ctx) }
+
 // ControlExchange returns the exchange used for targets that name none.
 func (t *Transport) ControlExchange() string { return t.e.ControlExchange() }
 
 // engineErrors builds this package's errors for the engine.
 func engineErrors(rebuild map[errorClass]func(*RemoteError) error) engine.Errors {
 	return engine.Errors{
-		Timeout: func(msgID string, monitor bool, cause error) error {
-			return &TimeoutError{MsgID: msgID, Monitor: monitor, cause: cause}
+		Timeout: func(f engine.Failed) error {
+			return &TimeoutError{Op: f.Op, Method: f.Method, Target: f.Target, MsgID: f.MsgID, Monitor: f.Monitor, cause: f.Cause}
 		},
-		Canceled: func(msgID string, cause error) error {
-			return fmt.Errorf("transport: call %s: %w", msgID, cause)
+		Canceled: func(f engine.Failed) error {
+			if f.MsgID != "" {
+				return fmt.Errorf("transport: %s %s to %s (message ID %s): %w", f.Op, f.Method, f.Target, f.MsgID, f.Cause)
+			}
+			return fmt.Errorf("transport: %s %s to %s: %w", f.Op, f.Method, f.Target, f.Cause)
 		},
 		Remote: func(f *wire.Failure) error {
 			re := (*RemoteError)(f)

@@ -55,7 +55,7 @@ func (s *stub) Send(_ context.Context, t target.Target, m *driver.Message) error
 }
 
 func (s *stub) ReplyAddress(context.Context) (string, error) { return "reply_stub", nil }
-func (s *stub) Listen(context.Context, target.Target) (driver.Listener, error) {
+func (s *stub) Listen(context.Context, target.Target, driver.ListenOptions) (driver.Listener, error) {
 	return nil, errors.New("stub: no listen")
 }
 func (s *stub) Close() error { s.mu.Lock(); s.closed++; s.mu.Unlock(); return nil }
@@ -309,7 +309,7 @@ func TestCloseFailsCalls(t *testing.T) {
 	if err := tr.e.Cast(context.Background(), target.Target{Topic: "t"}, &wire.Request{Method: "m"}, engine.SendOptions{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("cast after close: %v", err)
 	}
-	if _, err := tr.e.Listen(context.Background(), target.Target{Topic: "t", Server: "s"}); !errors.Is(err, ErrClosed) {
+	if _, err := tr.e.Listen(context.Background(), target.Target{Topic: "t", Server: "s"}, driver.ListenOptions{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("listen after close: %v", err)
 	}
 }
@@ -323,7 +323,7 @@ func TestValidation(t *testing.T) {
 	if err := tr.e.Cast(ctx, target.Target{}, &wire.Request{Method: "m"}, engine.SendOptions{}); !errors.Is(err, target.ErrInvalidTarget) {
 		t.Errorf("cast without topic: %v", err)
 	}
-	if _, err := tr.e.Listen(ctx, target.Target{Topic: "t"}); !errors.Is(err, target.ErrInvalidTarget) {
+	if _, err := tr.e.Listen(ctx, target.Target{Topic: "t"}, driver.ListenOptions{}); !errors.Is(err, target.ErrInvalidTarget) {
 		t.Errorf("listen without server: %v", err)
 	}
 	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
@@ -378,7 +378,7 @@ func TestNotifyUnsupported(t *testing.T) {
 	if !errors.Is(err, ErrNotificationsUnsupported) {
 		t.Fatalf("Notify: %v", err)
 	}
-	if _, err := tr.e.ListenNotifications(context.Background(), []target.Target{{Topic: "n.info"}}, ""); !errors.Is(err, ErrNotificationsUnsupported) {
+	if _, err := tr.e.ListenNotifications(context.Background(), []target.Target{{Topic: "n.info"}}, "", driver.ListenOptions{}); !errors.Is(err, ErrNotificationsUnsupported) {
 		t.Fatalf("ListenNotifications: %v", err)
 	}
 }

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/oslo-go/messaging/internal/urlfmt"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -309,93 +309,24 @@ func unhex(c byte) (byte, bool) {
 // VirtualHost is set), then "?" and the query sorted by key. ParseURL gives
 // back an equal URL for every URL it returned. Query parameters with empty
 // values are written but, as in oslo, dropped when parsed. FormatURL(nil)
-// is "".
-func FormatURL(u *URL) string { return formatURL(u, false) }
-
-// RedactURL is FormatURL with every non-empty password replaced by "***",
-// for logs and errors.
-func RedactURL(u *URL) string { return formatURL(u, true) }
-
-func formatURL(u *URL, redact bool) string {
+// is "". The result holds the URL's secrets: do not log it.
+func FormatURL(u *URL) string {
 	if u == nil {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString(u.Scheme)
-	b.WriteString("://")
-	for i, h := range u.Hosts {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if h.Username != "" || h.Password != "" {
-			b.WriteString(quote(h.Username, ""))
-			if h.Password != "" {
-				b.WriteByte(':')
-				if redact {
-					b.WriteString("***")
-				} else {
-					b.WriteString(quote(h.Password, ""))
-				}
-			}
-			b.WriteByte('@')
-		}
-		if strings.Contains(h.Hostname, ":") {
-			b.WriteByte('[')
-			b.WriteString(h.Hostname)
-			b.WriteByte(']')
-		} else {
-			b.WriteString(h.Hostname)
-		}
-		if h.Port != 0 {
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(h.Port))
-		}
-	}
-	if u.HasVirtualHost || u.VirtualHost != "" {
-		b.WriteByte('/')
-		b.WriteString(quote(u.VirtualHost, "/"))
-	}
-	if len(u.Query) > 0 {
-		keys := make([]string, 0, len(u.Query))
-		for k := range u.Query {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i == 0 {
-				b.WriteByte('?')
-			} else {
-				b.WriteByte('&')
-			}
-			b.WriteString(quotePlus(k))
-			b.WriteByte('=')
-			b.WriteString(quotePlus(u.Query[k]))
-		}
-	}
-	return b.String()
+	return u.Unredacted()
 }
 
-// quote percent-encodes s as Python's urllib.parse.quote(s, safe) does:
-// letters, digits, "_.-~" and the bytes in safe are kept.
-func quote(s, safe string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if isLetter(c) || isDigit(c) || strings.IndexByte("_.-~", c) >= 0 || strings.IndexByte(safe, c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		const hex = "0123456789ABCDEF"
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
+// RedactURL is FormatURL with the secrets replaced by "***", for logs and
+// errors: passwords, user names given without a password (a NATS token),
+// the values of query parameters whose name says secret (password, token,
+// ...) and the credentials of URLs in query values (redis_url). The String
+// and LogValue methods of a URL give the same.
+func RedactURL(u *URL) string {
+	if u == nil {
+		return ""
 	}
-	return b.String()
-}
-
-// quotePlus is Python's urllib.parse.quote_plus: quote with spaces as "+".
-func quotePlus(s string) string {
-	return strings.ReplaceAll(quote(s, " "), " ", "+")
+	return u.String()
 }
 
 // redactRaw hides the passwords of a URL that may not parse; see
@@ -430,10 +361,11 @@ func redactRaw(s string) string {
 		}
 		out = append(out, redactItem(item))
 	}
-	return s[:start] + strings.Join(out, ",") + s[end:]
+	return s[:start] + strings.Join(out, ",") + redactRawQuery(s[end:])
 }
 
-// redactItem replaces the password of one host item with "***".
+// redactItem replaces the credentials of one host item with "***": the
+// password, or a user name given alone.
 func redactItem(item string) string {
 	at := strings.LastIndexByte(item, '@')
 	if at < 0 {
@@ -441,9 +373,34 @@ func redactItem(item string) string {
 	}
 	colon := strings.IndexByte(item[:at], ':')
 	if colon < 0 {
-		return item
+		return urlfmt.Mask + item[at:]
 	}
-	return item[:colon+1] + "***" + item[at:]
+	return item[:colon+1] + urlfmt.Mask + item[at:]
+}
+
+// redactRawQuery masks, in the unparsed rest of a URL, the values of
+// secret keys and the credentials of URLs in values.
+func redactRawQuery(rest string) string {
+	q := strings.IndexByte(rest, '?')
+	if q < 0 {
+		return rest
+	}
+	frag := ""
+	if h := strings.IndexByte(rest[q:], '#'); h >= 0 {
+		rest, frag = rest[:q+h], rest[q+h:]
+	}
+	items := strings.Split(rest[q+1:], "&")
+	for i, item := range items {
+		k, v, ok := strings.Cut(item, "=")
+		if !ok {
+			continue
+		}
+		dv := unquote(strings.ReplaceAll(v, "+", " "))
+		if rv := urlfmt.RedactValue(unquote(k), dv); rv != dv {
+			items[i] = k + "=" + rv
+		}
+	}
+	return rest[:q+1] + strings.Join(items, "&") + frag
 }
 
 // needsQuote reports whether s should be Go-quoted in an error message.

@@ -2,9 +2,13 @@ package transport
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/oslo-go/messaging/internal/urlfmt"
 )
 
 // q builds a Query map from key, value pairs.
@@ -372,7 +376,10 @@ func TestRedactURL(t *testing.T) {
 		{"rabbit://u1:p1@h1:5672,u2:p2@h2:5673/vh?heartbeat=60",
 			"rabbit://u1:***@h1:5672,u2:***@h2:5673/vh?heartbeat=60"},
 		{"rabbit://us%40er:p%3Aa%2Fss%25@h/", "rabbit://us%40er:***@h/"},
-		{"rabbit://user@h,h2", "rabbit://user@h,h2"},
+		{"rabbit://user@h,h2", "rabbit://***@h,h2"}, // a user name alone may be a token
+		{"nats://S3cr3tToken@h:4222", "nats://***@h:4222"},
+		{"zmq://?matchmaker=redis&redis_url=redis://:S3cr3tRedisPW@127.0.0.1:6379/0", "zmq://?matchmaker=redis&redis_url=redis%3A%2F%2F%2A%2A%2A%40127.0.0.1%3A6379%2F0"},
+		{"nats://h?auth_token=S3cr3t&name=x", "nats://h?auth_token=***&name=x"},
 		{"rabbit://:secret@h", "rabbit://:***@h"},
 		{"rabbit://h", "rabbit://h"},
 	}
@@ -388,6 +395,18 @@ func TestRedactURL(t *testing.T) {
 		for _, h := range u.Hosts {
 			if h.Password != "" && strings.Contains(got, h.Password) {
 				t.Errorf("RedactURL(ParseURL(%q)) = %q shows password %q", tt.in, got, h.Password)
+			}
+		}
+		if strings.Contains(got, "S3cr3t") {
+			t.Errorf("RedactURL(ParseURL(%q)) = %q shows a secret", tt.in, got)
+		}
+		// Printing the value, its pointer, with %+v or %#v, or with slog
+		// shows no secret either.
+		var logged strings.Builder
+		slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "url", u, "host", u.Hosts)
+		for _, out := range []string{fmt.Sprint(u), fmt.Sprintf("%+v", *u), fmt.Sprintf("%#v", u), fmt.Sprintf("%v", u.Hosts), logged.String()} {
+			if strings.Contains(out, "S3cr3t") || strings.Contains(out, ":p1@") || strings.Contains(out, "secret") {
+				t.Errorf("printing ParseURL(%q) shows a secret: %s", tt.in, out)
 			}
 		}
 	}
@@ -580,10 +599,17 @@ func FuzzParseURL(f *testing.F) {
 		want := *u
 		want.Hosts = nil
 		for _, h := range u.Hosts {
-			if h.Password != "" {
+			switch {
+			case h.Password != "":
 				h.Password = "***"
+			case h.Username != "":
+				h.Username = "***"
 			}
 			want.Hosts = append(want.Hosts, h)
+		}
+		want.Query = map[string]string{}
+		for k, v := range u.Query {
+			want.Query[k] = urlfmt.RedactValue(k, v)
 		}
 		if !reflect.DeepEqual(*r, want) {
 			t.Fatalf("RedactURL(ParseURL(%q)) = %q parses to %#v, want %#v", s, red, *r, want)

@@ -45,7 +45,7 @@ type blackholeConn struct{}
 
 func (blackholeConn) Send(context.Context, target.Target, *driver.Message) error { return nil }
 func (blackholeConn) ReplyAddress(context.Context) (string, error)               { return "", nil }
-func (blackholeConn) Listen(context.Context, target.Target) (driver.Listener, error) {
+func (blackholeConn) Listen(context.Context, target.Target, driver.ListenOptions) (driver.Listener, error) {
 	return nil, errors.New("no")
 }
 func (blackholeConn) Close() error { return nil }
@@ -53,7 +53,7 @@ func (blackholeConn) Notify(ctx context.Context, _ target.Target, _ *driver.Mess
 	<-ctx.Done()
 	return ctx.Err()
 }
-func (blackholeConn) ListenNotifications(context.Context, []target.Target, string) (driver.Listener, error) {
+func (blackholeConn) ListenNotifications(context.Context, []target.Target, string, driver.ListenOptions) (driver.Listener, error) {
 	return nil, errors.New("no")
 }
 

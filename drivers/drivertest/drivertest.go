@@ -587,7 +587,7 @@ func (s *suite) testCallMonitor(t *testing.T) {
 func (s *suite) testCallMonitorDeadServer(t *testing.T) {
 	tr := s.open(t)
 	tg := target.Target{Topic: topic(t), Server: "s1"}
-	l, err := engine.Of(s.open(t)).Listen(s.ctx(t, 10*time.Second), tg)
+	l, err := engine.Of(s.open(t)).Listen(s.ctx(t, 10*time.Second), tg, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -733,7 +733,7 @@ func (s *suite) testNotifications(t *testing.T) {
 	ctx := s.ctx(t, 30*time.Second)
 	// Listeners in a pool only get what is sent after they exist; start the
 	// pool first, then send, then start the default listener late.
-	pooled, err := n.ListenNotifications(ctx, []target.Target{tg}, "pool1")
+	pooled, err := n.ListenNotifications(ctx, []target.Target{tg}, "pool1", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -744,7 +744,7 @@ func (s *suite) testNotifications(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	def, err := engine.Of(s.open(t)).Driver().(driver.Notifier).ListenNotifications(ctx, []target.Target{tg}, "")
+	def, err := engine.Of(s.open(t)).Driver().(driver.Notifier).ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,7 +199,7 @@ func (c *conn) ReplyAddress(context.Context) (string, error) {
 	return c.replyAddr, nil
 }
 
-func (c *conn) Listen(_ context.Context, t target.Target) (driver.Listener, error) {
+func (c *conn) Listen(_ context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
 	l := c.newListener(false)
 	b := c.b
 	b.mu.Lock()
@@ -241,7 +241,7 @@ func (c *conn) Notify(_ context.Context, t target.Target, m *driver.Message) err
 	return nil
 }
 
-func (c *conn) ListenNotifications(_ context.Context, targets []target.Target, pool string) (driver.Listener, error) {
+func (c *conn) ListenNotifications(_ context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
 	l := c.newListener(true)
 	b := c.b
 	b.mu.Lock()

@@ -34,7 +34,7 @@ func TestConcurrentNextWakeUps(t *testing.T) {
 	}
 	defer tr.Close()
 	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: "t", Server: "s"})
-	l, err := engine.Of(tr).Driver().Listen(ctx, tg)
+	l, err := engine.Of(tr).Driver().Listen(ctx, tg, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -212,7 +212,7 @@ func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) e
 // ListenNotifications consumes the durable consumers of targets for pool
 // (created when missing), one pull loop per target, all feeding one
 // channel.
-func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string) (driver.Listener, error) {
+func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
 	if c.closing.Load() {
 		return nil, driver.ErrClosed
 	}

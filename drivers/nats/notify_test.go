@@ -82,7 +82,7 @@ func TestNotifyBeforeListener(t *testing.T) {
 
 	n := notifier(t, e.URL())
 	ctx := ctxFor(t, 20*time.Second)
-	def, err := n.ListenNotifications(ctx, []target.Target{tg}, "")
+	def, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestNotifyBeforeListener(t *testing.T) {
 	if strings.Join(got, ",") != "early-0,early-1,early-2,early-3,early-4" {
 		t.Fatalf("got %v, want the 5 early ones in order", got)
 	}
-	late, err := n.ListenNotifications(ctx, []target.Target{tg}, "late")
+	late, err := n.ListenNotifications(ctx, []target.Target{tg}, "late", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestNotifyPools(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	listen := func(pool string) driver.Listener {
 		t.Helper()
-		l, err := notifier(t, e.URL(), NotifyPrefetch(1)).ListenNotifications(ctx, []target.Target{tg}, pool)
+		l, err := notifier(t, e.URL(), NotifyPrefetch(1)).ListenNotifications(ctx, []target.Target{tg}, pool, driver.ListenOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestNotifyRequeue(t *testing.T) {
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t) + ".error"}
 	n := notifier(t, e.URL(), NotifyAckWait(ackWait))
 	ctx := ctxFor(t, 30*time.Second)
-	l1, err := n.ListenNotifications(ctx, []target.Target{tg}, "")
+	l1, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestNotifyRequeue(t *testing.T) {
 	// Close with it unacknowledged: another listener gets it at once.
 	start = time.Now()
 	l1.Close()
-	l2, err := notifier(t, e.URL()).ListenNotifications(ctx, []target.Target{tg}, "")
+	l2, err := notifier(t, e.URL()).ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestNotifyTargets(t *testing.T) {
 	other := target.Target{Exchange: "nova", Topic: tp + ".info"}
 	n := notifier(t, e.URL())
 	ctx := ctxFor(t, 20*time.Second)
-	l, err := n.ListenNotifications(ctx, []target.Target{info, errT, other}, "")
+	l, err := n.ListenNotifications(ctx, []target.Target{info, errT, other}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestNotifyErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "JetStream") || !strings.HasPrefix(err.Error(), "nats: ") {
 		t.Fatalf("without JetStream: %v", err)
 	}
-	if _, err := n.ListenNotifications(ctx, []target.Target{tg}, ""); err == nil || !strings.Contains(err.Error(), "JetStream") {
+	if _, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{}); err == nil || !strings.Contains(err.Error(), "JetStream") {
 		t.Fatalf("listening without JetStream: %v", err)
 	}
 }
@@ -310,7 +310,7 @@ func TestNotifyRecreates(t *testing.T) {
 	}
 	notifyN(t, n, tg, "b", 1) // the stream comes back
 
-	l, err := n.ListenNotifications(ctx, []target.Target{tg}, "")
+	l, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestNotifyCloseWithUnsettled(t *testing.T) {
 	n := notifier(t, e.URL())
 	notifyN(t, n, tg, "held", 2)
 	ctx := ctxFor(t, 20*time.Second)
-	l1, err := n.ListenNotifications(ctx, []target.Target{tg}, "")
+	l1, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestNotifyCloseWithUnsettled(t *testing.T) {
 	if err := l1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := n.ListenNotifications(ctx, []target.Target{tg}, "")
+	l2, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestServerRestart(t *testing.T) {
 	ntfConn, _ := openConn(t, url, fast)
 	n := ntfConn.(driver.Notifier)
 	ntg := target.Target{Exchange: "openstack", Topic: tp + ".info"}
-	live, err := n.ListenNotifications(ctx, []target.Target{ntg}, "live")
+	live, err := n.ListenNotifications(ctx, []target.Target{ntg}, "live", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestServerRestart(t *testing.T) {
 	if got := sorted(receive(t, live, 6)); got != want {
 		t.Fatalf("live pool got %s, want %s", got, want)
 	}
-	def, err := notifier(t, e2.URL()).ListenNotifications(ctx, []target.Target{ntg}, "")
+	def, err := notifier(t, e2.URL()).ListenNotifications(ctx, []target.Target{ntg}, "", driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestDeadConnection(t *testing.T) {
 	cliConn, rep := openConn(t, e.URL(), opts...)
 	ctx := ctxFor(t, 20*time.Second)
 	tg := target.Target{Exchange: "x", Topic: uniqueTopic(t), Server: "s"}
-	l, err := srvConn.Listen(ctx, tg)
+	l, err := srvConn.Listen(ctx, tg, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

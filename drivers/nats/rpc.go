@@ -199,7 +199,7 @@ func (c *conn) onInboxMsg(in *inbox, m *natsgo.Msg) {
 
 // Listen subscribes to the topic (queue group), topic.server (queue
 // group) and fanout subjects of t, all feeding one buffered channel.
-func (c *conn) Listen(ctx context.Context, t target.Target) (driver.Listener, error) {
+func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
 	if c.closing.Load() {
 		return nil, driver.ErrClosed
 	}

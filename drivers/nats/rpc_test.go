@@ -203,7 +203,7 @@ func TestHeaders(t *testing.T) {
 	cliConn, rep := openConn(t, e.URL())
 	ctx := ctxFor(t, 20*time.Second)
 	tg := target.Target{Exchange: "openstack", Topic: uniqueTopic(t), Server: "s1"}
-	l, err := srvConn.Listen(ctx, tg)
+	l, err := srvConn.Listen(ctx, tg, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,11 +265,11 @@ func TestListenerCloseHandsBack(t *testing.T) {
 	sender, _ := openConn(t, e.URL())
 	ctx := ctxFor(t, 20*time.Second)
 	tp := uniqueTopic(t)
-	l1, err := c1.Listen(ctx, target.Target{Exchange: "openstack", Topic: tp, Server: "s1"})
+	l1, err := c1.Listen(ctx, target.Target{Exchange: "openstack", Topic: tp, Server: "s1"}, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := c2.Listen(ctx, target.Target{Exchange: "openstack", Topic: tp, Server: "s2"})
+	l2, err := c2.Listen(ctx, target.Target{Exchange: "openstack", Topic: tp, Server: "s2"}, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestClosedConn(t *testing.T) {
 	e := startEmbedded(t)
 	c, _ := openConn(t, e.URL())
 	ctx := ctxFor(t, 10*time.Second)
-	l, err := c.Listen(ctx, target.Target{Exchange: "x", Topic: uniqueTopic(t), Server: "s"})
+	l, err := c.Listen(ctx, target.Target{Exchange: "x", Topic: uniqueTopic(t), Server: "s"}, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestClosedConn(t *testing.T) {
 	if _, err := c.ReplyAddress(ctx); !errors.Is(err, driver.ErrClosed) {
 		t.Errorf("ReplyAddress: %v", err)
 	}
-	if _, err := c.Listen(ctx, tg); !errors.Is(err, driver.ErrClosed) {
+	if _, err := c.Listen(ctx, tg, driver.ListenOptions{}); !errors.Is(err, driver.ErrClosed) {
 		t.Errorf("Listen: %v", err)
 	}
 	if _, err := l.Next(ctx); !errors.Is(err, driver.ErrClosed) {
@@ -431,7 +431,7 @@ func TestClosedConn(t *testing.T) {
 	if err := n.Notify(ctx, tg, &driver.Message{Body: []byte("x")}); !errors.Is(err, driver.ErrClosed) {
 		t.Errorf("Notify: %v", err)
 	}
-	if _, err := n.ListenNotifications(ctx, []target.Target{tg}, ""); !errors.Is(err, driver.ErrClosed) {
+	if _, err := n.ListenNotifications(ctx, []target.Target{tg}, "", driver.ListenOptions{}); !errors.Is(err, driver.ErrClosed) {
 		t.Errorf("ListenNotifications: %v", err)
 	}
 }

@@ -103,7 +103,7 @@ func TestCompression(t *testing.T) {
 	}
 
 	// A bz2 body from Python reaches a Go listener decompressed.
-	l, err := engine.Of(tr).Driver().Listen(ctx, engine.Of(tr).ResolveTarget(target.Target{Topic: topic + "_bz2", Server: "s"}))
+	l, err := engine.Of(tr).Driver().Listen(ctx, engine.Of(tr).ResolveTarget(target.Target{Topic: topic + "_bz2", Server: "s"}), driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

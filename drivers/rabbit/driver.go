@@ -286,7 +286,7 @@ func (c *conn) startListener(ctx context.Context, l *listener) (driver.Listener,
 // queues <topic> and <topic>.<server> bound to the topic exchange, and a
 // queue <topic>_fanout_<uuid hex> bound to the fanout exchange (deleted on
 // Close, and otherwise expiring after rabbit_transient_queues_ttl).
-func (c *conn) Listen(ctx context.Context, t target.Target) (driver.Listener, error) {
+func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
 	l := newListener(c, false)
 	ex := c.o.topicExchange(exchangeName(t))
 	topicQ := c.o.topicQueue(t.Topic)
@@ -321,7 +321,7 @@ func (c *conn) Listen(ctx context.Context, t target.Target) (driver.Listener, er
 // the pool) bound to the topic exchange with routing key
 // <topic>.<priority>. Notifications are acknowledged by Incoming.Ack and
 // requeued by Incoming.Requeue.
-func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string) (driver.Listener, error) {
+func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("rabbit: no notification targets")
 	}

@@ -292,7 +292,7 @@ func TestFanoutExchangeGone(t *testing.T) {
 	str := openTransport(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l, err := engine.Of(str).Driver().Listen(ctx, engine.Of(str).ResolveTarget(target.Target{Topic: topic, Server: "s1"}))
+	l, err := engine.Of(str).Driver().Listen(ctx, engine.Of(str).ResolveTarget(target.Target{Topic: topic, Server: "s1"}), driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestTopologyMatchesOslo(t *testing.T) {
 			// notification; then oslo declares the same.
 			topic := uniqueName("topo")
 			tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic, Server: "host1"})
-			dl, err := engine.Of(tr).Driver().Listen(ctx, tg)
+			dl, err := engine.Of(tr).Driver().Listen(ctx, tg, driver.ListenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestTopologyMatchesOslo(t *testing.T) {
 					return err
 				})
 			}
-			dl2, err := engine.Of(tr).Driver().Listen(ctx, engine.Of(tr).ResolveTarget(target.Target{Topic: topic2, Server: "host1"}))
+			dl2, err := engine.Of(tr).Driver().Listen(ctx, engine.Of(tr).ResolveTarget(target.Target{Topic: topic2, Server: "host1"}), driver.ListenOptions{})
 			if err != nil {
 				t.Fatalf("Listen over oslo's topology: %v", err)
 			}

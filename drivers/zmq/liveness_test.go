@@ -127,7 +127,7 @@ func TestSilentServer(t *testing.T) {
 func TestSilentClient(t *testing.T) {
 	noLeaks(t)
 	c := openConn(t, "zmq:///"+t.Name()+"?heartbeat_interval=100ms&heartbeat_timeout=500ms")
-	l, err := c.Listen(context.Background(), tgt("t", "s"))
+	l, err := c.Listen(context.Background(), tgt("t", "s"), driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestRejectResend(t *testing.T) {
 	url := "zmq:///" + t.Name()
 	trC, trA, trB := openTr(t, url), openTr(t, url), openTr(t, url)
 	// A listens but never takes a request; B is a real server.
-	la, err := engine.Of(trA).Listen(context.Background(), target.Target{Topic: "rr", Server: "a"})
+	la, err := engine.Of(trA).Listen(context.Background(), target.Target{Topic: "rr", Server: "a"}, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestPortRange(t *testing.T) {
 	port := probe.Addr().(*net.TCPAddr).Port
 	probe.Close()
 	c := openConn(t, fmt.Sprintf("zmq:///%s?min_port=%d&max_port=%d", t.Name(), port, port))
-	l, err := c.Listen(context.Background(), tgt("pr", "s1"))
+	l, err := c.Listen(context.Background(), tgt("pr", "s1"), driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestPortRange(t *testing.T) {
 	if got := lookup(t, c.mm, Key{Topic: "pr", Server: "s1"}); len(got) != 1 || got[0] != fmt.Sprintf("127.0.0.1:%d", port) {
 		t.Fatalf("registered %v, want port %d", got, port)
 	}
-	if _, err := c.Listen(context.Background(), tgt("pr", "s2")); err == nil || !strings.Contains(err.Error(), "no free port") {
+	if _, err := c.Listen(context.Background(), tgt("pr", "s2"), driver.ListenOptions{}); err == nil || !strings.Contains(err.Error(), "no free port") {
 		t.Fatalf("second listener on a one-port range: %v", err)
 	}
 }
@@ -286,7 +286,7 @@ func TestHeartbeatKeepsCallTracked(t *testing.T) {
 	noLeaks(t)
 	url := "zmq:///" + t.Name()
 	trC, trS := openTr(t, url), openTr(t, url)
-	l, err := engine.Of(trS).Listen(context.Background(), target.Target{Topic: "beats", Server: "s"})
+	l, err := engine.Of(trS).Listen(context.Background(), target.Target{Topic: "beats", Server: "s"}, driver.ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

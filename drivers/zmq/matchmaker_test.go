@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/transport/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -167,7 +168,7 @@ func TestRegistrationRefresh(t *testing.T) {
 	} {
 		t.Run(url[:strings.Index(url, ":")], func(t *testing.T) {
 			c := openConn(t, url+sep(url)+"target_expire=400ms&target_update=100ms")
-			l, err := c.Listen(context.Background(), tgt("refresh", "s1"))
+			l, err := c.Listen(context.Background(), tgt("refresh", "s1"), driver.ListenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,7 +24,7 @@ import (
 
 // Listen binds a ROUTER socket for t, registers it in the matchmaker under
 // the topic and topic.server keys, and returns once both are done.
-func (c *conn) Listen(ctx context.Context, t target.Target) (driver.Listener, error) {
+func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
 	if c.closed.Load() {
 		return nil, driver.ErrClosed
 	}

@@ -31,16 +31,30 @@ var ErrNotificationsUnsupported = errors.New("transport: the driver does not car
 
 // Errors builds the errors of package transport.
 type Errors struct {
-	// Timeout reports a call that got no reply in time; monitor is true
-	// when the call-monitor timer expired.
-	Timeout func(msgID string, monitor bool, cause error) error
+	// Timeout reports a call that got no reply in time, or a send that
+	// did not complete in time.
+	Timeout func(Failed) error
 	// Remote turns a failure received in a reply into the error the caller
 	// gets (a *transport.RemoteError, or a type registered for its class).
 	Remote func(*wire.Failure) error
 	// FailureOf describes how a handler's error travels.
 	FailureOf func(error) *wire.Failure
-	// Canceled reports a call whose ctx was canceled.
-	Canceled func(msgID string, cause error) error
+	// Canceled reports a call or send whose ctx was canceled.
+	Canceled func(Failed) error
+}
+
+// Failed describes a call or cast that ended without a result.
+type Failed struct {
+	Op     string        // "call", "cast" or "notify"
+	Method string        // the method, or a notification's event type
+	Target target.Target // exchange resolved
+	MsgID  string        // "" for a cast
+	// Monitor is true when the call-monitor timer expired (no heartbeat
+	// from the server).
+	Monitor bool
+	// Cause is the ctx error, or the driver's error that wraps it (which
+	// says, for example, that the broker was unreachable all along).
+	Cause error
 }
 
 // Config configures an Engine.
@@ -124,6 +138,9 @@ type SendOptions struct {
 	// Retry bounds re-sending after connection failures: negative retries
 	// until ctx ends (oslo's retry=None), 0 sends once, N retries N times.
 	Retry int
+	// Mandatory makes the send fail with driver.ErrUndeliverable when the
+	// broker routes the message to no queue (oslo's at_least_once).
+	Mandatory bool
 }
 
 // CallOptions tune one call.
@@ -149,9 +166,10 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 		return err
 	}
 	m := wire.NewMessage(e.codec, body)
-	m.Retry = o.Retry
-	if err := e.conn.Send(ctx, e.ResolveTarget(tg), m); err != nil {
-		return e.sendError(ctx, err, "")
+	m.Retry, m.Mandatory = o.Retry, o.Mandatory
+	tg = e.ResolveTarget(tg)
+	if err := e.conn.Send(ctx, tg, m); err != nil {
+		return e.sendError(ctx, err, Failed{Op: "cast", Method: req.Method, Target: tg})
 	}
 	return nil
 }
@@ -166,9 +184,10 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err := tg.ValidateCall(); err != nil {
 		return serializer.Raw{}, err
 	}
+	tg = e.ResolveTarget(tg)
 	replyTo, err := e.conn.ReplyAddress(ctx)
 	if err != nil {
-		return serializer.Raw{}, e.sendError(ctx, err, "")
+		return serializer.Raw{}, e.sendError(ctx, err, Failed{Op: "call", Method: req.Method, Target: tg})
 	}
 	h := wire.Header{MsgID: ids.Hex(), ReplyTo: replyTo, UniqueID: ids.Hex(), Monitor: o.MonitorTimeout}
 	body, err := wire.EncodeRequest(e.codec, req, h)
@@ -176,11 +195,13 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 		return serializer.Raw{}, err
 	}
 	m := wire.NewMessage(e.codec, body)
-	m.MsgID, m.ReplyTo, m.Retry = h.MsgID, replyTo, o.Retry
+	m.MsgID, m.ReplyTo, m.Retry, m.Mandatory = h.MsgID, replyTo, o.Retry, o.Mandatory
+	f := Failed{Op: "call", Method: req.Method, Target: tg, MsgID: h.MsgID}
 	if dl, ok := ctx.Deadline(); ok {
 		m.Expiration = time.Until(dl)
 		if m.Expiration <= 0 {
-			return serializer.Raw{}, e.errs.Timeout(h.MsgID, false, context.DeadlineExceeded)
+			f.Cause = context.DeadlineExceeded
+			return serializer.Raw{}, e.errs.Timeout(f)
 		}
 	}
 
@@ -199,13 +220,13 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 	if e.closed.Load() { // Close ran between the check above and registration
 		return serializer.Raw{}, driver.ErrClosed
 	}
-	if err := e.conn.Send(ctx, e.ResolveTarget(tg), m); err != nil {
-		return serializer.Raw{}, e.sendError(ctx, err, h.MsgID)
+	if err := e.conn.Send(ctx, tg, m); err != nil {
+		return serializer.Raw{}, e.sendError(ctx, err, f)
 	}
-	return e.wait(ctx, h.MsgID, w, o.MonitorTimeout)
+	return e.wait(ctx, f, w, o.MonitorTimeout)
 }
 
-func (e *Engine) wait(ctx context.Context, msgID string, w *waiter, monitor time.Duration) (serializer.Raw, error) {
+func (e *Engine) wait(ctx context.Context, f Failed, w *waiter, monitor time.Duration) (serializer.Raw, error) {
 	var monitorC <-chan time.Time
 	if monitor > 0 {
 		timer := time.NewTimer(monitor)
@@ -218,9 +239,10 @@ func (e *Engine) wait(ctx context.Context, msgID string, w *waiter, monitor time
 			case <-w.beat:
 				timer.Reset(monitor)
 			case <-monitorC:
-				return serializer.Raw{}, e.errs.Timeout(msgID, true, context.DeadlineExceeded)
+				f.Monitor, f.Cause = true, context.DeadlineExceeded
+				return serializer.Raw{}, e.errs.Timeout(f)
 			case <-ctx.Done():
-				return serializer.Raw{}, e.ctxError(ctx, msgID)
+				return serializer.Raw{}, e.ctxError(ctx, f)
 			}
 		}
 	}
@@ -228,7 +250,7 @@ func (e *Engine) wait(ctx context.Context, msgID string, w *waiter, monitor time
 	case r := <-w.done:
 		return e.result(r)
 	case <-ctx.Done():
-		return serializer.Raw{}, e.ctxError(ctx, msgID)
+		return serializer.Raw{}, e.ctxError(ctx, f)
 	}
 }
 
@@ -242,23 +264,41 @@ func (e *Engine) result(r callResult) (serializer.Raw, error) {
 	return r.result, nil
 }
 
-func (e *Engine) ctxError(ctx context.Context, msgID string) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return e.errs.Timeout(msgID, false, ctx.Err())
+func (e *Engine) ctxError(ctx context.Context, f Failed) error {
+	if f.Cause == nil {
+		f.Cause = ctx.Err()
 	}
-	return e.errs.Canceled(msgID, ctx.Err())
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return e.errs.Timeout(f)
+	}
+	return e.errs.Canceled(f)
 }
 
 // sendError reports a send failure; a send cut short by the ctx deadline
-// is a timeout like any other.
-func (e *Engine) sendError(ctx context.Context, err error, msgID string) error {
+// is a timeout like any other, with the driver's error (which may name the
+// connection problem behind it) as its cause.
+func (e *Engine) sendError(ctx context.Context, err error, f Failed) error {
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return e.ctxError(ctx, msgID)
+		f.Cause = err
+		return e.ctxError(ctx, f)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return e.errs.Timeout(msgID, false, err)
+		f.Cause = err
+		return e.errs.Timeout(f)
 	}
 	return err
+}
+
+// Ping checks the driver's connection (driver.Pinger); drivers without
+// it are taken to be connected once opened.
+func (e *Engine) Ping(ctx context.Context) error {
+	if e.closed.Load() {
+		return driver.ErrClosed
+	}
+	if p, ok := e.conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return ctx.Err()
 }
 
 // callResult is the outcome of one call.

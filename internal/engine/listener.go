@@ -19,14 +19,14 @@ type Listener struct {
 // Listen starts consuming the requests for tg: its topic (shared with the
 // other servers of the topic), topic.server, and the topic's fanout. It
 // returns once consuming.
-func (e *Engine) Listen(ctx context.Context, tg target.Target) (*Listener, error) {
+func (e *Engine) Listen(ctx context.Context, tg target.Target, o driver.ListenOptions) (*Listener, error) {
 	if e.closed.Load() {
 		return nil, driver.ErrClosed
 	}
 	if err := tg.ValidateServer(); err != nil {
 		return nil, err
 	}
-	dl, err := e.conn.Listen(ctx, e.ResolveTarget(tg))
+	dl, err := e.conn.Listen(ctx, e.ResolveTarget(tg), o)
 	if err != nil {
 		return nil, err
 	}

@@ -40,8 +40,9 @@ func (e *Engine) Notify(ctx context.Context, tg target.Target, n *wire.Notificat
 	}
 	m := wire.NewMessage(e.codec, body)
 	m.Retry = o.Retry
-	if err := nt.Notify(ctx, e.ResolveTarget(tg), m); err != nil {
-		return e.sendError(ctx, err, "")
+	tg = e.ResolveTarget(tg)
+	if err := nt.Notify(ctx, tg, m); err != nil {
+		return e.sendError(ctx, err, Failed{Op: "notify", Method: n.EventType, Target: tg})
 	}
 	return nil
 }
@@ -55,7 +56,7 @@ type NotificationListener struct {
 // ListenNotifications starts consuming the notifications sent to targets
 // (topics "<topic>.<priority>"). Listeners with the same pool share the
 // messages; each pool, and the default pool "", gets every message once.
-func (e *Engine) ListenNotifications(ctx context.Context, targets []target.Target, pool string) (*NotificationListener, error) {
+func (e *Engine) ListenNotifications(ctx context.Context, targets []target.Target, pool string, o driver.ListenOptions) (*NotificationListener, error) {
 	nt, err := e.notifier()
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func (e *Engine) ListenNotifications(ctx context.Context, targets []target.Targe
 		}
 		resolved[i] = e.ResolveTarget(tg)
 	}
-	dl, err := nt.ListenNotifications(ctx, resolved, pool)
+	dl, err := nt.ListenNotifications(ctx, resolved, pool, o)
 	if err != nil {
 		return nil, err
 	}

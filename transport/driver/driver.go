@@ -32,10 +32,27 @@
 // the request by the core. A driver may use its broker's native reply
 // addressing instead of ReplyTo.
 //
+// # Connecting
+//
+// Open validates the URL and the options and returns without waiting for
+// the broker, as sql.Open does: a service started before its broker must
+// not fail. The Conn connects in the background and reconnects after a
+// loss, with backoff; operations wait for the connection within their ctx
+// (Send, Listen) and report the last connection error when ctx ends
+// before it came.
+//
+// # Bounded memory
+//
+// A Listener holds at most what [ListenOptions] allows: the broker's
+// prefetch, the receive buffer and any decompression are bounded whatever
+// the backlog, and messages over the driver's maximum size are dropped
+// (acknowledged and logged), never requeued in a loop.
+//
 // # Optional interfaces
 //
-// A Conn may also implement [Notifier] (durable notifications). The core
-// probes for it, as database/sql probes for optional driver interfaces.
+// A Conn may also implement [Notifier] (durable notifications) and
+// [Pinger] (a connectivity check). The core probes for them, as
+// database/sql probes for optional driver interfaces.
 package driver
 
 import (
@@ -57,8 +74,12 @@ var (
 	// ErrConnectionLost reports that the connection a call's reply was
 	// expected on went away; the call cannot complete.
 	ErrConnectionLost = errors.New("transport: connection lost")
-	// ErrUndeliverable reports that the broker could not route a message.
+	// ErrUndeliverable reports that the broker could not route a message
+	// (a mandatory message no queue took, a reply to a missing queue).
 	ErrUndeliverable = errors.New("transport: message undeliverable")
+	// ErrMessageTooLarge reports a message over the broker's or the
+	// driver's maximum size. It is final: the message is not retried.
+	ErrMessageTooLarge = errors.New("transport: message too large")
 )
 
 // Driver opens connections for one URL scheme. Register it with
@@ -117,6 +138,20 @@ type Message struct {
 	// final reply: a driver that tracks calls in flight keeps tracking the
 	// call.
 	Heartbeat bool
+	// Mandatory asks the broker to route the message to at least one
+	// queue or consumer (oslo's at_least_once transport option): Send
+	// fails with an error wrapping ErrUndeliverable when none takes it. A
+	// driver that cannot tell documents it.
+	Mandatory bool
+}
+
+// ListenOptions tell a driver how much a listener's consumer may hold.
+type ListenOptions struct {
+	// Capacity is how many messages the consumer handles at once (the
+	// server's MaxConcurrency). Drivers size their prefetch or receive
+	// buffer from it unless the user configured one; 0 means the driver's
+	// default.
+	Capacity int
 }
 
 // Conn is a connection to the broker. It must be safe for concurrent use by
@@ -131,7 +166,7 @@ type Conn interface {
 	// Listen starts consuming RPC messages for t (topic, topic.server and
 	// fanout). It returns once consuming: a message sent after Listen
 	// returns is received.
-	Listen(ctx context.Context, t target.Target) (Listener, error)
+	Listen(ctx context.Context, t target.Target, o ListenOptions) (Listener, error)
 	// Close releases the connection. Calls in flight fail, listeners stop.
 	Close() error
 }
@@ -181,5 +216,13 @@ type Notifier interface {
 	// suffixed with the priority). Listeners with the same non-empty pool
 	// share the messages; every pool, and the default (empty) pool, gets
 	// each message once.
-	ListenNotifications(ctx context.Context, targets []target.Target, pool string) (Listener, error)
+	ListenNotifications(ctx context.Context, targets []target.Target, pool string, o ListenOptions) (Listener, error)
+}
+
+// Pinger is implemented by a Conn that can check its connection to the
+// broker (transport.Transport.Ping).
+type Pinger interface {
+	// Ping returns nil when the Conn is connected, or once it connects
+	// before ctx ends; otherwise the last connection error.
+	Ping(ctx context.Context) error
 }
