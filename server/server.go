@@ -36,6 +36,7 @@ import (
 	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/lazyctx"
+	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -92,6 +93,14 @@ type Server struct {
 	// handlerCtx is the parent of handler contexts; Close cancels it.
 	handlerCtx    context.Context
 	cancelHandler context.CancelFunc
+	// replyCtx is the parent of reply sends; Close, and Shutdown when its
+	// ctx ends, cancel it.
+	replyCtx      context.Context
+	cancelReplies context.CancelFunc
+
+	inFlight atomic.Int64 // requests being handled or replied to
+	dropped  atomic.Int64 // replies not sent: canceled, or undeliverable
+	warnings ratelog.Limiter
 
 	mu       sync.Mutex
 	state    state
@@ -142,9 +151,11 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
+	rctx, cancelReplies := context.WithCancel(context.Background())
 	srv := &Server{
 		e: engine.Of(tr), target: t, disp: disp, o: o, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandler: cancel,
+		replyCtx: rctx, cancelReplies: cancelReplies,
 	}
 	srv.idle = sync.NewCond(&srv.idleMu)
 	return srv, nil
@@ -176,8 +187,12 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Shutdown stops consuming and waits until the requests in flight are
-// handled and replied to, or ctx ends (then it returns ctx's error and the
-// handlers go on; Close cancels them). Shutdown is idempotent.
+// handled and replied to, or ctx ends. A reply that cannot be sent (the
+// broker is down) is retried until its caller's deadline or until ctx
+// ends, whichever is first. When ctx ends first, Shutdown gives up the
+// replies still being sent and returns an error that wraps ctx's and says
+// how many requests were still in flight; their handlers go on (Close
+// cancels them). Shutdown is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	done := make(chan struct{})
@@ -187,17 +202,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		if n := s.dropped.Load(); n > 0 {
+			s.o.logger.Warn("server: shut down; replies were dropped", "target", s.target.String(), "dropped", n)
+		}
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		s.cancelReplies()
+		n := s.inFlight.Load()
+		s.o.logger.Warn("server: shutdown ended before the requests in flight", "target", s.target.String(),
+			"in_flight", n, "dropped", s.dropped.Load(), "error", ctx.Err())
+		return fmt.Errorf("server: shutdown of %s: %d requests still in flight, their replies dropped: %w", s.target, n, ctx.Err())
 	}
 }
 
 // Close stops consuming at once and cancels the contexts of the handlers
-// still running; their replies are abandoned. Close is idempotent.
+// still running; their replies are abandoned (not sent: their callers time
+// out, as when a server dies). Close is idempotent.
 func (s *Server) Close() error {
 	s.stop()
 	s.cancelHandler()
+	s.cancelReplies()
 	return nil
 }
 
@@ -293,6 +317,8 @@ func (s *Server) handle(d *engine.Delivery) {
 		s.o.logger.Debug("server: dropping duplicate message", "unique_id", d.UniqueID, "method", d.Method)
 		return
 	}
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	ctx := s.handlerCtx
 	if !d.Deadline.IsZero() {
 		dctx := lazyctx.WithDeadline(ctx, d.Deadline)
@@ -311,10 +337,24 @@ func (s *Server) handle(d *engine.Delivery) {
 	if !d.IsCall() {
 		return
 	}
-	// Drivers bound a reply's retries themselves (oslo retries a missing
-	// reply queue for 60 s); Close cancels it.
-	if rerr := d.Reply(s.handlerCtx, result, err); rerr != nil {
-		s.o.logger.Warn("server: sending reply", "method", d.Method, "msg_id", d.MsgID, "error", rerr)
+	if s.handlerCtx.Err() != nil {
+		// Close canceled the handler: its reply is abandoned, on every
+		// driver alike.
+		s.dropped.Add(1)
+		s.o.logger.Debug("server: closed; reply abandoned", "method", d.Method, "msg_id", d.MsgID)
+		return
+	}
+	// A reply is worth sending until its caller stops waiting; Close, and
+	// Shutdown when its ctx ends, cancel it.
+	rctx := s.replyCtx
+	if !d.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithDeadline(rctx, d.Deadline)
+		defer cancel()
+	}
+	if rerr := d.Reply(rctx, result, err); rerr != nil {
+		s.dropped.Add(1)
+		s.warnings.Warn(s.o.logger, "reply", "server: sending reply", "method", d.Method, "msg_id", d.MsgID, "error", rerr)
 	}
 }
 

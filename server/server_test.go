@@ -170,7 +170,9 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("second Start: %v", err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- c.Call(context.Background(), "wait", nil, nil) }()
+	callCtx, cancelCall := context.WithTimeout(context.Background(), time.Second)
+	defer cancelCall()
+	go func() { errc <- c.Call(callCtx, "wait", nil, nil) }()
 	<-e.started
 	// Shutdown bounded by a ctx that expires while the handler runs.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -205,7 +207,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	select {
 	case err := <-errc:
-		t.Logf("call after Close: %v", err)
+		// The reply was abandoned: the caller's own deadline ends the call.
+		if !errors.Is(err, transport.ErrTimeout) {
+			t.Fatalf("call after Close: %v, want its timeout", err)
+		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("call did not end")
 	}

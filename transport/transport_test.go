@@ -231,6 +231,16 @@ func TestCallReplies(t *testing.T) {
 	if !errors.Is(err, ErrNoServers) {
 		t.Fatalf("no servers: %v", err)
 	}
+	// A reply that names its call but does not decode fails the call at
+	// once, not at its timeout.
+	start := time.Now()
+	_, err = call(func(m *driver.Message) {
+		inner := `{"result": 1, "_msg_id": "` + m.MsgID + `"}` // no failure key
+		deliver(&driver.Message{Body: []byte(`{"oslo.version": "2.0", "oslo.message": "` + strings.ReplaceAll(inner, `"`, `\"`) + `"}`)})
+	})
+	if err == nil || !strings.Contains(err.Error(), "does not decode") || time.Since(start) > 2*time.Second {
+		t.Fatalf("undecodable reply: %v after %v", err, time.Since(start))
+	}
 	// Garbage replies are dropped without harm.
 	_, err = call(func(m *driver.Message) {
 		deliver(&driver.Message{Body: []byte("garbage")})

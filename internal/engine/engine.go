@@ -12,12 +12,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -75,6 +77,7 @@ type Engine struct {
 	exchange string
 	codec    serializer.Codec
 	errs     Errors
+	warnings ratelog.Limiter
 
 	closed atomic.Bool
 
@@ -363,7 +366,16 @@ func (e *Engine) onReply(r driver.Reply) {
 	}
 	rep, err := wire.DecodeReply(r.Message.Body, r.Message.ContentType, e.codec)
 	if err != nil {
-		e.logger.Warn("transport: dropping reply that does not decode", "error", err)
+		// When the reply names its call, the call fails now rather than
+		// at its timeout.
+		id := r.Message.MsgID
+		if id == "" {
+			id = wire.ReplyMsgID(r.Message.Body)
+		}
+		e.warnings.Warn(e.logger, "bad reply", "transport: dropping reply that does not decode", "msg_id", id, "error", err)
+		if id != "" {
+			e.failWaiters(id, fmt.Errorf("transport: the reply to message ID %s does not decode: %w", id, err))
+		}
 		return
 	}
 	e.mu.Lock()

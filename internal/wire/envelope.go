@@ -557,6 +557,26 @@ func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*
 	return r, nil
 }
 
+// ReplyMsgID returns the _msg_id of a JSON reply body that may not decode
+// as a whole, or "".
+func ReplyMsgID(body []byte) string {
+	inner, err := openEnvelope(body)
+	if err != nil {
+		return ""
+	}
+	var id string
+	_ = pyjson.Fields(inner, func(key string, value []byte) error {
+		if key == "_msg_id" {
+			id, _ = stringField(key, value)
+			return errStop
+		}
+		return nil
+	})
+	return id
+}
+
+var errStop = errors.New("stop")
+
 // CodecFor picks the codec for a content type among JSON and codecs.
 func CodecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, error) {
 	if contentType == "" || contentType == serializer.JSONContentType {
