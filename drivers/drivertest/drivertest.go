@@ -11,7 +11,11 @@
 // It covers call, cast, fanout, direct-to-server, competing consumers,
 // concurrent calls, remote errors, timeouts, call-monitor heartbeats,
 // graceful shutdown with calls in flight, large messages, request context,
-// idempotent Close, and goroutine leaks after Close. Each subtest uses its
+// idempotent Close, and goroutine leaks after Close; and hostile input:
+// garbage bodies, bad envelopes, wrong types, deep nesting, bogus reply
+// addresses, oversize messages and the driver's own attacks (bombs,
+// forged headers), after which the server must serve good calls promptly
+// with its memory bounded. Each subtest uses its
 // own topics, so several drivers' suites may share one broker.
 package drivertest
 
@@ -53,6 +57,16 @@ type Config struct {
 	Notifications bool
 	// Scale multiplies the timeouts, for slow brokers; 0 means 1.
 	Scale float64
+	// MaxMessageSize is the driver's maximum message size: the hostile
+	// subtests check that a bigger call or cast fails at once with
+	// transport.ErrMessageTooLarge. 0 skips that check.
+	MaxMessageSize int
+	// Attacks are the driver's own hostile inputs (compression bombs,
+	// forged headers), run as subtests of Hostile.
+	Attacks []Attack
+	// MemoryLimit bounds the heap growth an attack may cause; 0 means
+	// 512 MiB.
+	MemoryLimit int64
 }
 
 // Run runs the conformance suite.
@@ -81,6 +95,10 @@ func Run(t *testing.T, cfg Config) {
 		{"ShutdownWithCallsInFlight", s.testShutdownInFlight},
 		{"LargeMessage", s.testLargeMessage},
 		{"Close", s.testClose},
+		{"HostileRequests", s.testHostileRequests},
+		{"BogusReplyAddresses", s.testBogusReplyAddresses},
+		{"Oversize", s.testOversize},
+		{"Attacks", s.testAttacks},
 	}
 	if cfg.Notifications {
 		tests = append(tests,
