@@ -140,7 +140,13 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 
 func report(out io.Writer, cfg Config, results []Result) error {
 	if cfg.JSON {
-		doc := map[string]any{"config": cfg, "results": results}
+		shown := cfg // no secret in the output
+		shown.URL = redact(cfg.URL)
+		shown.Compare = nil
+		for _, u := range cfg.Compare {
+			shown.Compare = append(shown.Compare, redact(u))
+		}
+		doc := map[string]any{"config": shown, "results": results}
 		if len(results) > 1 && results[1].Rate > 0 {
 			doc["ratio"] = results[0].Rate / results[1].Rate
 			if results[1].SendRate > 0 {
@@ -173,10 +179,11 @@ func report(out io.Writer, cfg Config, results []Result) error {
 	return nil
 }
 
+// redact returns u without its secrets, for output.
 func redact(u string) string {
 	p, err := transport.ParseURL(u)
 	if err != nil {
-		return u
+		return "(invalid URL)"
 	}
 	return transport.RedactURL(p)
 }

@@ -109,3 +109,21 @@ func TestPublishOnly(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
+
+// TestNoSecretInOutput: neither the JSON nor the text report shows the
+// broker password.
+func TestNoSecretInOutput(t *testing.T) {
+	for _, format := range []string{"-json", "-json=false"} {
+		cfg, err := parseFlags([]string{"-url", "fake://guest:S3cr3tPw@h/rpcbench-secret", "-n", "20", "-warmup", "0", format}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := run(context.Background(), cfg, &out); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "S3cr3tPw") || !strings.Contains(out.String(), "guest:***@h") {
+			t.Fatalf("%s output:\n%s", format, out.String())
+		}
+	}
+}
