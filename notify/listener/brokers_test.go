@@ -1,4 +1,4 @@
-package notify_test
+package listener_test
 
 import (
 	"sync"
@@ -7,7 +7,6 @@ import (
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
-	_ "github.com/oslo-go/messaging/drivers/zmq"
 )
 
 // TestListenerRabbit runs the listener suite on the local RabbitMQ with

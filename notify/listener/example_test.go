@@ -1,4 +1,4 @@
-package notify_test
+package listener_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	_ "github.com/oslo-go/messaging/drivers/fake"
 	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -21,7 +22,7 @@ type InstanceEvent struct {
 // Billing handles INFO notifications about instances.
 type Billing struct{ done chan struct{} }
 
-func (b *Billing) Info(ctx context.Context, publisherID, eventType string, p InstanceEvent, md notify.Metadata) error {
+func (b *Billing) Info(ctx context.Context, publisherID, eventType string, p InstanceEvent, md listener.Metadata) error {
 	rc := serializer.RequestContextFrom(ctx)
 	fmt.Printf("%s from %s: %s is %s (request %s)\n", eventType, publisherID, p.InstanceID, p.State, rc.String("request_id"))
 	close(b.done)
@@ -33,7 +34,7 @@ func (b *Billing) Info(ctx context.Context, publisherID, eventType string, p Ins
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tr, err := transport.Open(ctx, "fake:///example")
+	tr, err := transport.Open(ctx, "fake:///listener-example")
 	if err != nil {
 		panic(err)
 	}
@@ -49,8 +50,8 @@ func Example() {
 	}
 
 	b := &Billing{done: make(chan struct{})}
-	l, err := notify.NewListener(tr, []target.Target{{Topic: "notifications"}}, []any{
-		notify.Endpoint(b, notify.WithFilter(notify.Filter{EventType: `compute\.instance\.`})),
+	l, err := listener.New(tr, []target.Target{{Topic: "notifications"}}, []any{
+		listener.Filtered(b, listener.Filter{EventType: `compute\.instance\.`}),
 	})
 	if err != nil {
 		panic(err)
@@ -64,55 +65,4 @@ func Example() {
 	}
 	// Output:
 	// compute.instance.create.end from compute.host1: i-1 is ACTIVE (request req-42)
-}
-
-// The test driver records notifications for the tests of code that sends
-// them.
-func ExampleRecorder() {
-	ctx := context.Background()
-	tr, err := transport.Open(ctx, "fake:///example-recorder")
-	if err != nil {
-		panic(err)
-	}
-	defer tr.Close()
-	var rec notify.Recorder
-	n, err := notify.New(tr, notify.Driver("test"), notify.Record(&rec), notify.PublisherID("api"))
-	if err != nil {
-		panic(err)
-	}
-	n.Warn(ctx, "quota.exceeded", map[string]int{"limit": 10})
-	n.Prepare(notify.PublisherID("api.host2")).Error(ctx, "quota.broken", nil)
-	for _, r := range rec.Notifications() {
-		fmt.Println(r.Priority, r.PublisherID, r.EventType, r.Payload)
-	}
-	// Output:
-	// WARN api quota.exceeded map[limit:10]
-	// ERROR api.host2 quota.broken <nil>
-}
-
-// Rules for the routing driver, as in oslo's routing_notifier.yaml.
-func ExampleRoutingRules() {
-	ctx := context.Background()
-	tr, err := transport.Open(ctx, "fake:///example-routing")
-	if err != nil {
-		panic(err)
-	}
-	defer tr.Close()
-	var rec notify.Recorder
-	n, err := notify.New(tr, notify.Driver("routing"), notify.Record(&rec), notify.RoutingRules(
-		notify.RoutingRule{Driver: "test", Priorities: []string{"error", "critical"}},
-		notify.RoutingRule{Driver: "test", Events: []string{"compute.instance.*"}},
-	))
-	if err != nil {
-		panic(err)
-	}
-	n.Info(ctx, "compute.instance.create.end", nil) // routed: event
-	n.Info(ctx, "network.port.create", nil)         // dropped
-	n.Error(ctx, "network.port.fail", nil)          // routed: priority
-	for _, r := range rec.Notifications() {
-		fmt.Println(r.Priority, r.EventType)
-	}
-	// Output:
-	// INFO compute.instance.create.end
-	// ERROR network.port.fail
 }

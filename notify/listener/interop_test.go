@@ -1,55 +1,20 @@
-package notify_test
+package listener_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oslo-go/messaging/internal/engine"
-	"github.com/oslo-go/messaging/notify"
-	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/notify/internal/notifytest"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
-
-// pythonDispatch decodes notification bodies (one JSON string per line on
-// stdin) the way Python oslo.messaging's AMQP listener does and hands them
-// to its NotificationDispatcher; it prints what the endpoint got.
-const pythonDispatch = `
-import json, sys
-from oslo_messaging._drivers import common, amqp as rpc_amqp
-from oslo_messaging.notify import dispatcher
-
-class Endpoint(object):
-    pass
-
-def make(prio):
-    def handler(self, ctxt, publisher_id, event_type, payload, metadata):
-        print(json.dumps(dict(method=prio, ctxt=ctxt, publisher_id=publisher_id, event_type=event_type,
-                              payload=payload, metadata=metadata)), flush=True)
-    return handler
-
-for p in dispatcher.PRIORITIES:
-    setattr(Endpoint, p, make(p))
-
-class Incoming(object):
-    def __init__(self, ctxt, message):
-        self.ctxt, self.message = ctxt, message
-
-d = dispatcher.NotificationDispatcher([Endpoint()], None)
-cache = rpc_amqp._MsgIdCache()
-for line in sys.stdin:
-    msg = common.deserialize_msg(json.loads(json.loads(line)))
-    ctxt = rpc_amqp.unpack_context(msg)
-    cache.check_duplicate_message(msg)  # pops _unique_id
-    d.dispatch(Incoming(ctxt.to_dict(), msg))
-`
 
 // pythonSend runs Python oslo.messaging's Notifier with its messagingv2 and
 // messaging drivers over a transport that encodes each notification as the
@@ -83,25 +48,25 @@ for drv in ('messagingv2', 'messaging'):
 // every handles all priorities.
 type every struct{ *sink }
 
-func (e every) Audit(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Audit(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "audit", pub, ev, p, md)
 }
-func (e every) Debug(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Debug(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "debug", pub, ev, p, md)
 }
-func (e every) Info(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Info(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "info", pub, ev, p, md)
 }
-func (e every) Warn(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Warn(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "warn", pub, ev, p, md)
 }
-func (e every) Error(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Error(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "error", pub, ev, p, md)
 }
-func (e every) Critical(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Critical(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "critical", pub, ev, p, md)
 }
-func (e every) Sample(ctx context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e every) Sample(ctx context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.record(ctx, "sample", pub, ev, p, md)
 }
 
@@ -109,8 +74,8 @@ func (e every) Sample(ctx context.Context, pub, ev string, p map[string]any, md 
 // (both formats, every priority, no publisher id) to a Go listener.
 func TestGoListensToPythonNotifications(t *testing.T) {
 	t.Parallel()
-	py := needPython(t)
-	topic := uniqueTopic("py")
+	py := notifytest.NeedPython(t)
+	topic := notifytest.UniqueTopic("py")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
@@ -120,10 +85,10 @@ func TestGoListensToPythonNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, stderr.String())
 	}
-	url := fakeURL(t)
-	tr := open(t, url)
+	url := notifytest.FakeURL(t)
+	tr := notifytest.Open(t, url)
 	s := newSink()
-	listener(t, url, topic, []any{every{s}}, notify.MaxConcurrency(1))
+	start(t, url, topic, []any{every{s}}, listener.MaxConcurrency(1))
 	nt := engine.Of(tr).Driver().(driver.Notifier)
 	count := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -131,7 +96,7 @@ func TestGoListensToPythonNotifications(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
-		if err := nt.Notify(testCtx(t), engine.Of(tr).ResolveTarget(target.Target{Topic: m.Topic}), &driver.Message{Body: []byte(m.Body)}); err != nil {
+		if err := nt.Notify(notifytest.Ctx(t), engine.Of(tr).ResolveTarget(target.Target{Topic: m.Topic}), &driver.Message{Body: []byte(m.Body)}); err != nil {
 			t.Fatal(err)
 		}
 		count++
@@ -143,7 +108,7 @@ func TestGoListensToPythonNotifications(t *testing.T) {
 	for _, e := range s.wait(t, count) {
 		p := e.payload.(map[string]any)
 		if p["prio"] != e.prio || e.publisherID != "" || !strings.HasPrefix(e.eventType, "py.messaging") ||
-			e.rc.String("user") != "py" || !uuidRE.MatchString(e.md.MessageID) || !timestampRE.MatchString(e.md.Timestamp) {
+			e.rc.String("user") != "py" || !notifytest.UUIDRE.MatchString(e.md.MessageID) || !notifytest.TimestampRE.MatchString(e.md.Timestamp) {
 			t.Errorf("from Python: %+v", e)
 		}
 		seen[e.eventType]++
@@ -152,88 +117,4 @@ func TestGoListensToPythonNotifications(t *testing.T) {
 		t.Fatalf("received %v", seen)
 	}
 	s.none(t)
-}
-
-// needPython returns /usr/bin/python3 when Python oslo.messaging is
-// installed; otherwise it skips t, or fails it when CI is set.
-func needPython(t *testing.T) string {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import oslo_messaging").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Python oslo.messaging is missing (%v): run .ci/services.sh", err)
-		}
-		t.Skipf("Python oslo.messaging is not installed: %v", err)
-	}
-	return py
-}
-
-// TestPythonDispatchesGoNotifications feeds what the Go notifier sends
-// (both formats, every priority) to Python oslo.messaging's notification
-// dispatcher.
-func TestPythonDispatchesGoNotifications(t *testing.T) {
-	t.Parallel()
-	py := needPython(t)
-	tr := open(t, fakeURL(t))
-	var stdin bytes.Buffer
-	type sent struct{ drv, prio string }
-	var want []sent
-	prios := []string{"audit", "debug", "info", "warn", "error", "critical", "sample"}
-	raws := map[string]*rawListener{}
-	for _, prio := range prios {
-		raws[prio] = listenRaw(t, tr, "notifications."+prio)
-	}
-	for _, drv := range []string{"messagingv2", "messaging"} {
-		n, err := notify.New(tr, notify.Driver(drv), notify.PublisherID("go.host"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, prio := range prios {
-			ctx := serializer.WithRequestContext(testCtx(t), serializer.RequestContext{"user": "u1", "roles": []string{"admin"}})
-			if err := n.Notify(ctx, prio, "go."+drv, map[string]any{"k": "v", "n": 1}); err != nil {
-				t.Fatal(err)
-			}
-			line, _ := json.Marshal(string(raws[prio].next(t).Body))
-			stdin.Write(append(line, '\n'))
-			want = append(want, sent{drv, prio})
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", pythonDispatch)
-	cmd.Stdin = &stdin
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.String())
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	i := 0
-	for sc.Scan() {
-		var got struct {
-			Method      string            `json:"method"`
-			Ctxt        map[string]any    `json:"ctxt"`
-			PublisherID string            `json:"publisher_id"`
-			EventType   string            `json:"event_type"`
-			Payload     map[string]any    `json:"payload"`
-			Metadata    map[string]string `json:"metadata"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &got); err != nil {
-			t.Fatalf("%s: %v", sc.Text(), err)
-		}
-		if i >= len(want) {
-			t.Fatalf("extra dispatch %s", sc.Text())
-		}
-		w := want[i]
-		if got.Method != w.prio || got.PublisherID != "go.host" || got.EventType != "go."+w.drv ||
-			got.Payload["k"] != "v" || got.Payload["n"] != 1.0 || got.Ctxt["user"] != "u1" ||
-			!uuidRE.MatchString(got.Metadata["message_id"]) || !timestampRE.MatchString(got.Metadata["timestamp"]) {
-			t.Errorf("Python got %s for %+v", sc.Text(), w)
-		}
-		i++
-	}
-	if i != len(want) {
-		t.Fatalf("Python dispatched %d of %d notifications\n%s", i, len(want), strings.TrimSpace(stderr.String()))
-	}
 }
