@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	_ "github.com/oslo-go/messaging/drivers/nats"
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
