@@ -72,7 +72,7 @@
 //
 // TestPythonNotifierGoListener: Python's Notifier (messagingv2 and the
 // envelope-less messaging driver, every priority, a prepared publisher id)
-// to a Go notify.Listener, first while it is down (delivered when it
+// to a Go listener.Listener, first while it is down (delivered when it
 // starts), then while it runs: payload, context, publisher id, event type,
 // priority, message id and timestamp intact.
 //

@@ -25,13 +25,6 @@ const DefaultTopic = "notifications"
 // console script and most services pick messagingv2.
 const DefaultDriver = "messagingv2"
 
-// priorities are oslo's PRIORITIES, lower case, in oslo's order. On the
-// wire a priority is upper case.
-var priorities = [...]string{"audit", "debug", "info", "warn", "error", "critical", "sample"}
-
-// isPriority reports whether p (lower case) is one of oslo's priorities.
-func isPriority(p string) bool { return slices.Contains(priorities[:], p) }
-
 // Notifier sends notifications (oslo's Notifier). It is immutable and safe
 // for concurrent use; Prepare returns a copy with another publisher id or
 // retry that shares the drivers.
@@ -61,13 +54,6 @@ type Option interface {
 type PrepareOption interface {
 	Option
 	applyPrepare(*sendSettings)
-}
-
-// A SharedOption configures a Notifier (New) as well as a Listener
-// (NewListener): WithSerializer and WithLogger.
-type SharedOption interface {
-	Option
-	ListenerOption
 }
 
 type sendSettings struct {
@@ -131,39 +117,21 @@ func Driver(names ...string) Option {
 	})
 }
 
-type sharedOption struct {
-	notifier func(*notifierOptions)
-	listener func(*listenerOptions)
-}
-
-func (s sharedOption) applyNotifier(o *notifierOptions) { s.notifier(o) }
-func (s sharedOption) applyListener(o *listenerOptions) { s.listener(o) }
-
-// WithSerializer sets the serializer; the default is serializer.NoOp.
-//
-// A Notifier runs SerializeEntity on the payload and SerializeContext on
-// the ctx of each send (the request context sent as _context_* keys). A
-// Listener runs DeserializeContext on the received request context (the
-// handlers' ctx carries its result) and DeserializeEntity on the payload
-// before it is bound to the handler's payload type (not in batch mode).
-func WithSerializer(s serializer.Serializer) SharedOption {
+// WithSerializer sets the serializer; the default is serializer.NoOp. The
+// notifier runs SerializeEntity on the payload and SerializeContext on the
+// ctx of each send (the request context sent as _context_* keys).
+func WithSerializer(s serializer.Serializer) Option {
 	if s == nil {
 		s = serializer.NoOp{}
 	}
-	return sharedOption{
-		notifier: func(o *notifierOptions) { o.ser = s },
-		listener: func(o *listenerOptions) { o.ser = s },
-	}
+	return optionFunc(func(o *notifierOptions) { o.ser = s })
 }
 
-// WithLogger sets the logger; the default is the transport's. The library
-// logs problems at Warn and Error and details at Debug. The "log" driver
-// writes notifications to this logger.
-func WithLogger(l *slog.Logger) SharedOption {
-	return sharedOption{
-		notifier: func(o *notifierOptions) { o.logger = l },
-		listener: func(o *listenerOptions) { o.logger = l },
-	}
+// WithLogger sets the logger; the default is the transport's. The notifier
+// logs details at Debug. The "log" driver writes notifications to this
+// logger.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *notifierOptions) { o.logger = l })
 }
 
 // New returns a notifier sending through tr with the drivers and topics of
@@ -295,8 +263,8 @@ func (n *Notifier) Notify(ctx context.Context, priority, eventType string, paylo
 	if p == "warning" {
 		p = "warn"
 	}
-	if !isPriority(p) {
-		return fmt.Errorf("notify: unknown priority %q (want one of %s)", priority, strings.Join(priorities[:], ", "))
+	if !wire.IsPriority(p) {
+		return fmt.Errorf("notify: unknown priority %q (want one of %s)", priority, strings.Join(wire.Priorities[:], ", "))
 	}
 	return n.send(ctx, strings.ToUpper(p), eventType, payload)
 }

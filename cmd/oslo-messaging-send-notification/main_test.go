@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -71,21 +71,21 @@ func runCmd(t *testing.T, env func(string) string, args ...string) (code int, st
 type received struct {
 	prio, pub, event string
 	payload          map[string]any
-	md               notify.Metadata
+	md               listener.Metadata
 }
 
 type endpoint struct{ ch chan received }
 
-func (e endpoint) handle(prio, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e endpoint) handle(prio, pub, ev string, p map[string]any, md listener.Metadata) error {
 	e.ch <- received{prio, pub, ev, p, md}
 	return nil
 }
 
-func (e endpoint) Info(_ context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e endpoint) Info(_ context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.handle("info", pub, ev, p, md)
 }
 
-func (e endpoint) Error(_ context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e endpoint) Error(_ context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.handle("error", pub, ev, p, md)
 }
 
@@ -104,7 +104,7 @@ func receive(t *testing.T, url string, n int, topics ...string) []received {
 		tgs = append(tgs, target.Target{Topic: tp})
 	}
 	ep := endpoint{ch: make(chan received, 10)}
-	l, err := notify.NewListener(tr, tgs, []any{ep})
+	l, err := listener.New(tr, tgs, []any{ep})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 	"github.com/oslo-go/messaging/examples/trove/internal/walk"
 	"github.com/oslo-go/messaging/examples/trove/store"
 	"github.com/oslo-go/messaging/examples/trove/taskmanager"
-	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -134,7 +134,7 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	fmt.Fprintf(out, "    transport %s, database %s\n", transport.RedactURL(tr.URL()), cfg.DB)
 	fmt.Fprintf(out, "    API %s\n", sys.URL)
 
-	listener, err := printNotifications(ctx, tr, cfg.NotificationTopic, out)
+	printer, err := printNotifications(ctx, tr, cfg.NotificationTopic, out)
 	if err != nil {
 		sys.Shutdown(ctx)
 		return err
@@ -149,8 +149,8 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
 	defer cancel()
 	err = sys.Shutdown(shutdownCtx)
-	if listener != nil {
-		err = errors.Join(err, listener.Shutdown(shutdownCtx))
+	if printer != nil {
+		err = errors.Join(err, printer.Shutdown(shutdownCtx))
 	}
 	if err := errors.Join(walkErr, err); err != nil {
 		return err
@@ -162,9 +162,9 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 // printNotifications prints the notifications sent to topic, one at a time
 // so that they print in order. It returns a nil listener when the
 // transport carries no notifications.
-func printNotifications(ctx context.Context, tr *transport.Transport, topic string, out io.Writer) (*notify.Listener, error) {
-	l, err := notify.NewListener(tr, []target.Target{{Topic: topic}}, []any{&notificationPrinter{out: out}},
-		notify.MaxConcurrency(1))
+func printNotifications(ctx context.Context, tr *transport.Transport, topic string, out io.Writer) (*listener.Listener, error) {
+	l, err := listener.New(tr, []target.Target{{Topic: topic}}, []any{&notificationPrinter{out: out}},
+		listener.MaxConcurrency(1))
 	if err != nil {
 		return nil, err
 	}
@@ -181,13 +181,13 @@ func printNotifications(ctx context.Context, tr *transport.Transport, topic stri
 type notificationPrinter struct{ out io.Writer }
 
 // Info prints an INFO notification.
-func (p *notificationPrinter) Info(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md notify.Metadata) error {
+func (p *notificationPrinter) Info(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md listener.Metadata) error {
 	fmt.Fprintf(p.out, "    notification %s from %s: instance %s\n", eventType, publisherID, payload.InstanceID)
 	return nil
 }
 
 // Error prints an ERROR notification.
-func (p *notificationPrinter) Error(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md notify.Metadata) error {
+func (p *notificationPrinter) Error(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md listener.Metadata) error {
 	fmt.Fprintf(p.out, "    notification %s from %s: instance %s: %s\n", eventType, publisherID, payload.InstanceID, payload.Message)
 	return nil
 }

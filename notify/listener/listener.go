@@ -1,4 +1,4 @@
-package notify
+package listener
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/internal/dedup"
 	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -29,20 +30,21 @@ const DefaultMaxConcurrency = 64
 // being logged. Any other error also requeues, after being logged at
 // Error. Either is honoured only with AllowRequeue; otherwise the
 // notification is acknowledged anyway, as in oslo.
-var ErrRequeue = errors.New("notify: requeue")
+var ErrRequeue = errors.New("listener: requeue")
 
 // Errors returned by Listener.Start.
 var (
-	ErrListenerStarted = errors.New("notify: listener already started")
-	ErrListenerClosed  = errors.New("notify: listener closed")
+	// ErrStarted: the listener was started before.
+	ErrStarted = errors.New("listener: already started")
+	// ErrClosed: the listener was shut down or closed; a Listener is
+	// started once.
+	ErrClosed = errors.New("listener: closed")
 )
 
-// A ListenerOption configures a Listener; see NewListener.
-type ListenerOption interface {
-	applyListener(*listenerOptions)
-}
+// An Option configures a Listener; see New.
+type Option func(*options)
 
-type listenerOptions struct {
+type options struct {
 	pool           string
 	allowRequeue   bool
 	batch          bool
@@ -53,29 +55,25 @@ type listenerOptions struct {
 	logger         *slog.Logger
 }
 
-type listenerFunc func(*listenerOptions)
-
-func (f listenerFunc) applyListener(o *listenerOptions) { f(o) }
-
 // Pool makes the listener share its notifications with the other
 // listeners of the same pool name: each pool gets every notification once,
 // and so do the listeners without a pool, together (oslo's pool). A
 // notifier always also feeds the pool-less queue: some listener must
 // consume it, or it grows without bound.
-func Pool(name string) ListenerOption {
-	return listenerFunc(func(o *listenerOptions) { o.pool = name })
+func Pool(name string) Option {
+	return func(o *options) { o.pool = name }
 }
 
 // AllowRequeue makes a notification whose handling failed go back to the
 // broker for redelivery. Without it (the default, as in oslo) a failed
 // notification is logged and acknowledged.
-func AllowRequeue(allow bool) ListenerOption {
-	return listenerFunc(func(o *listenerOptions) { o.allowRequeue = allow })
+func AllowRequeue(allow bool) Option {
+	return func(o *options) { o.allowRequeue = allow }
 }
 
 // Batch makes the listener hand notifications to endpoints in batches
 // (oslo's get_batch_notification_listener): endpoint methods then have the
-// type func(ctx context.Context, msgs []notify.Message) error. A batch is
+// type func(ctx context.Context, msgs []listener.Message) error. A batch is
 // handed over when size notifications have arrived, or when timeout has
 // passed since the first one arrived; timeout <= 0 waits for full batches.
 // size < 1 means 1.
@@ -87,16 +85,33 @@ func AllowRequeue(allow bool) ListenerOption {
 // the messages of that priority its filter matches (it is not called when
 // none do). An error from a method requeues every message of its priority
 // in the batch (with AllowRequeue) and stops the dispatch of that priority.
-func Batch(size int, timeout time.Duration) ListenerOption {
-	return listenerFunc(func(o *listenerOptions) {
+func Batch(size int, timeout time.Duration) Option {
+	return func(o *options) {
 		o.batch, o.batchSize, o.batchTimeout = true, max(size, 1), timeout
-	})
+	}
 }
 
 // MaxConcurrency bounds the notifications (in batch mode: the batches)
 // handled at once; n < 1 means 1. The default is 64.
-func MaxConcurrency(n int) ListenerOption {
-	return listenerFunc(func(o *listenerOptions) { o.maxConcurrency = max(n, 1) })
+func MaxConcurrency(n int) Option {
+	return func(o *options) { o.maxConcurrency = max(n, 1) }
+}
+
+// WithSerializer sets the serializer; the default is serializer.NoOp. The
+// listener runs DeserializeContext on the received request context (the
+// handlers' ctx carries its result) and DeserializeEntity on the payload
+// before it is bound to the handler's payload type (not in batch mode).
+func WithSerializer(s serializer.Serializer) Option {
+	if s == nil {
+		s = serializer.NoOp{}
+	}
+	return func(o *options) { o.ser = s }
+}
+
+// WithLogger sets the logger; the default is the transport's. The listener
+// logs problems at Warn and Error and details at Debug.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
 }
 
 // Listener consumes notifications and dispatches them to endpoints (oslo's
@@ -125,8 +140,6 @@ type Listener struct {
 	drained   chan struct{}
 }
 
-type options = listenerOptions
-
 type state int
 
 const (
@@ -135,7 +148,7 @@ const (
 	stateStopped
 )
 
-// NewListener returns a listener for the notifications sent to targets
+// New returns a listener for the notifications sent to targets
 // (each needs a Topic; Exchange is optional) dispatched to endpoints (oslo's
 // get_notification_listener). It does not start consuming.
 //
@@ -143,13 +156,13 @@ const (
 // Debug, Info, Warn, Error, Critical, Sample, matched case-insensitively
 // against the notification's priority) have the type
 //
-//	func(ctx context.Context, publisherID, eventType string, payload P, md notify.Metadata) error
+//	func(ctx context.Context, publisherID, eventType string, payload P, md listener.Metadata) error
 //
 // where P is any type the payload decodes into (serializer.Raw gets it
 // undecoded, any gets the generic form), and ctx carries the request
 // context (serializer.RequestContextFrom). With Batch the methods have the
-// type func(ctx context.Context, msgs []notify.Message) error. Wrap an
-// endpoint with Endpoint to give it a Filter. Endpoints are validated
+// type func(ctx context.Context, msgs []listener.Message) error. Wrap an
+// endpoint with Filtered to give it a Filter. Endpoints are validated
 // here: a method named after a priority with another type is an error.
 //
 // The listener consumes only the topics "<topic>.<priority>" of the
@@ -160,25 +173,25 @@ const (
 // notification with an unknown priority is logged and acknowledged; a
 // redelivery of one already acknowledged (same _unique_id, among the last
 // 256) is dropped.
-func NewListener(tr *transport.Transport, targets []target.Target, endpoints []any, opts ...ListenerOption) (*Listener, error) {
+func New(tr *transport.Transport, targets []target.Target, endpoints []any, opts ...Option) (*Listener, error) {
 	if tr == nil {
-		return nil, errors.New("notify: nil transport")
+		return nil, errors.New("listener: nil transport")
 	}
 	if len(targets) == 0 {
-		return nil, errors.New("notify: no targets")
+		return nil, errors.New("listener: no targets")
 	}
 	for _, t := range targets {
 		if err := t.ValidateListener(); err != nil {
-			return nil, fmt.Errorf("notify: %w", err)
+			return nil, fmt.Errorf("listener: %w", err)
 		}
 	}
 	if len(endpoints) == 0 {
-		return nil, errors.New("notify: no endpoints")
+		return nil, errors.New("listener: no endpoints")
 	}
-	o := listenerOptions{maxConcurrency: DefaultMaxConcurrency, ser: serializer.NoOp{}}
+	o := options{maxConcurrency: DefaultMaxConcurrency, ser: serializer.NoOp{}}
 	for _, opt := range opts {
 		if opt != nil {
-			opt.applyListener(&o)
+			opt(&o)
 		}
 	}
 	if o.logger == nil {
@@ -197,7 +210,7 @@ func NewListener(tr *transport.Transport, targets []target.Target, endpoints []a
 	var subs []target.Target
 	seen := map[[2]string]bool{}
 	for _, t := range targets {
-		for _, p := range priorities {
+		for _, p := range wire.Priorities {
 			if len(byPrio[p]) == 0 {
 				continue
 			}
@@ -230,13 +243,13 @@ func (l *Listener) Start(ctx context.Context) error {
 	defer l.mu.Unlock()
 	switch l.state {
 	case stateRunning:
-		return ErrListenerStarted
+		return ErrStarted
 	case stateStopped:
-		return ErrListenerClosed
+		return ErrClosed
 	}
 	nl, err := l.e.ListenNotifications(ctx, l.subs, l.o.pool, driver.ListenOptions{Capacity: l.o.maxConcurrency})
 	if err != nil {
-		return fmt.Errorf("notify: listening on %s: %w", topicsOf(l.subs), err)
+		return fmt.Errorf("listener: listening on %s: %w", topicsOf(l.subs), err)
 	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	l.nl, l.stopLoop, l.loopDone = nl, stop, make(chan struct{})
@@ -321,7 +334,7 @@ func (l *Listener) closeListener() {
 	}
 	l.closeOnce.Do(func() {
 		if err := nl.Close(); err != nil {
-			l.o.logger.Warn("notify: closing listener", "error", err)
+			l.o.logger.Warn("listener: releasing the subscription", "error", err)
 		}
 	})
 }
@@ -338,7 +351,7 @@ func (l *Listener) next(ctx context.Context, retry *backoff.Backoff) *engine.Not
 		if ctx.Err() != nil || errors.Is(err, transport.ErrClosed) {
 			return nil
 		}
-		l.o.logger.Error("notify: receiving notifications", "topics", topicsOf(l.subs), "error", err)
+		l.o.logger.Error("listener: receiving notifications", "topics", topicsOf(l.subs), "error", err)
 		if !backoff.Sleep(ctx, retry.Next(), nil) {
 			return nil
 		}
@@ -383,9 +396,9 @@ func (l *Listener) duplicate(d *engine.NotificationDelivery) bool {
 	if d.UniqueID == "" || !l.dedup.Contains(d.UniqueID) {
 		return false
 	}
-	l.o.logger.Debug("notify: dropping duplicate notification", "unique_id", d.UniqueID, "event_type", d.EventType)
+	l.o.logger.Debug("listener: dropping duplicate notification", "unique_id", d.UniqueID, "event_type", d.EventType)
 	if err := d.Ack(); err != nil {
-		l.o.logger.Debug("notify: acknowledging a duplicate notification", "error", err)
+		l.o.logger.Debug("listener: acknowledging a duplicate notification", "error", err)
 	}
 	return true
 }
@@ -394,17 +407,17 @@ func (l *Listener) duplicate(d *engine.NotificationDelivery) bool {
 func (l *Listener) settle(d *engine.NotificationDelivery, requeue bool) {
 	if l.handlerCtx.Err() != nil {
 		// Close released the subscription: the broker has it back.
-		l.o.logger.Debug("notify: listener closed; notification left to the broker", "message_id", d.MessageID)
+		l.o.logger.Debug("listener: closed; notification left to the broker", "message_id", d.MessageID)
 		return
 	}
 	if requeue && l.o.allowRequeue {
 		if err := d.Requeue(); err != nil {
-			l.o.logger.Warn("notify: requeueing notification", "message_id", d.MessageID, "error", err)
+			l.o.logger.Warn("listener: requeueing notification", "message_id", d.MessageID, "error", err)
 		}
 		return
 	}
 	if err := d.Ack(); err != nil {
-		l.o.logger.Warn("notify: acknowledging notification", "message_id", d.MessageID, "error", err)
+		l.o.logger.Warn("listener: acknowledging notification", "message_id", d.MessageID, "error", err)
 		return
 	}
 	if d.UniqueID != "" {
@@ -423,14 +436,14 @@ func (l *Listener) logFailure(h *handler, eventType, messageID string, err error
 	if errors.As(err, &pe) {
 		attrs = append(attrs, "stack", string(pe.Stack))
 	}
-	l.o.logger.Log(context.Background(), level, "notify: notification handler failed", attrs...)
+	l.o.logger.Log(context.Background(), level, "listener: notification handler failed", attrs...)
 }
 
 // priorityOf returns the lower-case priority of d, logging an unknown one.
 func (l *Listener) priorityOf(d *engine.NotificationDelivery) (string, bool) {
 	prio := strings.ToLower(d.Priority)
-	if !isPriority(prio) {
-		l.o.logger.Warn("notify: unknown priority", "priority", d.Priority, "event_type", d.EventType, "message_id", d.MessageID)
+	if !wire.IsPriority(prio) {
+		l.o.logger.Warn("listener: unknown priority", "priority", d.Priority, "event_type", d.EventType, "message_id", d.MessageID)
 		return "", false
 	}
 	return prio, true
@@ -473,7 +486,7 @@ func (l *Listener) dispatch(d *engine.NotificationDelivery) (requeue bool) {
 func (l *Listener) requestContext(d *engine.NotificationDelivery) (context.Context, error) {
 	ctx, err := l.o.ser.DeserializeContext(l.handlerCtx, d.Context)
 	if err != nil {
-		l.o.logger.Error("notify: deserializing request context", "event_type", d.EventType, "message_id", d.MessageID, "error", err)
+		l.o.logger.Error("listener: deserializing request context", "event_type", d.EventType, "message_id", d.MessageID, "error", err)
 		return nil, err
 	}
 	if ctx == nil {
@@ -530,14 +543,14 @@ func (l *Listener) payloadValue(ctx context.Context, p *payloadCache, t reflect.
 		}
 		if !p.raw.IsNull() {
 			if err := p.raw.Decode(ptr.Interface()); err != nil {
-				return reflect.Value{}, fmt.Errorf("notify: decoding payload into %s: %w", t, err)
+				return reflect.Value{}, fmt.Errorf("listener: decoding payload into %s: %w", t, err)
 			}
 		}
 		return ptr.Elem(), nil
 	}
 	ent, err := p.entity(ctx, l.o.ser)
 	if err != nil {
-		return reflect.Value{}, fmt.Errorf("notify: deserializing payload: %w", err)
+		return reflect.Value{}, fmt.Errorf("listener: deserializing payload: %w", err)
 	}
 	if ent == nil {
 		if t == rawType {
@@ -552,14 +565,14 @@ func (l *Listener) payloadValue(ctx context.Context, p *payloadCache, t reflect.
 	codec := serializer.CodecOf(p.raw.Codec)
 	data, err := codec.Marshal(ent)
 	if err != nil {
-		return reflect.Value{}, fmt.Errorf("notify: encoding deserialized payload: %w", err)
+		return reflect.Value{}, fmt.Errorf("listener: encoding deserialized payload: %w", err)
 	}
 	raw := serializer.Raw{Data: data, Codec: p.raw.Codec}
 	if t == rawType {
 		return reflect.ValueOf(raw), nil
 	}
 	if err := raw.Decode(ptr.Interface()); err != nil {
-		return reflect.Value{}, fmt.Errorf("notify: decoding payload into %s: %w", t, err)
+		return reflect.Value{}, fmt.Errorf("listener: decoding payload into %s: %w", t, err)
 	}
 	return ptr.Elem(), nil
 }

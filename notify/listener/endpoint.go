@@ -1,4 +1,4 @@
-package notify
+package listener
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 )
 
@@ -15,7 +16,7 @@ type Metadata struct {
 	// MessageID is the notification's message_id, a dashed UUID.
 	MessageID string
 	// Timestamp is the notification's timestamp as sent,
-	// "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC (see ParseTimestamp).
+	// "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC (see notify.ParseTimestamp).
 	Timestamp string
 }
 
@@ -34,37 +35,25 @@ type Message struct {
 	Metadata Metadata
 }
 
-// Endpoint attaches options to an endpoint; put the result in
-// NewListener's list in place of impl.
+// Filtered makes the endpoint impl receive only the notifications f
+// matches (oslo's filter_rule endpoint attribute); put the result in New's
+// list in place of impl. Filtered on an endpoint Filtered returned sets its
+// filter to f, as assigning filter_rule again does in oslo.
 //
-//	notify.NewListener(tr, targets, []any{
-//		notify.Endpoint(&Billing{}, notify.WithFilter(notify.Filter{EventType: `compute\.instance\.`})),
+//	listener.New(tr, targets, []any{
+//		listener.Filtered(&Billing{}, listener.Filter{EventType: `compute\.instance\.`}),
 //	})
-func Endpoint(impl any, opts ...EndpointOption) any {
-	if s, ok := impl.(*endpointSpec); ok && s != nil {
-		all := append(append([]EndpointOption(nil), s.opts...), opts...)
-		return &endpointSpec{impl: s.impl, opts: all}
+func Filtered(impl any, f Filter) any {
+	if e, ok := impl.(*filtered); ok && e != nil {
+		impl = e.impl
 	}
-	return &endpointSpec{impl: impl, opts: opts}
+	return &filtered{impl: impl, filter: f}
 }
 
-type endpointSpec struct {
-	impl any
-	opts []EndpointOption
-}
-
-// An EndpointOption configures one endpoint; see Endpoint.
-type EndpointOption func(*endpointOptions)
-
-type endpointOptions struct {
-	filter    Filter
-	hasFilter bool
-}
-
-// WithFilter makes the endpoint receive only the notifications f matches
-// (oslo's filter_rule endpoint attribute).
-func WithFilter(f Filter) EndpointOption {
-	return func(o *endpointOptions) { o.filter, o.hasFilter = f, true }
+// filtered is an endpoint with its filter.
+type filtered struct {
+	impl   any
+	filter Filter
 }
 
 var (
@@ -77,8 +66,8 @@ var (
 )
 
 const (
-	singleSignature = "func(context.Context, publisherID, eventType string, payload P, md notify.Metadata) error"
-	batchSignature  = "func(context.Context, []notify.Message) error"
+	singleSignature = "func(context.Context, publisherID, eventType string, payload P, md listener.Metadata) error"
+	batchSignature  = "func(context.Context, []listener.Message) error"
 )
 
 // handler is one priority method of one endpoint.
@@ -102,53 +91,48 @@ func isBatch(t reflect.Type) bool {
 func countPriorityMethods(t reflect.Type) int {
 	n := 0
 	for i := 0; i < t.NumMethod(); i++ {
-		if isPriority(strings.ToLower(t.Method(i).Name)) {
+		if wire.IsPriority(strings.ToLower(t.Method(i).Name)) {
 			n++
 		}
 	}
 	return n
 }
 
-// newEndpoint returns the handlers of endpoint i of NewListener's list,
-// by lower-case priority.
+// newEndpoint returns the handlers of endpoint i of New's list, by
+// lower-case priority.
 func newEndpoint(i int, elem any, batch bool) (map[string]*handler, error) {
-	var o endpointOptions
 	impl := elem
-	if s, ok := elem.(*endpointSpec); ok {
-		if s == nil {
-			return nil, fmt.Errorf("notify: endpoint %d is nil", i)
+	var f *Filter // set: Filtered
+	if e, ok := elem.(*filtered); ok {
+		if e == nil {
+			return nil, fmt.Errorf("listener: endpoint %d is nil", i)
 		}
-		impl = s.impl
-		for _, opt := range s.opts {
-			if opt != nil {
-				opt(&o)
-			}
-		}
+		impl, f = e.impl, &e.filter
 	}
 	v := reflect.ValueOf(impl)
 	if !v.IsValid() || (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface || v.Kind() == reflect.Map ||
 		v.Kind() == reflect.Func || v.Kind() == reflect.Slice) && v.IsNil() {
-		return nil, fmt.Errorf("notify: endpoint %d is nil", i)
+		return nil, fmt.Errorf("listener: endpoint %d is nil", i)
 	}
 	name := fmt.Sprintf("endpoint %d (%T)", i, impl)
 	var filter *compiledFilter
-	if o.hasFilter {
-		f, err := compileFilter(o.filter)
+	if f != nil {
+		cf, err := compileFilter(*f)
 		if err != nil {
-			return nil, fmt.Errorf("notify: %s: %w", name, err)
+			return nil, fmt.Errorf("listener: %s: %w", name, err)
 		}
-		filter = f
+		filter = cf
 	}
 	t := v.Type()
 	hs := map[string]*handler{}
 	for j := 0; j < t.NumMethod(); j++ {
 		m := t.Method(j)
 		prio := strings.ToLower(m.Name)
-		if !isPriority(prio) {
+		if !wire.IsPriority(prio) {
 			continue
 		}
 		if prev, dup := hs[prio]; dup {
-			return nil, fmt.Errorf("notify: %s: methods %s and %s both handle priority %s", name, prev.name, m.Name, prio)
+			return nil, fmt.Errorf("listener: %s: methods %s and %s both handle priority %s", name, prev.name, m.Name, prio)
 		}
 		mt := v.Method(j).Type()
 		h := &handler{name: fmt.Sprintf("(%s).%s", t, m.Name), filter: filter, fn: v.Method(j)}
@@ -157,23 +141,23 @@ func newEndpoint(i int, elem any, batch bool) (map[string]*handler, error) {
 			h.payload = mt.In(3)
 		case batch && isBatch(mt):
 		case batch && isSingle(mt):
-			return nil, fmt.Errorf("notify: %s: method %s has type %s; a batch listener (notify.Batch) wants %s", name, m.Name, mt, batchSignature)
+			return nil, fmt.Errorf("listener: %s: method %s has type %s; a batch listener (listener.Batch) wants %s", name, m.Name, mt, batchSignature)
 		case !batch && isBatch(mt):
-			return nil, fmt.Errorf("notify: %s: method %s has type %s, a batch method: pass notify.Batch to NewListener, or use %s", name, m.Name, mt, singleSignature)
+			return nil, fmt.Errorf("listener: %s: method %s has type %s, a batch method: pass listener.Batch to listener.New, or use %s", name, m.Name, mt, singleSignature)
 		default:
 			want := singleSignature
 			if batch {
 				want = batchSignature
 			}
-			return nil, fmt.Errorf("notify: %s: method %s has type %s; a notification method named after a priority must be %s", name, m.Name, mt, want)
+			return nil, fmt.Errorf("listener: %s: method %s has type %s; a notification method named after a priority must be %s", name, m.Name, mt, want)
 		}
 		hs[prio] = h
 	}
 	if len(hs) == 0 {
 		if t.Kind() != reflect.Pointer && countPriorityMethods(reflect.PointerTo(t)) > 0 {
-			return nil, fmt.Errorf("notify: %s has no notification methods (pass a pointer?)", name)
+			return nil, fmt.Errorf("listener: %s has no notification methods (pass a pointer?)", name)
 		}
-		return nil, fmt.Errorf("notify: %s has no notification methods: want methods named Audit, Debug, Info, Warn, Error, Critical or Sample", name)
+		return nil, fmt.Errorf("listener: %s has no notification methods: want methods named Audit, Debug, Info, Warn, Error, Critical or Sample", name)
 	}
 	return hs, nil
 }
@@ -188,7 +172,7 @@ type PanicError struct {
 
 // Error implements the error interface.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("notify: %s panicked: %v", e.Method, e.Value)
+	return fmt.Sprintf("listener: %s panicked: %v", e.Method, e.Value)
 }
 
 // call invokes the method and turns a panic into a *PanicError.

@@ -1,13 +1,13 @@
-package notify_test
+package listener_test
 
 import (
 	"sync"
 	"testing"
 
+	_ "github.com/oslo-go/messaging/drivers/nats"
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	_ "github.com/oslo-go/messaging/drivers/rabbit"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
-	_ "github.com/oslo-go/messaging/drivers/zmq"
 )
 
 // TestListenerRabbit runs the listener suite on the local RabbitMQ with

@@ -1,4 +1,4 @@
-package notify_test
+package listener_test
 
 import (
 	"context"
@@ -15,13 +15,15 @@ import (
 	"github.com/oslo-go/messaging/internal/engine"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/internal/notifytest"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
 // TestListenerFake runs the listener suite on the in-memory driver.
-func TestListenerFake(t *testing.T) { runListenerSuite(t, fakeURL) }
+func TestListenerFake(t *testing.T) { runListenerSuite(t, notifytest.FakeURL) }
 
 // runListenerSuite is the listener's behaviour over any driver that
 // implements driver.Notifier. url returns the transport URL for a test;
@@ -69,7 +71,7 @@ const settleTime = 150 * time.Millisecond
 type event struct {
 	prio, publisherID, eventType string
 	payload                      any
-	md                           notify.Metadata
+	md                           listener.Metadata
 	rc                           serializer.RequestContext
 }
 
@@ -82,7 +84,7 @@ type sink struct {
 
 func newSink() *sink { return &sink{ch: make(chan event, 1000)} }
 
-func (s *sink) record(ctx context.Context, prio, pub, ev string, p any, md notify.Metadata) error {
+func (s *sink) record(ctx context.Context, prio, pub, ev string, p any, md listener.Metadata) error {
 	e := event{prio: prio, publisherID: pub, eventType: ev, payload: p, md: md, rc: serializer.RequestContextFrom(ctx)}
 	s.calls.Add(1)
 	s.ch <- e
@@ -117,60 +119,65 @@ func (s *sink) none(t testing.TB) {
 	}
 }
 
+type payload struct {
+	InstanceID string `json:"instance_id"`
+	State      string `json:"state"`
+}
+
 // typed handles info and warn with a struct payload.
 type typed struct{ *sink }
 
-func (e typed) Info(ctx context.Context, pub, ev string, p payload, md notify.Metadata) error {
+func (e typed) Info(ctx context.Context, pub, ev string, p payload, md listener.Metadata) error {
 	return e.record(ctx, "info", pub, ev, p, md)
 }
 
-func (e typed) Warn(ctx context.Context, pub, ev string, p payload, md notify.Metadata) error {
+func (e typed) Warn(ctx context.Context, pub, ev string, p payload, md listener.Metadata) error {
 	return e.record(ctx, "warn", pub, ev, p, md)
 }
 
 // generic handles info, warn and error with any payload.
 type generic struct{ *sink }
 
-func (e generic) Info(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (e generic) Info(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return e.record(ctx, "info", pub, ev, p, md)
 }
 
-func (e generic) Warn(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (e generic) Warn(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return e.record(ctx, "warn", pub, ev, p, md)
 }
 
-func (e generic) Error(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (e generic) Error(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return e.record(ctx, "error", pub, ev, p, md)
 }
 
 // errorsOnly handles error with a raw payload.
 type errorsOnly struct{ *sink }
 
-func (e errorsOnly) Error(ctx context.Context, pub, ev string, p serializer.Raw, md notify.Metadata) error {
+func (e errorsOnly) Error(ctx context.Context, pub, ev string, p serializer.Raw, md listener.Metadata) error {
 	return e.record(ctx, "error", pub, ev, string(p.Data), md)
 }
 
 func notifier(t testing.TB, url string, topic string, opts ...notify.Option) *notify.Notifier {
 	t.Helper()
-	n, err := notify.New(open(t, url), append([]notify.Option{notify.Topics(topic), notify.PublisherID("compute.host1")}, opts...)...)
+	n, err := notify.New(notifytest.Open(t, url), append([]notify.Option{notify.Topics(topic), notify.PublisherID("compute.host1")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func listener(t testing.TB, url, topic string, endpoints []any, opts ...notify.ListenerOption) *notify.Listener {
+func start(t testing.TB, url, topic string, endpoints []any, opts ...listener.Option) *listener.Listener {
 	t.Helper()
-	opts = append([]notify.ListenerOption{notify.WithLogger(quiet)}, opts...)
-	l, err := notify.NewListener(open(t, url), []target.Target{{Topic: topic}}, endpoints, opts...)
+	opts = append([]listener.Option{listener.WithLogger(notifytest.Quiet)}, opts...)
+	l, err := listener.New(notifytest.Open(t, url), []target.Target{{Topic: topic}}, endpoints, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Start(testCtx(t)); err != nil {
+	if err := l.Start(notifytest.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := l.Shutdown(testCtx(t)); err != nil {
+		if err := l.Shutdown(notifytest.Ctx(t)); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 		l.Close()
@@ -179,11 +186,11 @@ func listener(t testing.TB, url, topic string, endpoints []any, opts ...notify.L
 }
 
 func rcCtx(t testing.TB, rc serializer.RequestContext) context.Context {
-	return serializer.WithRequestContext(testCtx(t), rc)
+	return serializer.WithRequestContext(notifytest.Ctx(t), rc)
 }
 
 func testDeliveredWhenStarted(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("delivered")
+	topic := notifytest.UniqueTopic("delivered")
 	n := notifier(t, url(t), topic)
 	ctx := rcCtx(t, serializer.RequestContext{"request_id": "req-1", "roles": []any{"admin"}})
 	for i := range 3 {
@@ -195,11 +202,11 @@ func testDeliveredWhenStarted(t *testing.T, url func(testing.TB) string) {
 		t.Fatal(err)
 	}
 	s := newSink()
-	listener(t, url(t), topic, []any{typed{s}})
+	start(t, url(t), topic, []any{typed{s}})
 	got := s.wait(t, 4)
 	var infos []string
 	for _, e := range got {
-		if !uuidRE.MatchString(e.md.MessageID) || !timestampRE.MatchString(e.md.Timestamp) ||
+		if !notifytest.UUIDRE.MatchString(e.md.MessageID) || !notifytest.TimestampRE.MatchString(e.md.Timestamp) ||
 			e.rc.String("request_id") != "req-1" || fmt.Sprint(e.rc["roles"]) != "[admin]" {
 			t.Fatalf("event %+v", e)
 		}
@@ -224,17 +231,17 @@ func testDeliveredWhenStarted(t *testing.T, url func(testing.TB) string) {
 }
 
 func testPools(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("pools")
-	p, q := uniqueTopic("pool-p"), uniqueTopic("pool-q")
+	topic := notifytest.UniqueTopic("pools")
+	p, q := notifytest.UniqueTopic("pool-p"), notifytest.UniqueTopic("pool-q")
 	a, b1, b2, c := newSink(), newSink(), newSink(), newSink()
-	listener(t, url(t), topic, []any{generic{a}})
-	listener(t, url(t), topic, []any{generic{b1}}, notify.Pool(p))
-	listener(t, url(t), topic, []any{generic{b2}}, notify.Pool(p))
-	listener(t, url(t), topic, []any{generic{c}}, notify.Pool(q))
+	start(t, url(t), topic, []any{generic{a}})
+	start(t, url(t), topic, []any{generic{b1}}, listener.Pool(p))
+	start(t, url(t), topic, []any{generic{b2}}, listener.Pool(p))
+	start(t, url(t), topic, []any{generic{c}}, listener.Pool(q))
 	n := notifier(t, url(t), topic)
 	const count = 10
 	for i := range count {
-		if err := n.Info(testCtx(t), "e", i); err != nil {
+		if err := n.Info(notifytest.Ctx(t), "e", i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -278,10 +285,10 @@ func testRequeue(t *testing.T, url func(testing.TB) string) {
 		logged bool
 	}{
 		{"error", errors.New("database is down"), true},
-		{"ErrRequeue", fmt.Errorf("later: %w", notify.ErrRequeue), false},
+		{"ErrRequeue", fmt.Errorf("later: %w", listener.ErrRequeue), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			topic := uniqueTopic("requeue")
+			topic := notifytest.UniqueTopic("requeue")
 			s := newSink()
 			var seen sync.Map
 			s.fail = func(e event) error {
@@ -290,9 +297,9 @@ func testRequeue(t *testing.T, url func(testing.TB) string) {
 				}
 				return c.err
 			}
-			h := &captureHandler{}
-			listener(t, url(t), topic, []any{generic{s}}, notify.AllowRequeue(true), notify.WithLogger(slog.New(h)))
-			if err := notifier(t, url(t), topic).Info(testCtx(t), "e", "x"); err != nil {
+			h := &notifytest.Logs{}
+			start(t, url(t), topic, []any{generic{s}}, listener.AllowRequeue(true), listener.WithLogger(slog.New(h)))
+			if err := notifier(t, url(t), topic).Info(notifytest.Ctx(t), "e", "x"); err != nil {
 				t.Fatal(err)
 			}
 			got := s.wait(t, 2)
@@ -301,7 +308,7 @@ func testRequeue(t *testing.T, url func(testing.TB) string) {
 			}
 			s.none(t) // handled the second time: acknowledged
 			errLogged := false
-			for _, r := range h.records() {
+			for _, r := range h.Records() {
 				if r.Level == slog.LevelError && strings.Contains(r.Message, "handler failed") {
 					errLogged = true
 				}
@@ -314,24 +321,24 @@ func testRequeue(t *testing.T, url func(testing.TB) string) {
 }
 
 func testNoRequeueAcks(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("norequeue")
+	topic := notifytest.UniqueTopic("norequeue")
 	s := newSink()
-	s.fail = func(event) error { return notify.ErrRequeue }
-	h := &captureHandler{}
-	l := listener(t, url(t), topic, []any{generic{s}}, notify.WithLogger(slog.New(h)))
+	s.fail = func(event) error { return listener.ErrRequeue }
+	h := &notifytest.Logs{}
+	l := start(t, url(t), topic, []any{generic{s}}, listener.WithLogger(slog.New(h)))
 	n := notifier(t, url(t), topic)
-	if err := n.Info(testCtx(t), "e", "x"); err != nil {
+	if err := n.Info(notifytest.Ctx(t), "e", "x"); err != nil {
 		t.Fatal(err)
 	}
 	s.wait(t, 1)
 	s.none(t) // acknowledged anyway
-	if err := l.Shutdown(testCtx(t)); err != nil {
+	if err := l.Shutdown(notifytest.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	// Nothing left in the queue for the next listener.
 	s2 := newSink()
-	listener(t, url(t), topic, []any{generic{s2}})
-	n.Info(testCtx(t), "marker", nil)
+	start(t, url(t), topic, []any{generic{s2}})
+	n.Info(notifytest.Ctx(t), "marker", nil)
 	if e := s2.wait(t, 1)[0]; e.eventType != "marker" {
 		t.Fatalf("failed notification came back: %+v", e)
 	}
@@ -339,7 +346,7 @@ func testNoRequeueAcks(t *testing.T, url func(testing.TB) string) {
 }
 
 func testStopsAtFirstFailure(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("order")
+	topic := notifytest.UniqueTopic("order")
 	first, failing, last := newSink(), newSink(), newSink()
 	var fail atomic.Bool
 	fail.Store(true)
@@ -349,16 +356,16 @@ func testStopsAtFirstFailure(t *testing.T, url func(testing.TB) string) {
 		}
 		return nil
 	}
-	listener(t, url(t), topic, []any{generic{first}, generic{failing}, generic{last}})
+	start(t, url(t), topic, []any{generic{first}, generic{failing}, generic{last}})
 	n := notifier(t, url(t), topic)
-	n.Info(testCtx(t), "e", nil)
+	n.Info(notifytest.Ctx(t), "e", nil)
 	first.wait(t, 1)
 	failing.wait(t, 1)
 	last.none(t)
 	// A priority the failing endpoint also handles, but that succeeds:
 	// every endpoint runs, in list order.
 	fail.Store(false)
-	n.Warn(testCtx(t), "e", nil)
+	n.Warn(notifytest.Ctx(t), "e", nil)
 	first.wait(t, 1)
 	failing.wait(t, 1)
 	last.wait(t, 1)
@@ -366,42 +373,42 @@ func testStopsAtFirstFailure(t *testing.T, url func(testing.TB) string) {
 }
 
 func testFilters(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("filters")
+	topic := notifytest.UniqueTopic("filters")
 	type fcase struct {
 		name string
-		f    notify.Filter
+		f    listener.Filter
 		want []string // event types received
 	}
 	cases := []fcase{
-		{"publisher prefix", notify.Filter{PublisherID: "compute"}, []string{"compute.instance.create.end", "compute.y"}},
-		{"publisher anchored at start", notify.Filter{PublisherID: "host1"}, nil},
-		{"publisher search", notify.Filter{PublisherID: ".*host1"}, []string{"compute.instance.create.end"}},
-		{"event", notify.Filter{EventType: `.*\.create`}, []string{"compute.instance.create.end", "network.port.create"}},
-		{"event full", notify.Filter{EventType: `network\.port\.create$`}, []string{"network.port.create"}},
-		{"event alternation stays anchored", notify.Filter{EventType: `port|instance`}, nil},
-		{"context", notify.Filter{Context: map[string]string{"project_id": "p1"}}, []string{"compute.instance.create.end"}},
-		{"context non-string", notify.Filter{Context: map[string]string{"is_admin": "True"}}, nil},
-		{"context missing key", notify.Filter{Context: map[string]string{"user": ".*"}}, nil},
-		{"payload", notify.Filter{Payload: map[string]string{"state": "ACT"}}, []string{"compute.instance.create.end"}},
-		{"payload non-string", notify.Filter{Payload: map[string]string{"size": "3"}}, nil},
-		{"metadata", notify.Filter{Metadata: map[string]string{"message_id": "[0-9a-f]{8}-", "timestamp": `\d{4}-`}}, []string{"compute.instance.create.end", "network.port.create", "compute.y"}},
-		{"metadata mismatch", notify.Filter{Metadata: map[string]string{"timestamp": "1999"}}, nil},
-		{"fields ANDed", notify.Filter{PublisherID: "compute", Payload: map[string]string{"state": "DOWN"}}, nil},
+		{"publisher prefix", listener.Filter{PublisherID: "compute"}, []string{"compute.instance.create.end", "compute.y"}},
+		{"publisher anchored at start", listener.Filter{PublisherID: "host1"}, nil},
+		{"publisher search", listener.Filter{PublisherID: ".*host1"}, []string{"compute.instance.create.end"}},
+		{"event", listener.Filter{EventType: `.*\.create`}, []string{"compute.instance.create.end", "network.port.create"}},
+		{"event full", listener.Filter{EventType: `network\.port\.create$`}, []string{"network.port.create"}},
+		{"event alternation stays anchored", listener.Filter{EventType: `port|instance`}, nil},
+		{"context", listener.Filter{Context: map[string]string{"project_id": "p1"}}, []string{"compute.instance.create.end"}},
+		{"context non-string", listener.Filter{Context: map[string]string{"is_admin": "True"}}, nil},
+		{"context missing key", listener.Filter{Context: map[string]string{"user": ".*"}}, nil},
+		{"payload", listener.Filter{Payload: map[string]string{"state": "ACT"}}, []string{"compute.instance.create.end"}},
+		{"payload non-string", listener.Filter{Payload: map[string]string{"size": "3"}}, nil},
+		{"metadata", listener.Filter{Metadata: map[string]string{"message_id": "[0-9a-f]{8}-", "timestamp": `\d{4}-`}}, []string{"compute.instance.create.end", "network.port.create", "compute.y"}},
+		{"metadata mismatch", listener.Filter{Metadata: map[string]string{"timestamp": "1999"}}, nil},
+		{"fields ANDed", listener.Filter{PublisherID: "compute", Payload: map[string]string{"state": "DOWN"}}, nil},
 	}
 	sinks := make([]*sink, len(cases))
 	var eps []any
 	for i, c := range cases {
 		sinks[i] = newSink()
-		eps = append(eps, notify.Endpoint(generic{sinks[i]}, notify.WithFilter(c.f)))
+		eps = append(eps, listener.Filtered(generic{sinks[i]}, c.f))
 	}
 	all := newSink() // last: when it has seen a notification, every filter has run
 	eps = append(eps, generic{all})
-	listener(t, url(t), topic, eps, notify.MaxConcurrency(1))
+	start(t, url(t), topic, eps, listener.MaxConcurrency(1))
 	n := notifier(t, url(t), topic)
 	ctx := rcCtx(t, serializer.RequestContext{"project_id": "p1", "is_admin": true})
 	n.Info(ctx, "compute.instance.create.end", map[string]any{"state": "ACTIVE", "size": 3})
 	n.Prepare(notify.PublisherID("network.host2")).Info(rcCtx(t, serializer.RequestContext{"project_id": "p2"}), "network.port.create", map[string]any{"state": "DOWN"})
-	n.Prepare(notify.PublisherID("compute.x")).Info(testCtx(t), "compute.y", "a string payload")
+	n.Prepare(notify.PublisherID("compute.x")).Info(notifytest.Ctx(t), "compute.y", "a string payload")
 	all.wait(t, 3)
 	for i, c := range cases {
 		var got []string
@@ -415,46 +422,46 @@ func testFilters(t *testing.T, url func(testing.TB) string) {
 }
 
 func testOnlyHandledPriorities(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("prios")
+	topic := notifytest.UniqueTopic("prios")
 	s := newSink()
-	tr := open(t, url(t))
-	raw := listenRaw(t, tr, topic+".info")
-	l := listener(t, url(t), topic, []any{errorsOnly{s}})
+	tr := notifytest.Open(t, url(t))
+	raw := notifytest.ListenRaw(t, tr, topic+".info")
+	l := start(t, url(t), topic, []any{errorsOnly{s}})
 	if got := l.Targets(); len(got) != 1 || got[0].Topic != topic+".error" {
 		t.Fatalf("Targets = %v", got)
 	}
 	n := notifier(t, url(t), topic)
-	n.Info(testCtx(t), "not.for.us", nil)
-	n.Error(testCtx(t), "for.us", map[string]int{"code": 500})
+	n.Info(notifytest.Ctx(t), "not.for.us", nil)
+	n.Error(notifytest.Ctx(t), "for.us", map[string]int{"code": 500})
 	e := s.wait(t, 1)[0]
 	if e.eventType != "for.us" || e.payload != `{"code":500}` {
 		t.Fatalf("event %+v", e)
 	}
-	if m := raw.next(t); !strings.Contains(string(m.Body), "not.for.us") {
+	if m := raw.Next(t); !strings.Contains(string(m.Body), "not.for.us") {
 		t.Fatalf("info queue has %s", m.Body)
 	}
 	s.none(t)
 }
 
 func testPythonNotification(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("python")
-	tr := open(t, url(t))
-	body := []byte(loadCapture(t, "notification_info").Body)
+	topic := notifytest.UniqueTopic("python")
+	tr := notifytest.Open(t, url(t))
+	body := []byte(notifytest.LoadCapture(t, "notification_info").Body)
 	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic + ".info"})
 	s := newSink()
-	listener(t, url(t), topic, []any{generic{s}}, notify.MaxConcurrency(1))
+	start(t, url(t), topic, []any{generic{s}}, listener.MaxConcurrency(1))
 	nt := engine.Of(tr).Driver().(driver.Notifier)
 	for range 2 { // the same message twice: same _unique_id
-		if err := nt.Notify(testCtx(t), tg, &driver.Message{Body: body, ContentType: "application/json"}); err != nil {
+		if err := nt.Notify(notifytest.Ctx(t), tg, &driver.Message{Body: body, ContentType: "application/json"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	notifier(t, url(t), topic).Info(testCtx(t), "marker", nil)
+	notifier(t, url(t), topic).Info(notifytest.Ctx(t), "marker", nil)
 	got := s.wait(t, 2)
 	e := got[0]
 	p, _ := e.payload.(map[string]any)
 	if e.publisherID != "trove-taskmanager.host1" || e.eventType != "trove.instance.create.end" ||
-		e.md != (notify.Metadata{MessageID: "cddce253-aee7-45ba-8458-774a7fc52cf7", Timestamp: "2026-11-21 18:39:08.747924"}) ||
+		e.md != (listener.Metadata{MessageID: "cddce253-aee7-45ba-8458-774a7fc52cf7", Timestamp: "2026-11-21 18:39:08.747924"}) ||
 		p["instance_id"] != "i-1" || p["state"] != "ACTIVE" ||
 		e.rc.String("user") != "u1" || e.rc.String("project_id") != "p1" || e.rc.String("request_id") != "req-4f5c" || e.rc["is_admin"] != false {
 		t.Fatalf("Python notification: %+v", e)
@@ -466,25 +473,25 @@ func testPythonNotification(t *testing.T, url func(testing.TB) string) {
 }
 
 func testUnknownPriority(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("unknown")
-	tr := open(t, url(t))
+	topic := notifytest.UniqueTopic("unknown")
+	tr := notifytest.Open(t, url(t))
 	s := newSink()
-	h := &captureHandler{}
-	listener(t, url(t), topic, []any{generic{s}}, notify.WithLogger(slog.New(h)), notify.MaxConcurrency(1))
-	err := engine.Of(tr).Notify(testCtx(t), target.Target{Topic: topic + ".info"}, &wire.Notification{
+	h := &notifytest.Logs{}
+	start(t, url(t), topic, []any{generic{s}}, listener.WithLogger(slog.New(h)), listener.MaxConcurrency(1))
+	err := engine.Of(tr).Notify(notifytest.Ctx(t), target.Target{Topic: topic + ".info"}, &wire.Notification{
 		MessageID: "m", EventType: "odd", Priority: "VERBOSE", Timestamp: notify.FormatTimestamp(time.Now()),
 	}, true, engine.SendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifier(t, url(t), topic).Info(testCtx(t), "marker", nil)
+	notifier(t, url(t), topic).Info(notifytest.Ctx(t), "marker", nil)
 	if e := s.wait(t, 1)[0]; e.eventType != "marker" {
 		t.Fatalf("got %+v", e)
 	}
 	s.none(t)
 	warned := false
-	for _, r := range h.records() {
-		if r.Level == slog.LevelWarn && strings.Contains(r.Message, "unknown priority") && attr(r, "priority") == "VERBOSE" {
+	for _, r := range h.Records() {
+		if r.Level == slog.LevelWarn && strings.Contains(r.Message, "unknown priority") && notifytest.Attr(r, "priority") == "VERBOSE" {
 			warned = true
 		}
 	}
@@ -513,9 +520,9 @@ func (tagging) DeserializeContext(ctx context.Context, rc map[string]any) (conte
 }
 
 func testListenerSerializer(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("serializer")
+	topic := notifytest.UniqueTopic("serializer")
 	st, gen := newSink(), newSink()
-	listener(t, url(t), topic, []any{typed{st}, generic{gen}}, notify.WithSerializer(tagging{}))
+	start(t, url(t), topic, []any{typed{st}, generic{gen}}, listener.WithSerializer(tagging{}))
 	notifier(t, url(t), topic).Info(rcCtx(t, serializer.RequestContext{"user": "u"}), "e", payload{"i-1", "ACTIVE"})
 	for _, e := range []event{st.wait(t, 1)[0], gen.wait(t, 1)[0]} {
 		if e.rc["deserialized"] != true || e.rc.String("user") != "u" {
@@ -536,13 +543,13 @@ func testListenerSerializer(t *testing.T, url func(testing.TB) string) {
 
 // batcher handles info and warn in batches.
 type batcher struct {
-	ch   chan []notify.Message
+	ch   chan []listener.Message
 	fail atomic.Int32 // calls left to fail
 }
 
-func newBatcher() *batcher { return &batcher{ch: make(chan []notify.Message, 100)} }
+func newBatcher() *batcher { return &batcher{ch: make(chan []listener.Message, 100)} }
 
-func (b *batcher) Info(_ context.Context, msgs []notify.Message) error {
+func (b *batcher) Info(_ context.Context, msgs []listener.Message) error {
 	b.ch <- msgs
 	if b.fail.Add(-1) >= 0 {
 		return errors.New("batch failed")
@@ -550,9 +557,9 @@ func (b *batcher) Info(_ context.Context, msgs []notify.Message) error {
 	return nil
 }
 
-func (b *batcher) Warn(ctx context.Context, msgs []notify.Message) error { return b.Info(ctx, msgs) }
+func (b *batcher) Warn(ctx context.Context, msgs []listener.Message) error { return b.Info(ctx, msgs) }
 
-func (b *batcher) next(t testing.TB) []notify.Message {
+func (b *batcher) next(t testing.TB) []listener.Message {
 	t.Helper()
 	select {
 	case m := <-b.ch:
@@ -573,9 +580,9 @@ func (b *batcher) none(t testing.TB) {
 }
 
 func testBatchBySize(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("batchsize")
+	topic := notifytest.UniqueTopic("batchsize")
 	b := newBatcher()
-	listener(t, url(t), topic, []any{b}, notify.Batch(3, time.Hour))
+	start(t, url(t), topic, []any{b}, listener.Batch(3, time.Hour))
 	n := notifier(t, url(t), topic)
 	ctx := rcCtx(t, serializer.RequestContext{"request_id": "req-b"})
 	for i := range 6 {
@@ -595,7 +602,7 @@ func testBatchBySize(t *testing.T, url func(testing.TB) string) {
 				t.Fatal(err)
 			}
 			if m.Priority != "info" || m.EventType != "e" || m.PublisherID != "compute.host1" ||
-				serializer.RequestContextFrom(m.Context).String("request_id") != "req-b" || !uuidRE.MatchString(m.Metadata.MessageID) {
+				serializer.RequestContextFrom(m.Context).String("request_id") != "req-b" || !notifytest.UUIDRE.MatchString(m.Metadata.MessageID) {
 				t.Fatalf("message %+v", m)
 			}
 			ids = append(ids, p.InstanceID)
@@ -609,22 +616,22 @@ func testBatchBySize(t *testing.T, url func(testing.TB) string) {
 }
 
 func testBatchByTimeout(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("batchtime")
+	topic := notifytest.UniqueTopic("batchtime")
 	b := newBatcher()
 	const timeout = 200 * time.Millisecond
-	listener(t, url(t), topic, []any{b}, notify.Batch(100, timeout))
+	start(t, url(t), topic, []any{b}, listener.Batch(100, timeout))
 	n := notifier(t, url(t), topic)
 	start := time.Now()
-	n.Info(testCtx(t), "a", nil)
-	n.Info(testCtx(t), "b", nil)
+	n.Info(notifytest.Ctx(t), "a", nil)
+	n.Info(notifytest.Ctx(t), "b", nil)
 	msgs := b.next(t)
 	if len(msgs) != 2 || time.Since(start) < timeout/2 {
 		t.Fatalf("batch of %d after %v", len(msgs), time.Since(start))
 	}
 	b.none(t)
 	// Two priorities in one batch: one call per priority.
-	n.Warn(testCtx(t), "w", nil)
-	n.Info(testCtx(t), "i", nil)
+	n.Warn(notifytest.Ctx(t), "w", nil)
+	n.Info(notifytest.Ctx(t), "i", nil)
 	got := map[string]int{}
 	for range 2 {
 		msgs := b.next(t)
@@ -636,15 +643,15 @@ func testBatchByTimeout(t *testing.T, url func(testing.TB) string) {
 }
 
 func testBatchRequeue(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("batchrequeue")
+	topic := notifytest.UniqueTopic("batchrequeue")
 	b := newBatcher()
 	b.fail.Store(1)
-	listener(t, url(t), topic, []any{b}, notify.Batch(2, time.Hour), notify.AllowRequeue(true))
+	start(t, url(t), topic, []any{b}, listener.Batch(2, time.Hour), listener.AllowRequeue(true))
 	n := notifier(t, url(t), topic)
-	n.Info(testCtx(t), "a", nil)
-	n.Info(testCtx(t), "b", nil)
+	n.Info(notifytest.Ctx(t), "a", nil)
+	n.Info(notifytest.Ctx(t), "b", nil)
 	first, second := b.next(t), b.next(t)
-	idsOf := func(ms []notify.Message) []string {
+	idsOf := func(ms []listener.Message) []string {
 		var s []string
 		for _, m := range ms {
 			s = append(s, m.Metadata.MessageID)
@@ -659,15 +666,15 @@ func testBatchRequeue(t *testing.T, url func(testing.TB) string) {
 }
 
 func testBatchShutdown(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("batchshutdown")
+	topic := notifytest.UniqueTopic("batchshutdown")
 	b := newBatcher()
-	l := listener(t, url(t), topic, []any{b}, notify.Batch(10, time.Hour))
+	l := start(t, url(t), topic, []any{b}, listener.Batch(10, time.Hour))
 	n := notifier(t, url(t), topic)
-	n.Info(testCtx(t), "a", nil)
-	n.Info(testCtx(t), "b", nil)
+	n.Info(notifytest.Ctx(t), "a", nil)
+	n.Info(notifytest.Ctx(t), "b", nil)
 	time.Sleep(settleTime) // let the listener take them into its batch
 	b.none(t)
-	if err := l.Shutdown(testCtx(t)); err != nil {
+	if err := l.Shutdown(notifytest.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	// Shutdown handed the partial batch over, and it was acknowledged.
@@ -675,7 +682,7 @@ func testBatchShutdown(t *testing.T, url func(testing.TB) string) {
 		t.Fatalf("partial batch of %d", len(msgs))
 	}
 	s := newSink()
-	listener(t, url(t), topic, []any{generic{s}})
+	start(t, url(t), topic, []any{generic{s}})
 	s.none(t)
 }
 
@@ -685,7 +692,7 @@ type panicky struct {
 	ch   chan string
 }
 
-func (p *panicky) Info(_ context.Context, _, _ string, _ any, md notify.Metadata) error {
+func (p *panicky) Info(_ context.Context, _, _ string, _ any, md listener.Metadata) error {
 	p.ch <- md.MessageID
 	if _, again := p.seen.LoadOrStore(md.MessageID, true); !again {
 		panic("boom")
@@ -694,17 +701,17 @@ func (p *panicky) Info(_ context.Context, _, _ string, _ any, md notify.Metadata
 }
 
 func testPanic(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("panic")
+	topic := notifytest.UniqueTopic("panic")
 	p := &panicky{ch: make(chan string, 10)}
-	h := &captureHandler{}
-	listener(t, url(t), topic, []any{p}, notify.AllowRequeue(true), notify.WithLogger(slog.New(h)))
-	notifier(t, url(t), topic).Info(testCtx(t), "e", nil)
+	h := &notifytest.Logs{}
+	start(t, url(t), topic, []any{p}, listener.AllowRequeue(true), listener.WithLogger(slog.New(h)))
+	notifier(t, url(t), topic).Info(notifytest.Ctx(t), "e", nil)
 	if a, b := <-p.ch, <-p.ch; a != b {
 		t.Fatalf("not redelivered: %s, %s", a, b)
 	}
 	logged := false
-	for _, r := range h.records() {
-		if r.Level == slog.LevelError && strings.Contains(attr(r, "error"), "panicked: boom") && strings.Contains(attr(r, "stack"), "panicky") {
+	for _, r := range h.Records() {
+		if r.Level == slog.LevelError && strings.Contains(notifytest.Attr(r, "error"), "panicked: boom") && strings.Contains(notifytest.Attr(r, "stack"), "panicky") {
 			logged = true
 		}
 	}
@@ -720,7 +727,7 @@ type blocker struct {
 	done    atomic.Int32
 }
 
-func (b *blocker) Info(ctx context.Context, _, ev string, _ any, _ notify.Metadata) error {
+func (b *blocker) Info(ctx context.Context, _, ev string, _ any, _ listener.Metadata) error {
 	b.started <- ev
 	defer b.done.Add(1)
 	select {
@@ -732,17 +739,17 @@ func (b *blocker) Info(ctx context.Context, _, ev string, _ any, _ notify.Metada
 }
 
 func testShutdownInFlight(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("shutdown")
+	topic := notifytest.UniqueTopic("shutdown")
 	b := &blocker{started: make(chan string, 10), release: make(chan struct{})}
-	l := listener(t, url(t), topic, []any{b}, notify.MaxConcurrency(1))
+	l := start(t, url(t), topic, []any{b}, listener.MaxConcurrency(1))
 	n := notifier(t, url(t), topic)
-	n.Info(testCtx(t), "first", nil)
-	n.Info(testCtx(t), "second", nil)
+	n.Info(notifytest.Ctx(t), "first", nil)
+	n.Info(notifytest.Ctx(t), "second", nil)
 	if ev := <-b.started; ev != "first" {
 		t.Fatalf("started %s", ev)
 	}
 	done := make(chan error, 1)
-	go func() { done <- l.Shutdown(testCtx(t)) }()
+	go func() { done <- l.Shutdown(notifytest.Ctx(t)) }()
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned with a handler in flight: %v", err)
@@ -758,7 +765,7 @@ func testShutdownInFlight(t *testing.T, url func(testing.TB) string) {
 	// The first was acknowledged; the second, never handed to the
 	// endpoint, went back to the broker.
 	s := newSink()
-	listener(t, url(t), topic, []any{generic{s}})
+	start(t, url(t), topic, []any{generic{s}})
 	if e := s.wait(t, 1)[0]; e.eventType != "second" {
 		t.Fatalf("after shutdown: %+v", e)
 	}
@@ -766,17 +773,17 @@ func testShutdownInFlight(t *testing.T, url func(testing.TB) string) {
 }
 
 func testShutdownTimeoutThenClose(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("close")
+	topic := notifytest.UniqueTopic("close")
 	b := &blocker{started: make(chan string, 10), release: make(chan struct{})}
-	tr := open(t, url(t))
-	l, err := notify.NewListener(tr, []target.Target{{Topic: topic}}, []any{b}, notify.WithLogger(quiet))
+	tr := notifytest.Open(t, url(t))
+	l, err := listener.New(tr, []target.Target{{Topic: topic}}, []any{b}, listener.WithLogger(notifytest.Quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Start(testCtx(t)); err != nil {
+	if err := l.Start(notifytest.Ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	notifier(t, url(t), topic).Info(testCtx(t), "stuck", nil)
+	notifier(t, url(t), topic).Info(notifytest.Ctx(t), "stuck", nil)
 	<-b.started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -791,34 +798,34 @@ func testShutdownTimeoutThenClose(t *testing.T, url func(testing.TB) string) {
 	if b.done.Load() != 1 {
 		t.Fatal("Close did not cancel the handler")
 	}
-	if err := l.Shutdown(testCtx(t)); err != nil {
+	if err := l.Shutdown(notifytest.Ctx(t)); err != nil {
 		t.Fatalf("Shutdown after the handler ended: %v", err)
 	}
 }
 
 func testLifecycle(t *testing.T, url func(testing.TB) string) {
-	topic := uniqueTopic("lifecycle")
-	tr := open(t, url(t))
-	newL := func() *notify.Listener {
-		l, err := notify.NewListener(tr, []target.Target{{Topic: topic}}, []any{generic{newSink()}}, notify.WithLogger(quiet))
+	topic := notifytest.UniqueTopic("lifecycle")
+	tr := notifytest.Open(t, url(t))
+	newL := func() *listener.Listener {
+		l, err := listener.New(tr, []target.Target{{Topic: topic}}, []any{generic{newSink()}}, listener.WithLogger(notifytest.Quiet))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l
 	}
-	ctx := testCtx(t)
+	ctx := notifytest.Ctx(t)
 	l := newL()
 	if err := l.Shutdown(ctx); err != nil { // before Start
 		t.Fatal(err)
 	}
-	if err := l.Start(ctx); !errors.Is(err, notify.ErrListenerClosed) {
+	if err := l.Start(ctx); !errors.Is(err, listener.ErrClosed) {
 		t.Fatalf("Start after Shutdown = %v", err)
 	}
 	l = newL()
 	if err := l.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Start(ctx); !errors.Is(err, notify.ErrListenerStarted) {
+	if err := l.Start(ctx); !errors.Is(err, listener.ErrStarted) {
 		t.Fatalf("second Start = %v", err)
 	}
 	for range 2 {
@@ -832,14 +839,14 @@ func testLifecycle(t *testing.T, url func(testing.TB) string) {
 	l = newL()
 	l.Close()
 	l.Close()
-	if err := l.Start(ctx); !errors.Is(err, notify.ErrListenerClosed) {
+	if err := l.Start(ctx); !errors.Is(err, listener.ErrClosed) {
 		t.Fatalf("Start after Close = %v", err)
 	}
 	// Start fails on a closed transport.
-	tr2 := open(t, url(t))
-	l, _ = notify.NewListener(tr2, []target.Target{{Topic: topic}}, []any{generic{newSink()}})
+	tr2 := notifytest.Open(t, url(t))
+	l, _ = listener.New(tr2, []target.Target{{Topic: topic}}, []any{generic{newSink()}})
 	tr2.Close()
-	if err := l.Start(ctx); err == nil || !strings.HasPrefix(err.Error(), "notify: listening on "+topic+".info") {
+	if err := l.Start(ctx); err == nil || !strings.HasPrefix(err.Error(), "listener: listening on "+topic+".info") {
 		t.Fatalf("Start on a closed transport = %v", err)
 	}
 	l.Close()
