@@ -161,6 +161,10 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	return srv, nil
 }
 
+// InFlight returns how many requests the server is handling or replying
+// to now.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
 // Target returns the server's target.
 func (s *Server) Target() target.Target { return s.target }
 
