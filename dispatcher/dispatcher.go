@@ -18,6 +18,9 @@ type Dispatcher struct {
 	ser       serializer.Serializer
 	noop      bool
 	handler   Handler
+	// hasMiddleware makes Dispatch record the method it resolves, for
+	// MethodOf.
+	hasMiddleware bool
 }
 
 // Option configures a [Dispatcher].
@@ -68,6 +71,9 @@ type Request struct {
 	// Context is the caller's request context as received (oslo's ctxt
 	// dict), for the serializer's DeserializeContext; nil for none.
 	Context map[string]any
+	// Target is the target the request was received on (the server's,
+	// with its exchange), for middleware; zero when dispatched otherwise.
+	Target target.Target
 }
 
 // Handler dispatches a request; [Dispatcher.Dispatch] is one.
@@ -80,6 +86,9 @@ type Middleware func(next Handler) Handler
 // Method describes one callable method, as listed by
 // [Dispatcher.Methods].
 type Method struct {
+	// Endpoint is the endpoint's Go type name ("PingEndpoint" for oslo's
+	// ping endpoint), oslo.metrics' endpoint label.
+	Endpoint string
 	// Namespace is the endpoint's namespace ("" is the null namespace).
 	Namespace string
 	// Version is the endpoint's version; "" means 1.0.
@@ -121,7 +130,8 @@ func New(endpoints []any, opts ...Option) (*Dispatcher, error) {
 	}
 	if o.ping && !hasPing {
 		d.endpoints = append(d.endpoints, &endpoint{
-			ver: target.Version{Major: 1},
+			typeName: "PingEndpoint",
+			ver:      target.Version{Major: 1},
 			methods: map[string]*method{pingMethod: {
 				wire:    pingMethod,
 				goName:  pingMethod,
@@ -141,7 +151,22 @@ func New(endpoints []any, opts ...Option) (*Dispatcher, error) {
 		}
 	}
 	d.handler = h
+	d.hasMiddleware = len(o.mw) > 0
 	return d, nil
+}
+
+type resolvedKey struct{}
+
+// MethodOf returns, to middleware (once next returned) and to handlers,
+// the endpoint method a request was dispatched to; false when the
+// dispatcher found none (NoSuchMethod, UnsupportedVersion) or has no
+// middleware. It gives metrics their endpoint label.
+func MethodOf(ctx context.Context) (Method, bool) {
+	r, ok := ctx.Value(resolvedKey{}).(*Method)
+	if !ok || r.Name == "" {
+		return Method{}, false
+	}
+	return *r, true
 }
 
 // Methods returns every callable method in dispatch order: endpoint by
@@ -152,7 +177,7 @@ func (d *Dispatcher) Methods() []Method {
 	var out []Method
 	for _, ep := range d.endpoints {
 		for _, n := range ep.names {
-			out = append(out, Method{Namespace: ep.namespace, Version: ep.version, Name: n})
+			out = append(out, Method{Endpoint: ep.typeName, Namespace: ep.namespace, Version: ep.version, Name: n})
 		}
 	}
 	return out
@@ -176,6 +201,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req *Request) (res any, err e
 	}()
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if d.hasMiddleware {
+		ctx = context.WithValue(ctx, resolvedKey{}, new(Method))
 	}
 	if ctx, err = d.ser.DeserializeContext(ctx, req.Context); err != nil {
 		return nil, fmt.Errorf("dispatcher: %s(): deserializing the request context: %w", req.Method, err)
@@ -207,6 +235,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, req *Request) (any, error) {
 			continue
 		}
 		if m := ep.methods[req.Method]; m != nil && m.allowed {
+			if r, ok := ctx.Value(resolvedKey{}).(*Method); ok {
+				*r = Method{Endpoint: ep.typeName, Namespace: ep.namespace, Version: ep.version, Name: m.wire}
+			}
 			return d.call(ctx, m, req)
 		}
 		found = true

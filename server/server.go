@@ -84,11 +84,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // Server consumes the requests of one target and dispatches them to
 // endpoints.
 type Server struct {
-	e      *engine.Engine
-	target target.Target
-	disp   *dispatcher.Dispatcher
-	o      options
-	dedup  *dedup.Window
+	e        *engine.Engine
+	target   target.Target
+	resolved target.Target // target with the exchange, for middleware
+	disp     *dispatcher.Dispatcher
+	o        options
+	dedup    *dedup.Window
 
 	// handlerCtx is the parent of handler contexts; Close cancels it.
 	handlerCtx    context.Context
@@ -153,7 +154,7 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	hctx, cancel := context.WithCancel(context.Background())
 	rctx, cancelReplies := context.WithCancel(context.Background())
 	srv := &Server{
-		e: engine.Of(tr), target: t, disp: disp, o: o, dedup: dedup.New(256),
+		e: engine.Of(tr), target: t, resolved: engine.Of(tr).ResolveTarget(t), disp: disp, o: o, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandler: cancel,
 		replyCtx: rctx, cancelReplies: cancelReplies,
 	}
@@ -370,6 +371,7 @@ func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) 
 	}
 	return s.disp.Dispatch(ctx, &dispatcher.Request{
 		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args, Context: d.Context,
+		Target: s.resolved,
 	})
 }
 
