@@ -166,6 +166,11 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 // to now.
 func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
 
+// RepliesDropped returns how many replies the server could not send
+// (undeliverable, given up at Shutdown, abandoned at Close) since it
+// started.
+func (s *Server) RepliesDropped() int64 { return s.dropped.Load() }
+
 // Target returns the server's target.
 func (s *Server) Target() target.Target { return s.target }
 
