@@ -296,16 +296,6 @@ func (c *Client) prepare(ctx context.Context, method string, args any) (*wire.Re
 	return &wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
 }
 
-// withTimeout bounds ctx by the client's timeout unless its deadline is
-// sooner.
-func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := c.timeout()
-	if hasSoonerDeadline(ctx, time.Now().Add(d)) {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
-}
-
 // Cast sends method with args to the target and returns once the broker
 // has accepted it; nothing tells whether a server handled it.
 func (c *Client) Cast(ctx context.Context, method string, args any) error {
@@ -365,8 +355,13 @@ func (c *Client) call(ctx context.Context, method string, args, reply any) error
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
+	// The engine times the call itself: the lazy deadline starts a timer
+	// only if the driver waits on it.
+	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
+		lctx := lazyctx.WithDeadline(ctx, dl)
+		defer lctx.Release()
+		ctx = lctx
+	}
 	raw, err := c.e.Call(ctx, c.s.target, req, engine.CallOptions{
 		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast},
 		MonitorTimeout: c.s.monitor,

@@ -358,9 +358,9 @@ func (s *Server) handle(d *engine.Delivery) {
 	// Shutdown when its ctx ends, cancel it.
 	rctx := s.replyCtx
 	if !d.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		rctx, cancel = context.WithDeadline(rctx, d.Deadline)
-		defer cancel()
+		lctx := lazyctx.WithDeadline(rctx, d.Deadline)
+		defer lctx.Release()
+		rctx = lctx
 	}
 	if rerr := d.Reply(rctx, result, err); rerr != nil {
 		s.dropped.Add(1)
