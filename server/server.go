@@ -330,10 +330,14 @@ func (s *Server) handle(d *engine.Delivery) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	ctx := s.handlerCtx
+	// The handler's ctx and the reply's end at the caller's deadline; they
+	// are allocated together.
+	var lazy *deadlines
 	if !d.Deadline.IsZero() {
-		dctx := lazyctx.WithDeadline(ctx, d.Deadline)
-		defer dctx.Release()
-		ctx = dctx
+		lazy = new(deadlines)
+		lazy.handler.Init(ctx, d.Deadline)
+		defer lazy.handler.Release()
+		ctx = &lazy.handler
 	}
 	result, err := s.dispatch(ctx, d)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
@@ -357,16 +361,19 @@ func (s *Server) handle(d *engine.Delivery) {
 	// A reply is worth sending until its caller stops waiting; Close, and
 	// Shutdown when its ctx ends, cancel it.
 	rctx := s.replyCtx
-	if !d.Deadline.IsZero() {
-		lctx := lazyctx.WithDeadline(rctx, d.Deadline)
-		defer lctx.Release()
-		rctx = lctx
+	if lazy != nil {
+		lazy.reply.Init(rctx, d.Deadline)
+		defer lazy.reply.Release()
+		rctx = &lazy.reply
 	}
 	if rerr := d.Reply(rctx, result, err); rerr != nil {
 		s.dropped.Add(1)
 		s.warnings.Warn(s.o.logger, "reply", "server: sending reply", "method", d.Method, "msg_id", d.MsgID, "error", rerr)
 	}
 }
+
+// deadlines are the lazy contexts of one request.
+type deadlines struct{ handler, reply lazyctx.Ctx }
 
 // dispatch runs the handler, with heartbeats for monitored calls.
 func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) {

@@ -30,6 +30,12 @@ func WithDeadline(parent context.Context, deadline time.Time) *Ctx {
 	return &Ctx{Context: parent, deadline: deadline}
 }
 
+// Init makes the zero c a context like WithDeadline's, for callers that
+// allocate it with other values. c must not be in use.
+func (c *Ctx) Init(parent context.Context, deadline time.Time) {
+	c.Context, c.deadline = parent, deadline
+}
+
 // Parent returns the context this one derives from, for callers that
 // watch the deadline with a timer of their own and the parent's Done.
 func (c *Ctx) Parent() context.Context { return c.Context }
