@@ -13,17 +13,17 @@ import (
 // Kind is the type of an option, as oslo.config's Opt classes.
 type Kind int
 
-// The kinds of options. The value of an option of each kind, as Value
-// returns it, is in parentheses; nil stands for Python's None (no
-// default, or a blank Int or Float).
+// The kinds of options; the zero Kind is String. The value of an option
+// of each kind, as Value returns it, is in parentheses; nil stands for
+// Python's None (no default, or a blank Int or Float).
 const (
-	String      Kind = iota + 1 // StrOpt (string)
-	Bool                        // BoolOpt: true/false, on/off, yes/no, 1/0 in any case (bool)
-	Int                         // IntOpt (int64; blank is nil)
-	Float                       // FloatOpt (float64; blank is nil)
-	List                        // ListOpt: comma-separated strings, each stripped ([]string)
-	MultiString                 // MultiStrOpt: one string per assignment of the key, across files ([]string)
-	Duration                    // a Go duration ("1m30s") or a number of seconds (time.Duration; blank is nil); not in oslo.config
+	String      Kind = iota // StrOpt (string)
+	Bool                    // BoolOpt: true/false, on/off, yes/no, 1/0 in any case (bool)
+	Int                     // IntOpt (int64; blank is nil)
+	Float                   // FloatOpt (float64; blank is nil)
+	List                    // ListOpt: comma-separated strings, each stripped ([]string)
+	MultiString             // MultiStrOpt: one string per assignment of the key, across files ([]string)
+	Duration                // a Go duration ("1m30s") or a number of seconds (time.Duration; blank is nil); not in oslo.config
 )
 
 var kindNames = map[Kind]string{
@@ -49,7 +49,7 @@ type Opt struct {
 	// Name is the option's name. A "-" in it is read as "_" in files (oslo's
 	// dest).
 	Name string
-	Kind Kind
+	Kind Kind // String when zero
 	// Default is the value used when no file sets the option: a value of
 	// the Kind's Go type (see Kind; any integer type for Int, an integer or
 	// a float64 for Float), or a string read as a file's value would be. A
