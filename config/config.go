@@ -456,7 +456,7 @@ func (c *Config) setDefault(gname, name string, value any) error {
 	gname = groupName(gname)
 	o := c.opt(gname, name)
 	if o == nil {
-		return fmt.Errorf("config: [%s] %s: %w", gname, name, ErrNoSuchOption)
+		return &noOption{fmt.Sprintf("config: no such option [%s] %s", gname, name)}
 	}
 	v, err := o.normalizeDefault(value)
 	if err != nil {

@@ -18,6 +18,14 @@ const MaxValueSize = 1 << 20
 // ($name) that names none.
 var ErrNoSuchOption = errors.New("config: no such option")
 
+// noOption is an error matching ErrNoSuchOption.
+type noOption struct{ msg string }
+
+func (e *noOption) Error() string        { return e.msg }
+func (e *noOption) Is(target error) bool { return target == ErrNoSuchOption }
+
+func noSuchRef(name string) error { return &noOption{"$" + name + ": no such option"} }
+
 // ValueError reports a value that does not convert to its option's kind,
 // is out of range, is not one of the choices, or refers ($name) to an
 // option that does not exist. It names where the value came from; the
@@ -265,7 +273,7 @@ func (c *Config) lookupRef(name, gname string, st *stack) (string, bool, error) 
 				return s, t, err
 			}
 		}
-		return "", false, fmt.Errorf("$%s: %w", name, ErrNoSuchOption)
+		return "", false, noSuchRef(name)
 	}
 	for _, g := range []string{gname, DefaultGroup} {
 		if o := c.opt(g, name); o != nil {
@@ -283,7 +291,7 @@ func (c *Config) lookupRef(name, gname string, st *stack) (string, bool, error) 
 			return s, t, err
 		}
 	}
-	return "", false, fmt.Errorf("$%s: %w", name, ErrNoSuchOption)
+	return "", false, noSuchRef(name)
 }
 
 // rawRef interpolates the last value of an unregistered key.

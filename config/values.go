@@ -28,7 +28,7 @@ func (c *Config) get(gname, name string, kind Kind) (any, error) {
 	o := &Opt{Name: name, Kind: kind}
 	raws := c.find(gname, o)
 	if len(raws) == 0 {
-		return nil, fmt.Errorf("config: [%s] %s: %w", gname, name, ErrNoSuchOption)
+		return nil, &noOption{fmt.Sprintf("config: no such option [%s] %s", gname, name)}
 	}
 	if looksSecret(name) {
 		o.Secret = true // keep a guessed secret out of errors
@@ -48,110 +48,87 @@ func (c *Config) kindError(gname, name, want string) error {
 	return fmt.Errorf("config: [%s] %s is a %s option, not %s", groupName(gname), name, k, want)
 }
 
+// getAs returns the value of an option converted by conv, the zero T
+// for None.
+func getAs[T any](c *Config, group, name string, kind Kind, want string, conv func(any) (T, bool, error)) (T, error) {
+	var zero T
+	v, err := c.get(group, name, kind)
+	if err != nil || v == nil {
+		return zero, err
+	}
+	x, ok, err := conv(v)
+	if !ok {
+		return zero, c.kindError(group, name, want)
+	}
+	return x, err
+}
+
 // String returns the value of a String option ("" for None).
 func (c *Config) String(group, name string) (string, error) {
-	v, err := c.get(group, name, String)
-	if err != nil {
-		return "", err
-	}
-	switch x := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return x, nil
-	}
-	return "", c.kindError(group, name, "a string")
+	return getAs(c, group, name, String, "a string", func(v any) (string, bool, error) {
+		s, ok := v.(string)
+		return s, ok, nil
+	})
 }
 
 // Int returns the value of an Int option (0 for None).
 func (c *Config) Int(group, name string) (int, error) {
-	v, err := c.get(group, name, Int)
-	if err != nil {
-		return 0, err
-	}
-	switch x := v.(type) {
-	case nil:
-		return 0, nil
-	case int64:
-		if x > math.MaxInt || x < math.MinInt {
-			return 0, fmt.Errorf("config: [%s] %s = %d overflows int", groupName(group), name, x)
+	return getAs(c, group, name, Int, "an integer", func(v any) (int, bool, error) {
+		x, ok := v.(int64)
+		if ok && (x > math.MaxInt || x < math.MinInt) {
+			return 0, true, fmt.Errorf("config: [%s] %s = %d overflows int", groupName(group), name, x)
 		}
-		return int(x), nil
-	}
-	return 0, c.kindError(group, name, "an integer")
+		return int(x), ok, nil
+	})
 }
 
 // Bool returns the value of a Bool option.
 func (c *Config) Bool(group, name string) (bool, error) {
-	v, err := c.get(group, name, Bool)
-	if err != nil {
-		return false, err
-	}
-	switch x := v.(type) {
-	case nil:
-		return false, nil
-	case bool:
-		return x, nil
-	}
-	return false, c.kindError(group, name, "a boolean")
+	return getAs(c, group, name, Bool, "a boolean", func(v any) (bool, bool, error) {
+		b, ok := v.(bool)
+		return b, ok, nil
+	})
 }
 
 // Float returns the value of a Float or Int option (0 for None).
 func (c *Config) Float(group, name string) (float64, error) {
-	v, err := c.get(group, name, Float)
-	if err != nil {
-		return 0, err
-	}
-	switch x := v.(type) {
-	case nil:
-		return 0, nil
-	case float64:
-		return x, nil
-	case int64:
-		return float64(x), nil
-	}
-	return 0, c.kindError(group, name, "a number")
+	return getAs(c, group, name, Float, "a number", func(v any) (float64, bool, error) {
+		if n, ok := v.(int64); ok {
+			return float64(n), true, nil
+		}
+		f, ok := v.(float64)
+		return f, ok, nil
+	})
 }
 
 // Duration returns the value of a Duration option, or of an Int or Float
 // option as a number of seconds (oslo's timeouts); 0 for None.
 func (c *Config) Duration(group, name string) (time.Duration, error) {
-	v, err := c.get(group, name, Duration)
-	if err != nil {
-		return 0, err
-	}
-	switch x := v.(type) {
-	case nil:
-		return 0, nil
-	case time.Duration:
-		return x, nil
-	case int64:
-		if x > math.MaxInt64/int64(time.Second) || x < math.MinInt64/int64(time.Second) {
-			return 0, fmt.Errorf("config: [%s] %s = %d seconds overflows a duration", groupName(group), name, x)
+	return getAs(c, group, name, Duration, "a duration", func(v any) (time.Duration, bool, error) {
+		secs := 0.0
+		switch x := v.(type) {
+		case time.Duration:
+			return x, true, nil
+		case int64:
+			secs = float64(x)
+		case float64:
+			secs = x
+		default:
+			return 0, false, nil
 		}
-		return time.Duration(x) * time.Second, nil
-	case float64:
-		if math.IsNaN(x) || math.Abs(x) > math.MaxInt64/1e9 {
-			return 0, fmt.Errorf("config: [%s] %s = %v seconds is not a duration", groupName(group), name, x)
+		if math.IsNaN(secs) || math.Abs(secs) > math.MaxInt64/1e9 {
+			return 0, true, fmt.Errorf("config: [%s] %s = %v seconds is not a duration", groupName(group), name, v)
 		}
-		return time.Duration(x * float64(time.Second)), nil
-	}
-	return 0, c.kindError(group, name, "a duration")
+		return time.Duration(secs * float64(time.Second)), true, nil
+	})
 }
 
 // List returns the value of a List or MultiString option (a copy).
 func (c *Config) List(group, name string) ([]string, error) {
-	v, err := c.get(group, name, List)
-	if err != nil {
-		return nil, err
-	}
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case []string:
-		return slices.Clone(x), nil
-	}
-	return nil, c.kindError(group, name, "a list")
+	return getAs(c, group, name, List, "a list", func(v any) ([]string, bool, error) {
+		l, ok := v.([]string)
+		return slices.Clone(l), ok, nil
+	})
 }
 
 // IsSet reports whether the files or the environment set the option

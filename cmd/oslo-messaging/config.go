@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -39,61 +40,52 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 func configShow(args []string, stdout, stderr io.Writer) int {
 	var (
 		files       config.Flags
-		groups      listFlag
 		showSecrets bool
 	)
 	fs := newFlagSet("config show", "[--config-file F]... [--config-dir D]... [--group G]... [--show-secrets]",
 		"Prints the value every messaging option takes from the configuration, as JSON {\"group\": {\"option\": value}}.")
 	files.AddFlags(fs)
-	fs.Var(&groups, "group", "`group` to print; repeat for several (default: every messaging group)")
 	fs.BoolVar(&showSecrets, "show-secrets", false, "print secret values (transport_url) instead of ****")
-	if code := parse(fs, args, stdout, stderr); code >= 0 {
-		return code
-	}
-	conf, err := files.Load()
-	if err != nil {
-		return fail(stderr, fs.Name(), err)
-	}
-	if err := checkGroups(conf, groups); err != nil {
-		return usageError(stderr, fs.Name(), err.Error())
-	}
-	out, err := showJSON(conf, groups, showSecrets)
-	if err != nil {
-		return fail(stderr, fs.Name(), err)
-	}
-	stdout.Write(out)
-	return 0
+	return withGroups(fs, args, stdout, stderr, files.Load, func(conf *config.Config, groups []string) error {
+		out, err := showJSON(conf, groups, showSecrets)
+		if err == nil {
+			_, err = stdout.Write(out)
+		}
+		return err
+	})
 }
 
 // configSample prints the sample configuration of the groups.
 func configSample(args []string, stdout, stderr io.Writer) int {
-	var groups listFlag
 	fs := newFlagSet("config sample", "[--group G]...",
 		"Prints a commented sample configuration of the messaging options, as oslo-config-generator does.")
+	return withGroups(fs, args, stdout, stderr, func(...config.LoadOption) (*config.Config, error) { return config.Load() },
+		func(conf *config.Config, groups []string) error { return conf.WriteSample(stdout, groups...) })
+}
+
+// withGroups adds --group to fs, parses args, loads the configuration,
+// checks the groups asked for and calls do with them; it returns the exit
+// status.
+func withGroups(fs *flag.FlagSet, args []string, stdout, stderr io.Writer,
+	load func(...config.LoadOption) (*config.Config, error), do func(*config.Config, []string) error) int {
+	var groups listFlag
 	fs.Var(&groups, "group", "`group` to print; repeat for several (default: every messaging group)")
 	if code := parse(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	conf, err := config.Load()
+	conf, err := load()
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
-	if err := checkGroups(conf, groups); err != nil {
-		return usageError(stderr, fs.Name(), err.Error())
+	for _, g := range groups {
+		if !slices.Contains(conf.Groups(), g) {
+			return usageError(stderr, fs.Name(), fmt.Sprintf("no group %q; the groups are %v", g, conf.Groups()))
+		}
 	}
-	if err := conf.WriteSample(stdout, groups...); err != nil {
+	if err := do(conf, groups); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 	return 0
-}
-
-func checkGroups(conf *config.Config, groups []string) error {
-	for _, g := range groups {
-		if !slices.Contains(conf.Groups(), g) {
-			return fmt.Errorf("no group %q; the groups are %v", g, conf.Groups())
-		}
-	}
-	return nil
 }
 
 // showJSON writes the options of groups (all when empty), in registration
