@@ -135,7 +135,7 @@ func usage(w io.Writer) {
 	var topics topicsFlag
 	fs := newFlagSet(&cfg, &topics)
 	fs.SetOutput(w)
-	fmt.Fprintf(w, "usage: %s --transport-url URL [flags] PAYLOAD\n\nSends one notification with PAYLOAD (JSON) as its payload.\n\n", name)
+	fmt.Fprintf(w, "usage: %s (--transport-url URL | --config-file FILE) [flags] PAYLOAD\n\nSends one notification with PAYLOAD (JSON) as its payload.\n\n", name)
 	fs.PrintDefaults()
 }
 
