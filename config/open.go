@@ -189,7 +189,7 @@ func (c *Config) open(ctx context.Context, u *transport.URL, opts []transport.Op
 // transportURL parses rawURL, or the group's transport_url, or DEFAULT's,
 // and adds the driver options.
 func (c *Config) transportURL(rawURL, group string) (*transport.URL, error) {
-	from := "the URL"
+	from := ""
 	if rawURL == "" && group != "" {
 		rawURL, _ = c.String(group, "transport_url")
 		from = "[" + group + "] transport_url"
@@ -199,8 +199,10 @@ func (c *Config) transportURL(rawURL, group string) (*transport.URL, error) {
 		from = "[DEFAULT] transport_url"
 	}
 	u, err := transport.ParseURL(rawURL)
-	if err != nil {
+	if err != nil && from != "" {
 		return nil, fmt.Errorf("config: %s: %w", from, err)
+	} else if err != nil {
+		return nil, err
 	}
 	spec := driverSpecs[u.Driver()]
 	if spec == nil {
