@@ -317,3 +317,67 @@ func TestOpenRabbit(t *testing.T) {
 	}
 	callThrough(t, c, tr)
 }
+
+// TestRabbitTakesEveryOption sets every [oslo_messaging_rabbit] option of
+// oslo.messaging 14.0.3 (to its default) and the DEFAULT pool options in
+// a file: the driver must accept them all.
+func TestRabbitTakesEveryOption(t *testing.T) {
+	rabbittest.Need(t)
+	var b strings.Builder
+	b.WriteString("[DEFAULT]\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\nrpc_conn_pool_size = 30\nconn_pool_min_size = 2\nconn_pool_ttl = 1200\n")
+	b.WriteString("[oslo_messaging_rabbit]\n")
+	defaults := mustLoad(t, "")
+	for _, o := range defaults.Opts(RabbitGroup) {
+		v := mustValue(t, defaults, RabbitGroup, o.Name)
+		if v == nil {
+			v = "gzip" // kombu_compression
+		}
+		fmt.Fprintf(&b, "%s = %s\n", o.Name, pyStr(v))
+	}
+	c := mustLoad(t, b.String())
+	u, err := c.transportURL("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Query) != len(rabbitOpts)+3 {
+		t.Errorf("%d parameters: %v", len(u.Query), u.Query)
+	}
+	tr, err := c.OpenTransport(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+}
+
+// TestNATSAndZMQTakeEveryOption sets every option of the NATS and ZeroMQ
+// groups that has a default, to it: the drivers must accept them all.
+func TestNATSAndZMQTakeEveryOption(t *testing.T) {
+	ns, err := nats.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	defaults := mustLoad(t, "")
+	for group, url := range map[string]string{NATSGroup: ns.URL(), ZMQGroup: "zmq:///" + t.Name()} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "[DEFAULT]\ntransport_url = %s\n[%s]\n", url, group)
+		n := 0
+		for _, o := range defaults.Opts(group) {
+			v := mustValue(t, defaults, group, o.Name)
+			if l, ok := v.([]string); v == nil || ok && len(l) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "%s = %s\n", o.Name, pyStr(v))
+			n++
+		}
+		c := mustLoad(t, b.String())
+		tr, err := c.OpenTransport(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", group, err)
+		}
+		if len(tr.URL().Query) != n {
+			t.Errorf("%s: %d of %d options passed: %v", group, len(tr.URL().Query), n, tr.URL().Query)
+		}
+		tr.Close()
+	}
+}

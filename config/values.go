@@ -23,7 +23,11 @@ func (c *Config) get(gname, name string, kind Kind) (any, error) {
 	defer c.mu.RUnlock()
 	gname = groupName(gname)
 	if o := c.opt(gname, name); o != nil {
-		return c.values[optKey{gname, o.Name}].v, nil
+		v := c.values[optKey{gname, o.Name}].v
+		if l, ok := v.([]string); ok {
+			return slices.Clone(l), nil
+		}
+		return v, nil
 	}
 	o := &Opt{Name: name, Kind: kind}
 	raws := c.find(gname, o)
@@ -127,7 +131,7 @@ func (c *Config) Duration(group, name string) (time.Duration, error) {
 func (c *Config) List(group, name string) ([]string, error) {
 	return getAs(c, group, name, List, "a list", func(v any) ([]string, bool, error) {
 		l, ok := v.([]string)
-		return slices.Clone(l), ok, nil
+		return l, ok, nil
 	})
 }
 
