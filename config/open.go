@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,8 +184,54 @@ func (c *Config) OpenNotificationTransport(ctx context.Context, opts ...transpor
 
 func (c *Config) open(ctx context.Context, u *transport.URL, opts []transport.Option) (*transport.Transport, error) {
 	all := append([]transport.Option{transport.ControlExchange(c.ControlExchange())}, opts...)
-	return transport.OpenURL(ctx, u, all...)
+	tr, err := transport.OpenURL(ctx, u, all...)
+	if err != nil {
+		return nil, c.redact(u, err)
+	}
+	return tr, nil
 }
+
+// redact hides, in err's text, the query parameters of u that hold
+// secrets (such as [oslo_messaging_zmq] redis_url), which
+// transport.RedactURL does not mask.
+func (c *Config) redact(u *transport.URL, err error) error {
+	var secrets []string
+	if spec := driverSpecs[u.Driver()]; spec != nil {
+		for _, p := range spec.params {
+			for _, k := range p.keys {
+				if v := u.Query[k]; v != "" && c.Secret(p.group, p.opt) {
+					secrets = append(secrets, v)
+				}
+			}
+		}
+		for _, k := range spec.extra {
+			if v := u.Query[k]; v != "" && looksSecret(k) {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	if len(secrets) == 0 {
+		return err
+	}
+	return &redactedError{err: err, secrets: secrets}
+}
+
+// redactedError is an error whose text hides secrets; Unwrap gives the
+// original error.
+type redactedError struct {
+	err     error
+	secrets []string
+}
+
+func (e *redactedError) Error() string {
+	s := e.err.Error()
+	for _, v := range e.secrets {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, url.QueryEscape(v), masked), v, masked)
+	}
+	return s
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
 
 // transportURL parses rawURL, or the group's transport_url, or DEFAULT's,
 // and adds the driver options.

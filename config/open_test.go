@@ -381,3 +381,19 @@ func TestNATSAndZMQTakeEveryOption(t *testing.T) {
 		tr.Close()
 	}
 }
+
+// TestOpenErrorHidesSecrets checks that a secret driver option passed in
+// the URL query does not show in the error of a failed open.
+func TestOpenErrorHidesSecrets(t *testing.T) {
+	c := mustLoad(t, "[DEFAULT]\ntransport_url = zmq://\n[oslo_messaging_zmq]\nmatchmaker = redis\nredis_url = redis://:hunter2@127.0.0.1:1/0\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tr, err := c.OpenTransport(ctx)
+	if err == nil {
+		tr.Close()
+		t.Fatal("opened")
+	}
+	if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "redis_url=****") {
+		t.Errorf("%v", err)
+	}
+}
