@@ -66,9 +66,13 @@ if ! port_open 6379; then
 	wait_port 6379 20 || { log "Redis did not come up on 6379"; status=1; }
 fi
 
-# Python peer: Debian's oslo.messaging, for the system python3.
+# Python peer: Debian's oslo.messaging, for the system python3, and
+# oslo.config (the config package's interoperability test).
 if ! /usr/bin/python3 -c 'import oslo_messaging' >/dev/null 2>&1; then
 	ensure_pkg python3-oslo.messaging || status=1
+fi
+if ! /usr/bin/python3 -c 'import oslo_config' >/dev/null 2>&1; then
+	ensure_pkg python3-oslo.config || status=1
 fi
 
 exit $status

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
-	"github.com/oslo-go/messaging/examples/trove/guestagent"
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 	"github.com/oslo-go/messaging/examples/trove/internal/system"
 	"github.com/oslo-go/messaging/examples/trove/internal/walk"
@@ -72,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := cfg.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	return cli.Exit(stderr, name, allInOne(ctx, &cfg, stdout, stderr))
 }
 
@@ -104,7 +106,7 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 		defer ns.Shutdown()
 		url = ns.URL()
 	}
-	tr, err := cli.OpenTransport(ctx, url, log)
+	tr, err := cfg.OpenTransportURL(ctx, url, log)
 	if err != nil {
 		return err
 	}
@@ -120,12 +122,14 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 		Store:             st,
 		Host:              cli.Host(),
 		TaskmanagerTopic:  cfg.TaskmanagerQueue,
+		TaskmanagerCap:    cfg.TaskmanagerAPI().VersionCap,
 		ConductorTopic:    cfg.ConductorQueue,
 		NotificationTopic: cfg.NotificationTopic,
 		Guest:             cfg.guest.Config(&cfg.Options),
-		GuestAPI:          guestagent.APIConfig{CallTimeout: cfg.agentTimeout},
+		GuestAPI:          cfg.GuestAPI(cfg.agentTimeout),
 		Listen:            cfg.listen,
 		Logger:            log,
+		ServerOptions:     cfg.ServerOptions(),
 	})
 	if err != nil {
 		return err

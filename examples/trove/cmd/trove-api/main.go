@@ -47,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := opts.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	if err := opts.Require(); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
@@ -67,7 +70,7 @@ func serve(ctx context.Context, opts *cli.Options, listen string, agentTimeout t
 	}
 	defer st.Close()
 
-	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: opts.TaskmanagerQueue})
+	tm, err := taskmanager.NewAPI(tr, opts.TaskmanagerAPI())
 	if err != nil {
 		return err
 	}
@@ -75,7 +78,7 @@ func serve(ctx context.Context, opts *cli.Options, listen string, agentTimeout t
 		Store:       st,
 		TaskManager: tm,
 		Transport:   tr,
-		GuestAPI:    guestagent.APIConfig{CallTimeout: agentTimeout},
+		GuestAPI:    opts.GuestAPI(agentTimeout),
 		Logger:      log,
 	})
 	ln, err := net.Listen("tcp", listen)

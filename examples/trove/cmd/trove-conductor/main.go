@@ -35,6 +35,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := opts.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	if err := opts.Require(); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
@@ -56,7 +59,7 @@ func serve(ctx context.Context, opts *cli.Options, stderr io.Writer) error {
 	defer st.Close()
 
 	srv, err := server.New(tr, target.Target{Topic: opts.ConductorQueue, Server: cli.Host()},
-		[]any{conductor.NewManager(st, log)}, server.WithLogger(log))
+		[]any{conductor.NewManager(st, log)}, append([]server.Option{server.WithLogger(log)}, opts.ServerOptions()...)...)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := opts.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	if err := opts.Require(); err != nil {
 		return cli.Exit(stderr, name, err)
 	}

@@ -47,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := opts.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	if err := opts.Require(); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
@@ -80,10 +83,12 @@ func serve(ctx context.Context, opts *cli.Options, guest *cli.GuestOptions, gues
 
 	guests := provision.NewProcess(provision.ProcessConfig{
 		Binary: guestBinary,
-		Args: append([]string{
-			"--log-level=" + opts.LogLevel.String(),
-			"--conductor-queue=" + opts.ConductorQueue,
-		}, guest.Args()...),
+		// The guests read the same trove.conf; the flags, which win over
+		// it, say what this command settled on.
+		Args: append(append(opts.Files.Args(),
+			"--log-level="+opts.LogLevel.String(),
+			"--conductor-queue="+opts.ConductorQueue,
+		), guest.Args()...),
 		Env:    []string{"TRANSPORT_URL=" + opts.TransportURL},
 		Output: stderr,
 		Logger: log,
@@ -98,10 +103,11 @@ func serve(ctx context.Context, opts *cli.Options, guest *cli.GuestOptions, gues
 		Store:       st,
 		Provisioner: guests,
 		Notifier:    notifier,
+		GuestAPI:    opts.GuestAPI(0),
 		Logger:      log,
 	})
 	srv, err := server.New(tr, target.Target{Topic: opts.TaskmanagerQueue, Server: host},
-		[]any{manager}, server.WithLogger(log))
+		[]any{manager}, append([]server.Option{server.WithLogger(log)}, opts.ServerOptions()...)...)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type Config struct {
 	Host      string // server name of the services
 
 	TaskmanagerTopic  string // taskmanager.DefaultTopic when empty
+	TaskmanagerCap    string // the version cap of the API's taskmanager client ([upgrade_levels] taskmanager); none when empty
 	ConductorTopic    string // conductor.DefaultTopic when empty
 	NotificationTopic string // notify.DefaultTopic when empty
 
@@ -44,6 +45,9 @@ type Config struct {
 	Listen string
 	// Logger is slog.Default() when nil.
 	Logger *slog.Logger
+	// ServerOptions are added to those of the conductor's and the
+	// taskmanager's servers (executor_thread_pool_size, rpc_ping_enabled).
+	ServerOptions []server.Option
 }
 
 // System is the running services.
@@ -86,7 +90,7 @@ func (s *System) start(ctx context.Context, cfg Config, log *slog.Logger) error 
 	conductorLog := log.With("service", "trove-conductor")
 	var err error
 	s.conductor, err = server.New(tr, target.Target{Topic: cfg.ConductorTopic, Server: host},
-		[]any{conductor.NewManager(cfg.Store, conductorLog)}, server.WithLogger(conductorLog))
+		[]any{conductor.NewManager(cfg.Store, conductorLog)}, append([]server.Option{server.WithLogger(conductorLog)}, cfg.ServerOptions...)...)
 	if err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func (s *System) start(ctx context.Context, cfg Config, log *slog.Logger) error 
 		Logger:      taskmanagerLog,
 	})
 	s.taskmanager, err = server.New(tr, target.Target{Topic: cfg.TaskmanagerTopic, Server: host},
-		[]any{manager}, server.WithLogger(taskmanagerLog))
+		[]any{manager}, append([]server.Option{server.WithLogger(taskmanagerLog)}, cfg.ServerOptions...)...)
 	if err != nil {
 		return err
 	}
@@ -122,7 +126,7 @@ func (s *System) start(ctx context.Context, cfg Config, log *slog.Logger) error 
 	}
 
 	// trove-api
-	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: cfg.TaskmanagerTopic})
+	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: cfg.TaskmanagerTopic, VersionCap: cfg.TaskmanagerCap})
 	if err != nil {
 		return err
 	}
