@@ -21,7 +21,8 @@ const DefaultGroup = "DEFAULT"
 // for concurrent use.
 type Config struct {
 	mu       sync.RWMutex
-	files    []*file // in the order read; later files win
+	sources  []source // what Load read, for Reload
+	files    []*file  // in the order read; later files win
 	names    []string
 	env      map[string]string // OS_<GROUP>__<OPTION> variables
 	groups   map[string]*group
@@ -170,7 +171,8 @@ func Load(opts ...LoadOption) (*Config, error) {
 		}
 	}
 	c.env = l.env
-	if err := c.read(l.allSources()); err != nil {
+	c.sources = l.allSources()
+	if err := c.read(c.sources); err != nil {
 		return nil, err
 	}
 	if err := c.resolveAll(); err != nil {
@@ -351,6 +353,28 @@ func (c *Config) Register(group string, opts ...Opt) error {
 		return err
 	}
 	return nil
+}
+
+// Reload reads the configuration files and directories again, as oslo's
+// reload_config_files does on SIGHUP (service.ReloadConfig): the values
+// change to what the files say now. When a file no longer parses or a
+// value no longer converts, Reload returns the error and the values stay
+// as they were. Transports and clients already made keep their settings;
+// what reads the values again (a periodic task, a Reload hook) sees the
+// new ones.
+func (c *Config) Reload() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	files, names, values := c.files, c.names, c.values
+	c.files, c.names, c.values = nil, nil, map[optKey]resolved{}
+	err := c.read(c.sources)
+	if err == nil {
+		err = c.resolveAll()
+	}
+	if err != nil {
+		c.files, c.names, c.values = files, names, values
+	}
+	return err
 }
 
 // SetDefault changes the default of a registered option, as oslo's

@@ -427,3 +427,32 @@ func TestPythonNumbers(t *testing.T) {
 }
 
 func posInf() float64 { f, _ := pyFloat("inf"); return f }
+
+func TestReload(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a.conf": "[DEFAULT]\nrpc_response_timeout = 30\n", "d/b.conf": "[DEFAULT]\ncontrol_exchange = nova\n"})
+	c, err := Load(Files(filepath.Join(dir, "a.conf")), Dirs(filepath.Join(dir, "d")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.conf", "[DEFAULT]\nrpc_response_timeout = 90\n")
+	write("d/c.conf", "[DEFAULT]\nexecutor_thread_pool_size = 8\n") // a new file in the directory
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c.RPCResponseTimeout() != 90*time.Second || c.ControlExchange() != "nova" || c.ExecutorThreadPoolSize() != 8 {
+		t.Fatalf("after Reload: timeout %v, exchange %q, pool %d", c.RPCResponseTimeout(), c.ControlExchange(), c.ExecutorThreadPoolSize())
+	}
+	// A bad value: Reload fails and the values stay.
+	write("a.conf", "[DEFAULT]\nrpc_response_timeout = soon\n")
+	if err := c.Reload(); err == nil {
+		t.Fatal("Reload accepted a bad value")
+	}
+	if c.RPCResponseTimeout() != 90*time.Second || c.ExecutorThreadPoolSize() != 8 {
+		t.Fatalf("a failed Reload changed the values: %v %d", c.RPCResponseTimeout(), c.ExecutorThreadPoolSize())
+	}
+}
