@@ -104,6 +104,7 @@ func (l *Launcher) Run(ctx context.Context) error {
 	if err := l.o.notify("READY=1"); err != nil {
 		l.o.logger.Warn("service: telling systemd the service is ready", "error", err)
 	}
+	l.o.logger.Info("service: ready", "services", len(l.services))
 	for {
 		select {
 		case <-ctx.Done():

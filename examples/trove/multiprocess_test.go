@@ -64,7 +64,7 @@ func TestMultiProcessRabbit(t *testing.T) {
 		taskmanager := startProcess(t, bin, "trove-taskmanager", slices.Concat(flags, guest)...)
 		api := startProcess(t, bin, "trove-api", slices.Concat(flags, []string{"--listen=" + addr, "--agent-call-timeout=2s"})...)
 		for _, p := range []*process{conductor, taskmanager, api} {
-			p.waitFor(t, "msg=serving")
+			p.waitFor(t, `msg="service: ready"`)
 		}
 
 		var out bytes.Buffer
@@ -84,9 +84,16 @@ func TestMultiProcessRabbit(t *testing.T) {
 		taskmanager.waitFor(t, "msg=\"guest agent exited\" service=trove-taskmanager instance_id="+res.InstanceID)
 		taskmanager.waitFor(t, "service=trove-guestagent")
 
+		// SIGTERM: each drains within seconds and exits 0, saying so.
 		for _, p := range []*process{api, taskmanager, conductor} {
-			if code := p.stop(); code != 0 {
-				t.Errorf("%s exited with status %d, want 0", p.name, code)
+			start := time.Now()
+			if code := p.stop(); code != 0 || time.Since(start) > 10*time.Second {
+				t.Errorf("%s exited with status %d after %v, want 0 within seconds", p.name, code, time.Since(start))
+			}
+		}
+		for _, p := range []*process{taskmanager, conductor} {
+			if !strings.Contains(p.out.String(), `msg="service: drained" service=`+p.name) {
+				t.Errorf("%s did not log what it drained:\n%s", p.name, p.out)
 			}
 		}
 	})

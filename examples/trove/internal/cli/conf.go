@@ -27,6 +27,8 @@ var (
 		{Name: "agent_call_low_timeout", Kind: config.Int, Default: 15, Help: "Maximum time (in seconds) to wait for Guest Agent 'quick' requests (such as retrieving a list of users or databases)."},
 		{Name: "report_interval", Kind: config.Int, Default: 30, Help: "The interval (in seconds) which periodic tasks are run."},
 		{Name: "guest_id", Help: "ID of the Guest Instance."},
+		{Name: "agent_heartbeat_expiry", Kind: config.Int, Default: 60, Help: "Time (in seconds) after which a guest is considered unreachable"},
+		{Name: "graceful_shutdown_timeout", Kind: config.Int, Default: 60, Help: "Specify a timeout after which a gracefully shutdown server will exit. Zero value means endless wait."},
 	}
 	databaseOpts = []config.Opt{
 		{Name: "connection", Default: "sqlite:///trove_test.sqlite", Secret: true, Help: "SQL Connection."},
