@@ -33,9 +33,6 @@ const (
 	kAny                  // FieldType(): the value as it is
 )
 
-var kindNames = [...]string{"String", "UUID", "Enum", "Integer", "Float", "Boolean", "DateTime",
-	"IPAddress", "IPNetwork", "List", "Set", "Dict", "Object", "FieldType"}
-
 // ftype is the type of a field or of an element of a compound field.
 type ftype struct {
 	kind     kind
@@ -165,18 +162,6 @@ func buildElem(t reflect.Type, o tagOpts) (*ftype, error) {
 	}
 	ft.nullable = ft.ptr || ft.kind == kAny
 	return ft, nil
-}
-
-// describe names the field type as oslo's describe() does.
-func (ft *ftype) describe() string {
-	s := kindNames[ft.kind]
-	if ft.elem != nil {
-		s += "(" + ft.elem.describe() + ")"
-	}
-	if ft.nullable {
-		s = "Nullable" + s
-	}
-	return s
 }
 
 // codec carries what converting values needs: the registry (for nested
@@ -389,7 +374,7 @@ func (c codec) fromPrimitive(ft *ftype, attr string, p any, dst reflect.Value, d
 	case kDateTime:
 		s, ok := p.(string)
 		if !ok {
-			return c.fail(attr, "ValueError", "Expecting a string "+pyTypeName(p))
+			return c.fail(attr, "ValueError", "expected string or bytes-like object, got '"+pyTypeName(p)+"'")
 		}
 		t, msg, ok := parseISOTime(s)
 		if !ok {

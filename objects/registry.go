@@ -231,17 +231,17 @@ func (r *Registry) Register(proto Object, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.byName[s.name]; ok && prev.typ != t {
+		return fmt.Errorf("objects: %s is already registered as %s, not %s", s.name, prev.typ, t)
+	}
 	if prev, loaded := schemas.LoadOrStore(t, s); loaded {
 		p := prev.(*schema)
 		if p.name != s.name || p.version != s.version {
 			return fmt.Errorf("objects: %s is already declared as %s %s, not %s %s", t, p.name, p.version, s.name, s.version)
 		}
 		s = p
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if prev, ok := r.byName[s.name]; ok && prev.typ != t {
-		return fmt.Errorf("objects: %s is already registered as %s, not %s", s.name, prev.typ, t)
 	}
 	r.byName[s.name] = s
 	return nil
