@@ -37,14 +37,14 @@ type ioTag struct {
 	ResourceID string `obj:"resource_id"`
 }
 
-type ioInstance struct {
-	objects.Base
+// ioInstanceFields are the fields Instance 1.1 and 1.3 share, embedded in
+// both (fields of embedded structs are object fields too).
+type ioInstanceFields struct {
 	ID             int64              `obj:"id"`
 	UUID           string             `obj:"uuid,uuid"`
 	Host           *string            `obj:"host,nullable"`
 	VMState        string             `obj:"vm_state,enum=active|building|stopped|error,default=building"`
 	LaunchedAt     *time.Time         `obj:"launched_at,nullable"`
-	MemoryMB       int64              `obj:"memory_mb"`
 	Locked         bool               `obj:"locked"`
 	Progress       *float64           `obj:"progress,nullable"`
 	AccessIPv4     *netip.Addr        `obj:"access_ip_v4,nullable,ipv4"`
@@ -52,9 +52,15 @@ type ioInstance struct {
 	Metadata       map[string]string  `obj:"metadata"`
 	SystemMetadata map[string]*string `obj:"system_metadata"`
 	NUMANodes      map[int64]struct{} `obj:"numa_nodes"`
-	Flavor         *ioFlavor          `obj:"flavor,nullable"`
-	Tags           []*ioTag           `obj:"tags,since=1.2"`
-	KeyData        *string            `obj:"key_data,nullable,since=1.3"`
+}
+
+type ioInstance struct {
+	objects.Base
+	ioInstanceFields
+	MemoryMB int64     `obj:"memory_mb"`
+	Flavor   *ioFlavor `obj:"flavor,nullable"`
+	Tags     []*ioTag  `obj:"tags,since=1.2"`
+	KeyData  *string   `obj:"key_data,nullable,since=1.3"`
 }
 
 // The old versions a peer that was not upgraded knows: Flavor 1.0,
@@ -68,20 +74,9 @@ type ioOldFlavor struct {
 
 type ioOldInstance struct {
 	objects.Base
-	ID             int64              `obj:"id"`
-	UUID           string             `obj:"uuid,uuid"`
-	Host           *string            `obj:"host,nullable"`
-	VMState        string             `obj:"vm_state,enum=active|building|stopped|error,default=building"`
-	LaunchedAt     *time.Time         `obj:"launched_at,nullable"`
-	MemoryMB       string             `obj:"memory_mb"`
-	Locked         bool               `obj:"locked"`
-	Progress       *float64           `obj:"progress,nullable"`
-	AccessIPv4     *netip.Addr        `obj:"access_ip_v4,nullable,ipv4"`
-	AccessIPv6     *netip.Addr        `obj:"access_ip_v6,nullable,ipv6"`
-	Metadata       map[string]string  `obj:"metadata"`
-	SystemMetadata map[string]*string `obj:"system_metadata"`
-	NUMANodes      map[int64]struct{} `obj:"numa_nodes"`
-	Flavor         *ioOldFlavor       `obj:"flavor,nullable"`
+	ioInstanceFields
+	MemoryMB string       `obj:"memory_mb"`
+	Flavor   *ioOldFlavor `obj:"flavor,nullable"`
 }
 
 func newObjectsRegistry(t testing.TB) *objects.Registry {
@@ -128,13 +123,16 @@ func goInstance() *ioInstance {
 	v4, v6 := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("+02:00", 2*3600))
 	inst := &ioInstance{
-		ID: 42, UUID: "d4e5f6a7-0000-4000-8000-000000000042", VMState: "building", LaunchedAt: &at,
-		MemoryMB: 2048, Locked: true, AccessIPv4: &v4, AccessIPv6: &v6,
-		Metadata:       map[string]string{"role": "db", "tier": "1"},
-		SystemMetadata: map[string]*string{"image_os": &os, "owner": owner},
-		NUMANodes:      map[int64]struct{}{0: {}, 1: {}, 3: {}},
-		Flavor:         &ioFlavor{ID: 7, Name: "m1.small", MemoryMB: 2048, ExtraSpecs: map[string]string{"hw:cpu_policy": "dedicated"}},
-		Tags:           []*ioTag{{Tag: "prod", ResourceID: "r1"}, {Tag: "eu", ResourceID: "r1"}},
+		ioInstanceFields: ioInstanceFields{
+			ID: 42, UUID: "d4e5f6a7-0000-4000-8000-000000000042", VMState: "building", LaunchedAt: &at,
+			Locked: true, AccessIPv4: &v4, AccessIPv6: &v6,
+			Metadata:       map[string]string{"role": "db", "tier": "1"},
+			SystemMetadata: map[string]*string{"image_os": &os, "owner": owner},
+			NUMANodes:      map[int64]struct{}{0: {}, 1: {}, 3: {}},
+		},
+		MemoryMB: 2048,
+		Flavor:   &ioFlavor{ID: 7, Name: "m1.small", MemoryMB: 2048, ExtraSpecs: map[string]string{"hw:cpu_policy": "dedicated"}},
+		Tags:     []*ioTag{{Tag: "prod", ResourceID: "r1"}, {Tag: "eu", ResourceID: "r1"}},
 	}
 	inst.MarkChanged("host", "progress", "key_data") // set, to None
 	objects.ResetChangesRecursive(inst)

@@ -160,12 +160,10 @@ func pyStrip(s string) string { return strings.TrimSpace(s) }
 // pyInt is int(v) into an int64. class is the Python exception class of
 // a failure.
 func pyInt(v any) (n int64, class, msg string) {
+	if b, ok := v.(bool); ok {
+		return boolInt(b), "", ""
+	}
 	switch x := v.(type) {
-	case bool:
-		if x {
-			return 1, "", ""
-		}
-		return 0, "", ""
 	case string:
 		s := pyStrip(x)
 		if !pyIntText.MatchString(s) {
@@ -191,6 +189,14 @@ func pyInt(v any) (n int64, class, msg string) {
 	return bigToInt64(b)
 }
 
+// boolInt is int(b): Python's bool is an int.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func bigToInt64(b *big.Int) (int64, string, string) {
 	if !b.IsInt64() {
 		return 0, "ValueError", "integer " + b.String() + " does not fit in 64 bits"
@@ -200,12 +206,10 @@ func bigToInt64(b *big.Int) (int64, string, string) {
 
 // pyFloat is float(v).
 func pyFloat(v any) (f float64, class, msg string) {
+	if b, ok := v.(bool); ok {
+		return float64(boolInt(b)), "", ""
+	}
 	switch x := v.(type) {
-	case bool:
-		if x {
-			return 1, "", ""
-		}
-		return 0, "", ""
 	case string:
 		s := pyStrip(x)
 		if !pyFloatText.MatchString(s) {

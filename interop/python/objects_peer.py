@@ -49,6 +49,25 @@ class NovaObjectSerializer(base.VersionedObjectSerializer):
 VM_STATES = ['active', 'building', 'stopped', 'error']
 
 
+def instance_fields():
+    """The fields Instance 1.1 and 1.3 share."""
+    return {
+        'id': fields.IntegerField(),
+        'uuid': fields.UUIDField(),
+        'host': fields.StringField(nullable=True),
+        'vm_state': fields.EnumField(VM_STATES, default='building'),
+        'launched_at': fields.DateTimeField(nullable=True),
+        'locked': fields.BooleanField(),
+        'progress': fields.FloatField(nullable=True),
+        'access_ip_v4': fields.IPV4AddressField(nullable=True),
+        'access_ip_v6': fields.IPV6AddressField(nullable=True),
+        'metadata': fields.DictOfStringsField(),
+        'system_metadata': fields.DictOfNullableStringsField(),
+        'numa_nodes': fields.SetOfIntegersField(),
+        'flavor': fields.ObjectField('Flavor', nullable=True),
+    }
+
+
 def define_new():
     @base.VersionedObjectRegistry.register
     class Flavor(NovaObject):
@@ -76,24 +95,10 @@ def define_new():
     @base.VersionedObjectRegistry.register
     class Instance(NovaObject):
         VERSION = '1.3'
-        fields = {
-            'id': fields.IntegerField(),
-            'uuid': fields.UUIDField(),
-            'host': fields.StringField(nullable=True),
-            'vm_state': fields.EnumField(VM_STATES, default='building'),
-            'launched_at': fields.DateTimeField(nullable=True),
-            'memory_mb': fields.IntegerField(),
-            'locked': fields.BooleanField(),
-            'progress': fields.FloatField(nullable=True),
-            'access_ip_v4': fields.IPV4AddressField(nullable=True),
-            'access_ip_v6': fields.IPV6AddressField(nullable=True),
-            'metadata': fields.DictOfStringsField(),
-            'system_metadata': fields.DictOfNullableStringsField(),
-            'numa_nodes': fields.SetOfIntegersField(),
-            'flavor': fields.ObjectField('Flavor', nullable=True),
-            'tags': fields.ListOfObjectsField('Tag'),
-            'key_data': fields.StringField(nullable=True),
-        }
+        fields = dict(instance_fields(),
+                      memory_mb=fields.IntegerField(),
+                      tags=fields.ListOfObjectsField('Tag'),
+                      key_data=fields.StringField(nullable=True))
         obj_relationships = {
             'flavor': [('1.0', '1.0'), ('1.2', '1.1')],
             'tags': [('1.2', '1.0')],
@@ -123,22 +128,7 @@ def define_old():
     @base.VersionedObjectRegistry.register
     class Instance(NovaObject):
         VERSION = '1.1'
-        fields = {
-            'id': fields.IntegerField(),
-            'uuid': fields.UUIDField(),
-            'host': fields.StringField(nullable=True),
-            'vm_state': fields.EnumField(VM_STATES, default='building'),
-            'launched_at': fields.DateTimeField(nullable=True),
-            'memory_mb': fields.StringField(),
-            'locked': fields.BooleanField(),
-            'progress': fields.FloatField(nullable=True),
-            'access_ip_v4': fields.IPV4AddressField(nullable=True),
-            'access_ip_v6': fields.IPV6AddressField(nullable=True),
-            'metadata': fields.DictOfStringsField(),
-            'system_metadata': fields.DictOfNullableStringsField(),
-            'numa_nodes': fields.SetOfIntegersField(),
-            'flavor': fields.ObjectField('Flavor', nullable=True),
-        }
+        fields = dict(instance_fields(), memory_mb=fields.StringField())
         obj_relationships = {'flavor': [('1.0', '1.0'), ('1.1', '1.0')]}
 
 
