@@ -122,3 +122,21 @@ func TestObjectListCompatible(t *testing.T) {
 		t.Errorf("manifest %v, want %v", m, want)
 	}
 }
+
+// A manifest naming a newer version than a sub-object has leaves the
+// sub-object at its own version (its data is in the older form).
+func TestManifestDoesNotRelabelUpward(t *testing.T) {
+	reg := novaRegistry()
+	o, err := reg.FromPrimitive(wire(t, instancePrimitive("1.3", `{"flavor": {"nova_object.name": "Flavor",
+		"nova_object.namespace": "nova", "nova_object.version": "1.0", "nova_object.data": {"id": 1}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := reg.ToPrimitive(o, objects.Manifest(map[string]string{"Instance": "1.3", "Flavor": "1.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := data(p)["flavor"].(map[string]any)["nova_object.version"]; v != "1.0" {
+		t.Errorf("flavor relabelled %v", v)
+	}
+}

@@ -117,7 +117,7 @@ func buildType(t reflect.Type, o tagOpts) (*ftype, error) {
 		ft.kind, ft.elem = kList, elem
 		if o.set {
 			ft.kind = kSet
-			if !t.Elem().Comparable() || elem.kind == kObject {
+			if !t.Elem().Comparable() || elem.kind == kObject || elem.ptr {
 				return nil, fmt.Errorf("set elements of %s are not hashable", t)
 			}
 		}

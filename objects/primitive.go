@@ -256,6 +256,11 @@ func (r *Registry) backportSubobject(to string, parent Object, f *field, data ma
 		if err != nil {
 			return err
 		}
+		if lessThan(VersionOf(co), to) {
+			// oslo would relabel an older child with the newer version;
+			// its data is in the older form, so it keeps its version.
+			return nil
+		}
 		if err := r.makeCompatible(co, cs, cd, to, manifest, hasManifest); err != nil {
 			return err
 		}

@@ -27,7 +27,8 @@ import (
 // [Base.MarkChanged] named it or when its value differs from the one it
 // had when the object was decoded or its changes were last reset (see
 // [WhatChanged]). Copying a Base (by copying the struct) copies the
-// tracking state; the copies then evolve independently.
+// tracking state; the copies then evolve independently. Like oslo's
+// objects, an object is not safe for concurrent modification.
 type Base struct {
 	// ObjState is the tracking state. It is exported only so that it
 	// survives encoding/json and msgpack round trips, such as the one the
@@ -363,7 +364,7 @@ func SetDefaults(o Object, fields ...string) error {
 			}
 		}
 	}
-	c := codec{obj: s.name}
+	c := codec{reg: NewRegistry("", ""), obj: s.name} // defaults hold no objects
 	for _, name := range fields {
 		f := s.byName[name]
 		if f == nil || !f.hasDefault {
