@@ -2,8 +2,6 @@ package objects
 
 import (
 	"encoding/json"
-	"hash"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -394,104 +392,114 @@ func newID() uint64 {
 	}
 }
 
-// hashValue hashes a field value for change detection. Objects count by
-// identity (their State id), not content: a field holding an object is
-// changed when another object is put there. assign gives objects without
-// an id one, when a snapshot is taken.
+// hashValue hashes a field value for change detection (64-bit FNV-1a).
+// Objects count by identity (their State id), not content: a field holding
+// an object is changed when another object is put there. assign gives
+// objects without an id one, when a snapshot is taken.
 func hashValue(ft *ftype, v reflect.Value, assign bool) uint64 {
-	h := fnv.New64a()
-	writeValue(h, ft, v, assign)
-	return h.Sum64()
+	h := fnv64(14695981039346656037)
+	h.value(ft, v, assign)
+	return uint64(h)
 }
 
-func writeValue(h hash.Hash64, ft *ftype, v reflect.Value, assign bool) {
-	var b [8]byte
-	put := func(x uint64) {
-		for i := range b {
-			b[i] = byte(x >> (8 * i))
-		}
-		h.Write(b[:])
+type fnv64 uint64
+
+func (h *fnv64) bytes(b []byte) {
+	for _, c := range b {
+		*h = (*h ^ fnv64(c)) * 1099511628211
 	}
+}
+
+func (h *fnv64) str(s string) {
+	h.u64(uint64(len(s)))
+	for i := 0; i < len(s); i++ {
+		*h = (*h ^ fnv64(s[i])) * 1099511628211
+	}
+}
+
+func (h *fnv64) u64(x uint64) {
+	for i := 0; i < 8; i++ {
+		*h = (*h ^ fnv64(byte(x>>(8*i)))) * 1099511628211
+	}
+}
+
+func (h *fnv64) value(ft *ftype, v reflect.Value, assign bool) {
 	if ft.ptr || ft.kind == kObject || ft.kind == kAny {
 		if v.IsNil() {
-			h.Write([]byte{0})
+			h.u64(0)
 			return
 		}
-		h.Write([]byte{1})
+		h.u64(1)
 		if ft.ptr {
 			v = v.Elem()
 		}
 	}
 	switch ft.kind {
 	case kString, kUUID, kEnum:
-		put(uint64(v.Len()))
-		h.Write([]byte(v.String()))
+		h.str(v.String())
 	case kInt:
 		if v.CanInt() {
-			put(uint64(v.Int()))
+			h.u64(uint64(v.Int()))
 		} else {
-			put(v.Uint())
+			h.u64(v.Uint())
 		}
 	case kFloat:
-		put(math.Float64bits(v.Float()))
+		h.u64(math.Float64bits(v.Float()))
 	case kBool:
 		if v.Bool() {
-			put(1)
+			h.u64(1)
 		} else {
-			put(0)
+			h.u64(0)
 		}
 	case kDateTime:
 		t := v.Interface().(time.Time)
 		_, off := t.Zone()
-		put(uint64(t.UnixNano()))
-		put(uint64(off))
+		h.u64(uint64(t.UnixNano()))
+		h.u64(uint64(off))
 	case kIPAddr:
 		bs, _ := v.Interface().(netip.Addr).MarshalBinary()
-		h.Write(bs)
+		h.bytes(bs)
 	case kIPNet:
 		bs, _ := v.Interface().(netip.Prefix).MarshalBinary()
-		h.Write(bs)
+		h.bytes(bs)
 	case kList:
-		put(uint64(v.Len()))
+		h.u64(uint64(v.Len()))
 		for i := 0; i < v.Len(); i++ {
-			writeValue(h, ft.elem, v.Index(i), assign)
+			h.value(ft.elem, v.Index(i), assign)
 		}
 	case kSet:
 		// Order does not matter: combine element hashes commutatively.
 		var sum uint64
-		n := 0
-		each := func(e reflect.Value) { sum += hashValue(ft.elem, e, assign); n++ }
 		if ft.setMap {
 			for it := v.MapRange(); it.Next(); {
-				each(it.Key())
+				sum += hashValue(ft.elem, it.Key(), assign)
 			}
 		} else {
 			for i := 0; i < v.Len(); i++ {
-				each(v.Index(i))
+				sum += hashValue(ft.elem, v.Index(i), assign)
 			}
 		}
-		put(uint64(n))
-		put(sum)
+		h.u64(uint64(v.Len()))
+		h.u64(sum)
 	case kDict:
-		keys := make([]string, 0, v.Len())
+		// Order does not matter either.
+		var sum uint64
 		for it := v.MapRange(); it.Next(); {
-			keys = append(keys, it.Key().String())
+			e := fnv64(14695981039346656037)
+			e.str(it.Key().String())
+			e.value(ft.elem, it.Value(), assign)
+			sum += uint64(e)
 		}
-		sort.Strings(keys)
-		put(uint64(len(keys)))
-		for _, k := range keys {
-			put(uint64(len(k)))
-			h.Write([]byte(k))
-			writeValue(h, ft.elem, v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())), assign)
-		}
+		h.u64(uint64(v.Len()))
+		h.u64(sum)
 	case kObject:
 		st := v.Interface().(Object).objectState()
 		if st.id == 0 && assign {
 			st.id = newID()
 		}
-		put(st.id)
+		h.u64(st.id)
 	case kAny:
 		bs, _ := json.Marshal(v.Interface())
-		h.Write(bs)
+		h.bytes(bs)
 	}
 }
