@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs on a Debian machine: RabbitMQ on 5672,
 # NATS with JetStream on 4222, Redis on 6379, and Python's oslo.messaging
-# (the interoperability peer). Installs missing Debian packages when run as
+# (the interoperability peer) and oslo.metrics. Installs missing Debian packages when run as
 # root; starts services that are installed but stopped. Idempotent.
 set -uo pipefail
 
@@ -69,6 +69,10 @@ fi
 # Python peer: Debian's oslo.messaging, for the system python3.
 if ! /usr/bin/python3 -c 'import oslo_messaging' >/dev/null 2>&1; then
 	ensure_pkg python3-oslo.messaging || status=1
+fi
+# oslo.metrics, whose families contrib/prometheus's tests compare with.
+if ! /usr/bin/python3 -c 'import oslo_metrics.metrics.oslo_messaging' >/dev/null 2>&1; then
+	ensure_pkg python3-oslo.metrics || status=1
 fi
 
 exit $status
