@@ -31,8 +31,14 @@
 // failed call, cast or handler sets the span's status to Error, records the
 // error and sets error.type to oslo's fully qualified exception class
 // ("oslo_messaging.rpc.dispatcher.NoSuchMethod",
-// "oslo_messaging.exceptions.MessagingTimeout", "builtins.ValueError" is
-// "ValueError"), or _OTHER for a plain Exception.
+// "oslo_messaging.exceptions.MessagingTimeout"; Python's built-in classes
+// without their module, "ValueError"), or _OTHER for a plain Exception.
+//
+// The client middleware writes the trace context into the ctx's
+// serializer.RequestContext, which the default serializer sends; a client
+// serializer that builds the request context otherwise must copy the
+// traceparent and tracestate keys. The server middleware reads them from
+// the request context as received, whatever the serializer.
 //
 // # Python services in the middle
 //
