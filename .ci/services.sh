@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs on a Debian machine: RabbitMQ on 5672,
-# NATS with JetStream on 4222, Redis on 6379, and Python's oslo.messaging and
-# oslo.versionedobjects (the interoperability peers). Installs missing Debian
-# packages when run as root; starts services that are installed but stopped.
-# Idempotent.
+# NATS with JetStream on 4222, Redis on 6379, and the Python peers of the
+# interoperability tests (oslo.messaging, oslo.config, oslo.versionedobjects,
+# oslo.metrics). Installs missing Debian packages when run as root; starts
+# services that are installed but stopped. Idempotent.
 set -uo pipefail
 
 log() { echo "services: $*" >&2; }
@@ -79,6 +79,11 @@ fi
 # Python oslo.versionedobjects, for the objects interop tests.
 if ! /usr/bin/python3 -c 'import oslo_versionedobjects' >/dev/null 2>&1; then
 	ensure_pkg python3-oslo.versionedobjects || status=1
+fi
+
+# oslo.metrics, whose families contrib/prometheus's tests compare with.
+if ! /usr/bin/python3 -c 'import oslo_metrics.metrics.oslo_messaging' >/dev/null 2>&1; then
+	ensure_pkg python3-oslo.metrics || status=1
 fi
 
 exit $status

@@ -68,8 +68,9 @@
 //   - The request context: as oslo's _sanitize_context (Debian's 14.0.3
 //     and later), only allowlisted keys of the ctx's RequestContext
 //     (user_id, project_id, roles, request_id, global_request_id, is_admin,
-//     ...; never auth_token) reach the serializer's SerializeContext, whose
-//     result is sent. A custom serializer that takes the context from
+//     ...; never auth_token), and the keys given to ContextKeys (a trace
+//     context's traceparent and tracestate), reach the serializer's
+//     SerializeContext, whose result is sent. A custom serializer that takes the context from
 //     elsewhere must filter it itself, as in oslo.
 //   - The log driver masks secret-looking keys of the payload but not
 //     secrets inside string values, and logs SAMPLE (below Debug) where

@@ -42,6 +42,8 @@ type core struct {
 	drivers []notifyDriver
 	ser     serializer.Serializer
 	logger  *slog.Logger
+	// extraKeys are the ContextKeys sent besides safeContextKeys.
+	extraKeys map[string]bool
 }
 
 // An Option configures a Notifier; see New.
@@ -72,6 +74,7 @@ type notifierOptions struct {
 	recorder     *Recorder
 	ser          serializer.Serializer
 	logger       *slog.Logger
+	contextKeys  []string
 }
 
 type optionFunc func(*notifierOptions)
@@ -134,6 +137,14 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *notifierOptions) { o.logger = l })
 }
 
+// ContextKeys adds request-context keys that notifications carry besides
+// oslo's allowlist (_sanitize_context: user_id, project_id, request_id,
+// roles, ...), which drops every other key. Tracing uses it for its trace
+// context keys (traceparent, tracestate). Several ContextKeys add up.
+func ContextKeys(keys ...string) Option {
+	return optionFunc(func(o *notifierOptions) { o.contextKeys = append(o.contextKeys, keys...) })
+}
+
 // New returns a notifier sending through tr with the drivers and topics of
 // opts (by default the messagingv2 driver to the topic "notifications").
 // It fails on an unknown driver name, on an empty topic, on a routing
@@ -169,6 +180,12 @@ func New(tr *transport.Transport, opts ...Option) (*Notifier, error) {
 		return nil, errors.New("notify: Driver needs at least one driver name")
 	}
 	c := &core{e: engine.Of(tr), topics: o.topics, ser: o.ser, logger: o.logger}
+	for _, k := range o.contextKeys {
+		if c.extraKeys == nil {
+			c.extraKeys = map[string]bool{}
+		}
+		c.extraKeys[k] = true
+	}
 	for _, name := range o.drivers {
 		if slices.Contains(c.names, name) {
 			continue
@@ -279,7 +296,7 @@ func (n *Notifier) send(ctx context.Context, priority, eventType string, payload
 		}
 	}
 	// As oslo's _sanitize_context, before the serializer sees the context.
-	sctx := serializer.WithRequestContext(ctx, sanitizeContext(serializer.RequestContextFrom(ctx)))
+	sctx := serializer.WithRequestContext(ctx, sanitizeContext(serializer.RequestContextFrom(ctx), c.extraKeys))
 	rc, err := c.ser.SerializeContext(sctx)
 	if err != nil {
 		return fmt.Errorf("notify: serializing request context: %w", err)
@@ -317,14 +334,15 @@ var safeContextKeys = map[string]bool{
 	"user": true, "domain": true, "user_domain": true, "project_domain": true,
 }
 
-// sanitizeContext returns the safe keys of rc (see safeContextKeys).
-func sanitizeContext(rc serializer.RequestContext) serializer.RequestContext {
+// sanitizeContext returns the keys of rc that are safe (safeContextKeys)
+// or in extra.
+func sanitizeContext(rc serializer.RequestContext, extra map[string]bool) serializer.RequestContext {
 	if len(rc) == 0 {
 		return rc
 	}
 	safe := make(serializer.RequestContext, len(rc))
 	for k, v := range rc {
-		if safeContextKeys[k] {
+		if safeContextKeys[k] || extra[k] {
 			safe[k] = v
 		}
 	}

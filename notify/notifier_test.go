@@ -316,6 +316,41 @@ func TestSerializer(t *testing.T) {
 	}
 }
 
+func TestContextKeys(t *testing.T) {
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
+	rc := serializer.RequestContext{"request_id": "req-1", "auth_token": "secret",
+		"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "k=v"}
+	ctx := serializer.WithRequestContext(notifytest.Ctx(t), rc)
+	for _, tc := range []struct {
+		name string
+		opts []notify.Option
+		want []string
+	}{
+		{"oslo's allowlist", nil, []string{"request_id"}},
+		{"trace context", []notify.Option{notify.ContextKeys("traceparent"), notify.ContextKeys("tracestate")}, []string{"request_id", "traceparent", "tracestate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec notify.Recorder
+			n, err := notify.New(tr, append(tc.opts, notify.Driver("test"), notify.Record(&rec))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Info(ctx, "e", "x"); err != nil {
+				t.Fatal(err)
+			}
+			r := rec.Notifications()
+			if len(r) != 1 || !slices.Equal(keysOf(r[0].Context), tc.want) {
+				t.Fatalf("recorded %+v, want context keys %v", r, tc.want)
+			}
+			for _, k := range tc.want {
+				if r[0].Context[k] != rc[k] {
+					t.Errorf("context[%s] = %v, want %v", k, r[0].Context[k], rc[k])
+				}
+			}
+		})
+	}
+}
+
 func TestLogDriver(t *testing.T) {
 	h := &notifytest.Logs{}
 	tr := notifytest.Open(t, notifytest.FakeURL(t))
