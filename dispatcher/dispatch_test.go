@@ -392,8 +392,12 @@ func TestMethodOf(t *testing.T) {
 	var seen []string
 	mw := func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (any, error) {
+			before, okBefore := MethodOf(ctx)
 			res, err := next(ctx, req)
 			m, ok := MethodOf(ctx)
+			if before != m || okBefore != ok {
+				t.Errorf("%s: MethodOf before next %v %+v, after %v %+v", req.Method, okBefore, before, ok, m)
+			}
 			seen = append(seen, fmt.Sprintf("%s %v %+v", req.Method, ok, m))
 			return res, err
 		}
@@ -416,5 +420,24 @@ func TestMethodOf(t *testing.T) {
 	}
 	if _, ok := MethodOf(ctx); ok {
 		t.Fatal("MethodOf outside a dispatch")
+	}
+	// A middleware that changes the request: the handler runs the new
+	// method, and MethodOf says so once next returns.
+	rename := func(next Handler) Handler {
+		return func(ctx context.Context, req *Request) (any, error) {
+			req.Method = "bar"
+			res, err := next(ctx, req)
+			if m, ok := MethodOf(ctx); !ok || m.Name != "bar" {
+				t.Errorf("after a rename: %v %+v", ok, m)
+			}
+			return res, err
+		}
+	}
+	d, err = New([]any{&fooBar{}}, WithMiddleware(rename))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Dispatch(ctx, &Request{Method: "foo"}); err != nil || res != "bar@0 map[]" {
+		t.Fatalf("renamed dispatch: %v %v", res, err)
 	}
 }

@@ -74,6 +74,9 @@ type Request struct {
 	// Target is the target the request was received on (the server's,
 	// with its exchange), for middleware; zero when dispatched otherwise.
 	Target target.Target
+	// Call is true when the caller waits for the result (a call, not a
+	// cast), as the server received it.
+	Call bool
 }
 
 // Handler dispatches a request; [Dispatcher.Dispatch] is one.
@@ -157,16 +160,27 @@ func New(endpoints []any, opts ...Option) (*Dispatcher, error) {
 
 type resolvedKey struct{}
 
-// MethodOf returns, to middleware (once next returned) and to handlers,
-// the endpoint method a request was dispatched to; false when the
-// dispatcher found none (NoSuchMethod, UnsupportedVersion) or has no
-// middleware. It gives metrics their endpoint label.
+// resolution is the method a request resolves to, recorded before the
+// middleware runs so that MethodOf works for middleware before next.
+type resolution struct {
+	method, namespace, version string // the request it is for
+	ep                         *endpoint
+	m                          *method
+	err                        error
+	info                       Method
+}
+
+// MethodOf returns, to middleware and handlers, the endpoint method a
+// request is dispatched to; false when there is none (the dispatch fails
+// with NoSuchMethod or UnsupportedVersion) or the dispatcher has no
+// middleware. It gives metrics their endpoint label. A middleware that
+// changes the request sees the new method once next returns.
 func MethodOf(ctx context.Context) (Method, bool) {
-	r, ok := ctx.Value(resolvedKey{}).(*Method)
-	if !ok || r.Name == "" {
+	r, ok := ctx.Value(resolvedKey{}).(*resolution)
+	if !ok || r.m == nil {
 		return Method{}, false
 	}
-	return *r, true
+	return r.info, true
 }
 
 // Methods returns every callable method in dispatch order: endpoint by
@@ -181,6 +195,15 @@ func (d *Dispatcher) Methods() []Method {
 		}
 	}
 	return out
+}
+
+// resolve records in r the method req resolves to.
+func (d *Dispatcher) resolve(r *resolution, req *Request) {
+	*r = resolution{method: req.Method, namespace: req.Namespace, version: req.Version}
+	r.ep, r.m, r.err = d.lookup(req)
+	if r.m != nil {
+		r.info = Method{Endpoint: r.ep.typeName, Namespace: r.ep.namespace, Version: r.ep.version, Name: r.m.wire}
+	}
 }
 
 // Dispatch calls the method req names, through the middleware, and returns
@@ -203,7 +226,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req *Request) (res any, err e
 		ctx = context.Background()
 	}
 	if d.hasMiddleware {
-		ctx = context.WithValue(ctx, resolvedKey{}, new(Method))
+		r := new(resolution)
+		d.resolve(r, req)
+		ctx = context.WithValue(ctx, resolvedKey{}, r)
 	}
 	if ctx, err = d.ser.DeserializeContext(ctx, req.Context); err != nil {
 		return nil, fmt.Errorf("dispatcher: %s(): deserializing the request context: %w", req.Method, err)
@@ -221,6 +246,26 @@ var version10 = target.Version{Major: 1}
 
 // dispatch is oslo's RPCDispatcher.dispatch: the innermost Handler.
 func (d *Dispatcher) dispatch(ctx context.Context, req *Request) (any, error) {
+	r, ok := ctx.Value(resolvedKey{}).(*resolution)
+	if !ok {
+		_, m, err := d.lookup(req)
+		if err != nil {
+			return nil, err
+		}
+		return d.call(ctx, m, req)
+	}
+	if r.method != req.Method || r.namespace != req.Namespace || r.version != req.Version {
+		d.resolve(r, req) // a middleware changed the request
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return d.call(ctx, r.m, req)
+}
+
+// lookup finds the method req names: the first endpoint whose namespace
+// and version accept the request and which has the method.
+func (d *Dispatcher) lookup(req *Request) (*endpoint, *method, error) {
 	version := req.Version
 	if version == "" {
 		version = "1.0"
@@ -235,17 +280,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, req *Request) (any, error) {
 			continue
 		}
 		if m := ep.methods[req.Method]; m != nil && m.allowed {
-			if r, ok := ctx.Value(resolvedKey{}).(*Method); ok {
-				*r = Method{Endpoint: ep.typeName, Namespace: ep.namespace, Version: ep.version, Name: m.wire}
-			}
-			return d.call(ctx, m, req)
+			return ep, m, nil
 		}
 		found = true
 	}
 	if found {
-		return nil, &NoSuchMethodError{Method: req.Method}
+		return nil, nil, &NoSuchMethodError{Method: req.Method}
 	}
-	return nil, &UnsupportedVersionError{Version: version, Method: req.Method}
+	return nil, nil, &UnsupportedVersionError{Version: version, Method: req.Method}
 }
 
 // compatible is target.Compatible on parsed versions (have is never None

@@ -383,7 +383,7 @@ func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) 
 	}
 	return s.disp.Dispatch(ctx, &dispatcher.Request{
 		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args, Context: d.Context,
-		Target: s.resolved,
+		Target: s.resolved, Call: d.IsCall(),
 	})
 }
 

@@ -175,6 +175,10 @@ func typeName(v any) string {
 	return t.Name()
 }
 
+// Server returns the service's RPC server (for its InFlight and
+// RepliesDropped gauges).
+func (s *Service) Server() *server.Server { return s.srv }
+
 // Binary returns the service's binary name.
 func (s *Service) Binary() string { return s.binary }
 
