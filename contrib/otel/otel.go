@@ -194,17 +194,13 @@ func ClientMiddleware(opts ...Option) client.Middleware {
 // server for calls, consumer for casts. The handler's ctx carries the span,
 // so calls the handler makes through a client with ClientMiddleware are
 // its children.
-//
-// Server middleware cannot yet ask whether a request is a call; it takes a
-// request whose ctx has a deadline for one: the server gives the handler
-// of a call its caller's deadline, and a cast has none.
 func ServerMiddleware(opts ...Option) dispatcher.Middleware {
 	c := newConfig(opts)
 	tracer := c.tracer()
 	return func(next dispatcher.Handler) dispatcher.Handler {
 		return func(ctx context.Context, req *dispatcher.Request) (res any, err error) {
 			kind := trace.SpanKindConsumer
-			if _, ok := ctx.Deadline(); ok {
+			if req.Call {
 				kind = trace.SpanKindServer
 			}
 			attrs := append(c.targetAttrs(req.Target, req.Method),

@@ -259,6 +259,8 @@ func TestBrokerScrape(t *testing.T) {
 		{"oslo_messaging_rpc_client_in_flight", with(cl, "method", "block"), 1},
 		{"oslo_messaging_rpc_client_in_flight", with(cl, "method", "add"), 0},
 		{"oslo_messaging_rpc_server_in_flight", gl, 1},
+		// Counted when the handler starts, with its endpoint.
+		{"oslo_messaging_rpc_server_invocation_start_total", with(sl, "method", "block"), 1},
 	})
 	if err := <-blocked; !errors.Is(err, transport.ErrTimeout) {
 		t.Fatalf("block: %v, want a timeout", err)

@@ -37,10 +37,6 @@
 // no server family, as oslo.metrics' help text says; a request whose
 // arguments do not fit counts, with exception TypeError.
 //
-// Because server middleware learns the endpoint only once the dispatch
-// returns, the server counts a request's start when it ends; the in-flight
-// gauge below shows what is running.
-//
 // # Label values
 //
 // Label values are what oslo.metrics' exporter shows for a Python service

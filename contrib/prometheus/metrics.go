@@ -223,6 +223,16 @@ func (m *Metrics) ClientMiddleware() client.Middleware {
 func (m *Metrics) ServerMiddleware() dispatcher.Middleware {
 	return func(next dispatcher.Handler) dispatcher.Handler {
 		return func(ctx context.Context, req *dispatcher.Request) (res any, err error) {
+			meth, ok := dispatcher.MethodOf(ctx)
+			if !ok {
+				return next(ctx, req) // oslo.metrics counts only dispatched requests
+			}
+			tg := req.Target
+			lv := []string{
+				pyStr(tg.Exchange), pyStr(tg.Topic), pyStr(tg.Server), meth.Endpoint, pyStr(meth.Namespace),
+				pyStr(meth.Version), meth.Name, m.process,
+			}
+			m.serverStart.WithLabelValues(lv...).Inc()
 			start := time.Now()
 			defer func() {
 				v := recover()
@@ -230,16 +240,6 @@ func (m *Metrics) ServerMiddleware() dispatcher.Middleware {
 					err = errPanic
 					defer panic(v)
 				}
-				meth, ok := dispatcher.MethodOf(ctx)
-				if !ok {
-					return // oslo.metrics counts only dispatched requests
-				}
-				tg := req.Target
-				lv := []string{
-					pyStr(tg.Exchange), pyStr(tg.Topic), pyStr(tg.Server), meth.Endpoint, pyStr(meth.Namespace),
-					pyStr(meth.Version), meth.Name, m.process,
-				}
-				m.serverStart.WithLabelValues(lv...).Inc()
 				if err != nil {
 					m.serverExc.WithLabelValues(append(lv, failureClass(err))...).Inc()
 				}
