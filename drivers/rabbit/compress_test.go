@@ -37,6 +37,10 @@ func TestDecompress(t *testing.T) {
 	} else if got, _ := io.ReadAll(zr); !bytes.Equal(got, want) {
 		t.Fatal("zlib round trip")
 	}
+	o, _ := parseOptions(nil, nil)
+	f := newInflater(o)
+	ctx := context.Background()
+	decompress := func(h amqp.Table, body []byte) ([]byte, error) { return f.inflate(ctx, h, body, nil) }
 	for _, tt := range []struct {
 		header any
 		body   []byte
@@ -126,8 +130,8 @@ func TestCompression(t *testing.T) {
 	ch.QueueDelete(topic+"_bz2.s", false, false, false)
 }
 
-// TestMissingReplyQueue checks the reply retry loop and the obsolete
-// reply queue cache.
+// TestMissingReplyQueue checks the background retries of replies to a
+// missing reply queue and the obsolete reply queue cache.
 func TestMissingReplyQueue(t *testing.T) {
 	needBroker(t)
 	tr := openTransport(t, MissingConsumerRetryTimeout(600*time.Millisecond))
@@ -136,35 +140,56 @@ func TestMissingReplyQueue(t *testing.T) {
 	defer cancel()
 	gone := "reply_" + strings.Repeat("0", 32)
 	m := &driver.Message{Body: []byte(`{}`), MsgID: "m1", ReplyTo: gone}
+	// The reply goes to the background: the worker is free at once.
 	start := time.Now()
-	err := c.reply(ctx, m)
-	if !errors.Is(err, driver.ErrUndeliverable) {
+	if err := c.reply(ctx, m, time.Time{}); err != nil {
 		t.Fatalf("reply to a missing queue: %v", err)
 	}
-	if e := time.Since(start); e < 500*time.Millisecond || e > 5*time.Second {
+	if e := time.Since(start); e > time.Second {
+		t.Fatalf("reply to a missing queue held the caller %v", e)
+	}
+	// After the retry timeout the queue is known to be gone: the next
+	// reply is dropped at once.
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.obsolete.contains(gone) {
+		if time.Now().After(deadline) {
+			t.Fatal("the retrier did not give up on the missing queue")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if e := time.Since(start); e < 500*time.Millisecond {
 		t.Fatalf("gave up after %v, want about 0.6 s of retries", e)
 	}
-	// Now the queue is known to be gone: the next reply is dropped at once.
 	start = time.Now()
-	if err := c.reply(ctx, m); !errors.Is(err, driver.ErrUndeliverable) || time.Since(start) > 50*time.Millisecond {
+	if err := c.reply(ctx, m, time.Time{}); !errors.Is(err, driver.ErrUndeliverable) || time.Since(start) > 50*time.Millisecond {
 		t.Fatalf("second reply: %v after %v", err, time.Since(start))
 	}
 	// A queue that appears during the retries gets the reply.
 	_, ch := rawChannel(t)
 	late := "reply_" + strings.Repeat("1", 32)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		ch.QueueDeclare(late, false, true, false, false, nil)
-	}()
 	long := openTransport(t)
-	if err := engine.Of(long).Driver().(*conn).reply(ctx, &driver.Message{Body: []byte(`{}`), MsgID: "m2", ReplyTo: late}); err != nil {
-		t.Fatalf("reply to a queue declared during the retries: %v", err)
+	if err := engine.Of(long).Driver().(*conn).reply(ctx, &driver.Message{Body: []byte(`{}`), MsgID: "m2", ReplyTo: late}, time.Time{}); err != nil {
+		t.Fatalf("reply to a queue declared later: %v", err)
 	}
-	qi, err := ch.QueueDeclarePassive(late, false, true, false, false, nil)
-	if err != nil || qi.Messages != 1 {
-		t.Fatalf("late queue: %+v, %v", qi, err)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := ch.QueueDeclare(late, false, true, false, false, nil); err != nil {
+		t.Fatal(err)
 	}
-	ch.QueueDelete(late, false, false, false)
+	defer ch.QueueDelete(late, false, false, false)
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		qi, err := ch.QueueDeclarePassive(late, false, true, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qi.Messages == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("late queue: %+v, want the retried reply", qi)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestObsoleteCache(t *testing.T) {
