@@ -183,6 +183,13 @@ func (b *budget) acquire(ctx context.Context, n int64, wait time.Duration, done 
 		if ok {
 			return true
 		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-done:
+			return false
+		default:
+		}
 		collect()
 		poll := time.NewTimer(50 * time.Millisecond) // cleanups run after the collection
 		select {
