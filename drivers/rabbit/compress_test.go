@@ -128,4 +128,3 @@ func TestCompression(t *testing.T) {
 	ch.QueueDelete(topic+"_bz2", false, false, false)
 	ch.QueueDelete(topic+"_bz2.s", false, false, false)
 }
-
