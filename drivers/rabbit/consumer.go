@@ -120,7 +120,7 @@ func (s *subscription) establishWithin(ctx context.Context) (*consumeSession, er
 			return sess, nil
 		}
 		if s.ctx.Err() == nil {
-			if errors.Is(err, driver.ErrClosed) || isSetupRefusal(err) {
+			if errors.Is(err, driver.ErrClosed) || isSetupRefusal(err) || refused(err) {
 				return nil, err
 			}
 			last = err

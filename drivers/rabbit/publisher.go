@@ -223,7 +223,10 @@ func (p *publisher) waitSession(ctx context.Context, a *attempts) (*pubSession, 
 		}
 		changed := p.changed
 		p.mu.Unlock()
-		if a.exhausted() {
+		if a.exhausted() || refused(a.last) {
+			// The broker refused the credentials or the virtual host:
+			// final until someone changes them, so say it now (the
+			// connector goes on trying).
 			return nil, a.last
 		}
 		select {
@@ -583,6 +586,19 @@ func (p *publisher) failure(s *pubSession, pc *pubChannel, pb *publishing, err e
 func finalCode(err error) bool {
 	switch amqpCode(err) {
 	case amqp.AccessRefused, amqp.PreconditionFailed, amqp.NotAllowed, amqp.NotImplemented, amqp.ResourceLocked:
+		return true
+	}
+	return false
+}
+
+// refused reports a connection the broker refused (credentials, SASL
+// mechanism, virtual host): retrying at once cannot cure it.
+func refused(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch amqpCode(err) {
+	case amqp.AccessRefused, amqp.NotAllowed:
 		return true
 	}
 	return false

@@ -20,16 +20,19 @@ func TestNoSecrets(t *testing.T) {
 	log, logs := recordLogs(t)
 	url := fmt.Sprintf("rabbit://guest:%s@127.0.0.1:5672,admin:%s@127.0.0.1:%d/", secret, secret, deadPort(t))
 	tr := openTransportURL(t, url, transport.WithLogger(log), ReconnectDelay(50*time.Millisecond), RetryInterval(100*time.Millisecond))
-	// RabbitMQ answers a wrong password after about 3 s.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	// RabbitMQ answers a wrong password after about 3 s; from then on
+	// operations fail at once with the refusal.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
 	errs = append(errs, tr.Ping(ctx))
-	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
 	c, _ := client.New(tr, target.Target{Topic: uniqueName("secret")}, client.Timeout(time.Second))
-	errs = append(errs, c.Call(context.Background(), "echo", faultArgs{}, nil))
+	start := time.Now()
 	errs = append(errs, c.Cast(ctx, "echo", faultArgs{}))
+	if el := time.Since(start); el > 100*time.Millisecond || !strings.Contains(errs[1].Error(), "username or password not allowed") {
+		t.Errorf("cast with refused credentials: %v after %v, want the refusal at once", errs[1], el)
+	}
+	errs = append(errs, c.Call(context.Background(), "echo", faultArgs{}, nil))
 	for i, err := range errs {
 		if err == nil {
 			t.Fatalf("operation %d with a wrong password succeeded", i)
