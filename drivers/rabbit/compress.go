@@ -118,26 +118,23 @@ func (f *inflater) inflate(ctx context.Context, headers amqp.Table, body []byte,
 // decompressor returns a function that opens a reader of the decompressed
 // body, for the codec the compression header names.
 func decompressor(kind string, body []byte) (func() (io.Reader, error), error) {
+	opener := func(name string, newReader func(io.Reader) (io.Reader, error)) func() (io.Reader, error) {
+		return func() (io.Reader, error) {
+			r, err := newReader(bytes.NewReader(body))
+			if err != nil {
+				return nil, fmt.Errorf("rabbit: decompressing %s body: %w", name, err)
+			}
+			return r, nil
+		}
+	}
 	switch kind {
 	case contentGzip, "gzip", "zlib", "application/x-zlib":
 		if len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b {
-			return func() (io.Reader, error) {
-				zr, err := gzip.NewReader(bytes.NewReader(body))
-				if err != nil {
-					return nil, fmt.Errorf("rabbit: decompressing gzip body: %w", err)
-				}
-				return zr, nil
-			}, nil
+			return opener("gzip", func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }), nil
 		}
-		return func() (io.Reader, error) {
-			zr, err := zlib.NewReader(bytes.NewReader(body))
-			if err != nil {
-				return nil, fmt.Errorf("rabbit: decompressing zlib body: %w", err)
-			}
-			return zr, nil
-		}, nil
+		return opener("zlib", func(r io.Reader) (io.Reader, error) { return zlib.NewReader(r) }), nil
 	case contentBzip2, "bz2", "bzip2":
-		return func() (io.Reader, error) { return bzip2.NewReader(bytes.NewReader(body)), nil }, nil
+		return opener("bz2", func(r io.Reader) (io.Reader, error) { return bzip2.NewReader(r), nil }), nil
 	}
 	return nil, fmt.Errorf("rabbit: unknown compression %q", kind)
 }

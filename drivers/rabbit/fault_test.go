@@ -95,27 +95,12 @@ func TestBrokerFault(t *testing.T) {
 	cliTr := openTransportURL(t, url, opts...)
 	topic := uniqueName("fault")
 	ep := newFaultEndpoint()
-	srv, err := server.New(srvTr, target.Target{Topic: topic, Server: "s1"}, []any{ep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServer(ctx, t, srvTr, topic, ep)
 	c, err := client.New(cliTr, target.Target{Topic: topic}, client.Timeout(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := func(c *client.Client, timeout time.Duration, text string) error {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		got, err := client.Call[string](cctx, c, "echo", faultArgs{Text: text})
-		if err == nil && got != text {
-			err = fmt.Errorf("echo %q returned %q", text, got)
-		}
-		return err
-	}
-	if err := call(c, 10*time.Second, "before"); err != nil {
+	if err := echo(c, 10*time.Second, "before"); err != nil {
 		t.Fatalf("call before the fault: %v", err)
 	}
 
@@ -133,7 +118,7 @@ func TestBrokerFault(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("oversize messages took %v to fail", el)
 	}
-	if err := call(c, 10*time.Second, "after oversize"); err != nil {
+	if err := echo(c, 10*time.Second, "after oversize"); err != nil {
 		t.Fatalf("call after the oversize messages: %v", err)
 	}
 
@@ -162,13 +147,7 @@ func TestBrokerFault(t *testing.T) {
 	res := inFlight(c, ep)
 	topic2 := uniqueName("fault2")
 	ep2 := newFaultEndpoint()
-	srv2, err := server.New(srvTr, target.Target{Topic: topic2, Server: "s1"}, []any{ep2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv2 := startServer(ctx, t, srvTr, topic2, ep2)
 	defer srv2.Close()
 	c2, _ := client.New(cliTr, target.Target{Topic: topic2}, client.Timeout(20*time.Second))
 	res2 := inFlight(c2, ep2)
@@ -186,7 +165,7 @@ func TestBrokerFault(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Ping with the broker down: %v", err)
 	}
-	if err := call(c, 2*time.Second, "down"); !errors.Is(err, transport.ErrTimeout) || !strings.Contains(err.Error(), "connection refused") {
+	if err := echo(c, 2*time.Second, "down"); !errors.Is(err, transport.ErrTimeout) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("call with the broker down: %v, want a timeout naming the connection error", err)
 	} else {
 		t.Logf("call with the broker down: %v", err)
@@ -203,16 +182,7 @@ func TestBrokerFault(t *testing.T) {
 	}
 	node.ctl(t, "start_app")
 	up := time.Now()
-	for i := 0; ; i++ {
-		err := call(c, 2*time.Second, fmt.Sprint("up", i))
-		if err == nil {
-			break
-		}
-		if time.Since(up) > 30*time.Second {
-			t.Fatalf("calls still fail 30 s after the broker came back: %v", err)
-		}
-	}
-	back := time.Since(up)
+	back := untilServed(t, c, 2*time.Second, up, 30*time.Second, "the broker came back")
 	t.Logf("outage %v; calls succeed again %v after start_app returned", up.Sub(stopped).Round(time.Millisecond), back.Round(time.Millisecond))
 	if back > 5*time.Second {
 		t.Errorf("calls took %v to succeed after the broker came back", back)
@@ -233,11 +203,11 @@ func TestBrokerFault(t *testing.T) {
 	}
 	pcancel()
 	lc, _ := client.New(lazyTr, target.Target{Topic: topic}, client.Timeout(10*time.Second))
-	if err := call(lc, 10*time.Second, "lazy"); err != nil {
+	if err := echo(lc, 10*time.Second, "lazy"); err != nil {
 		t.Errorf("call on the transport opened while the broker was down: %v", err)
 	}
 	for i := range 20 {
-		if err := call(c, 5*time.Second, fmt.Sprint("after", i)); err != nil {
+		if err := echo(c, 5*time.Second, fmt.Sprint("after", i)); err != nil {
 			t.Fatalf("call %d after recovery: %v", i, err)
 		}
 	}
@@ -261,6 +231,19 @@ func TestBrokerFault(t *testing.T) {
 	srvTr.Close()
 	lazyTr.Close()
 	<-res2
+}
+
+// startServer starts a server of ep on topic, server s1.
+func startServer(ctx context.Context, t *testing.T, tr *transport.Transport, topic string, ep any, opts ...server.Option) *server.Server {
+	t.Helper()
+	srv, err := server.New(tr, target.Target{Topic: topic, Server: "s1"}, []any{ep}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
 
 func newFaultEndpoint() *faultEndpoint {

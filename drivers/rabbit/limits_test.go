@@ -92,18 +92,11 @@ func TestMessageTooLarge(t *testing.T) {
 
 	needBroker(t)
 	topic := uniqueName("toolarge")
-	srvTr := openTransport(t, MaxMessageSize(1<<20))
-	srv, err := server.New(srvTr, target.Target{Topic: topic, Server: "s1"}, []any{&bigEndpoint{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServer(ctx, t, openTransport(t, MaxMessageSize(1<<20)), topic, &bigEndpoint{})
 	defer shutdown(t, srv)
 	c, _ := client.New(openTransport(t), target.Target{Topic: topic}, client.Timeout(10*time.Second))
 	start = time.Now()
-	_, err = client.Call[string](ctx, c, "big", bigArgs{Size: 2 << 20})
+	_, err := client.Call[string](ctx, c, "big", bigArgs{Size: 2 << 20})
 	var re *transport.RemoteError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "max_message_size") {
 		t.Fatalf("call whose result is too large: %v, want a remote error saying so", err)
@@ -153,15 +146,9 @@ func TestBacklogMemory(t *testing.T) {
 		ch.QueueDelete(topic+".s1", false, false, false)
 	})
 	ep := &slowEndpoint{}
-	srv, err := server.New(openTransport(t), target.Target{Topic: topic, Server: "s1"}, []any{ep}, server.MaxConcurrency(capacity))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServer(ctx, t, openTransport(t), topic, ep, server.MaxConcurrency(capacity))
 	base := liveHeap()
 	body := []byte(`{"oslo.version": "2.0", "oslo.message": "{\"method\": \"work\", \"args\": {\"text\": \"` + strings.Repeat("x", size) + `\"}}"}`)
 	if err := ch.Confirm(false); err != nil {

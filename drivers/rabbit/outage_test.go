@@ -83,6 +83,33 @@ func (l *logLines) all() string {
 	return b.String()
 }
 
+// echo calls the echo method of a faultEndpoint with text, within
+// timeout, and checks what comes back.
+func echo(c *client.Client, timeout time.Duration, text string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	got, err := client.Call[string](ctx, c, "echo", faultArgs{Text: text})
+	if err == nil && got != text {
+		err = fmt.Errorf("echo %q returned %q", text, got)
+	}
+	return err
+}
+
+// untilServed makes calls of timeout each until one succeeds, and returns
+// how long after since it did; it fails t when none did within limit.
+func untilServed(t *testing.T, c *client.Client, timeout time.Duration, since time.Time, limit time.Duration, what string) time.Duration {
+	t.Helper()
+	for i := 0; ; i++ {
+		err := echo(c, timeout, fmt.Sprint(what, i))
+		if err == nil {
+			return time.Since(since)
+		}
+		if time.Since(since) > limit {
+			t.Fatalf("calls still fail %v after %s: %v", limit, what, err)
+		}
+	}
+}
+
 // fastBackoff makes reconnection attempts follow each other quickly.
 var fastBackoff = []transport.Option{ReconnectDelay(50 * time.Millisecond), RetryInterval(100 * time.Millisecond),
 	RetryBackoff(100 * time.Millisecond), IntervalMax(300 * time.Millisecond)}
@@ -204,31 +231,14 @@ func TestPromptReconnect(t *testing.T) {
 	cliTr := openProxied(t, proxy, log)
 	topic := uniqueName("prompt")
 	startEcho(t, srvTr, topic)
-	c, _ := client.New(cliTr, target.Target{Topic: topic}, client.Timeout(time.Second))
-	echo := func() error {
-		got, err := client.Call[string](context.Background(), c, "echo", faultArgs{Text: "x"})
-		if err == nil && got != "x" {
-			err = fmt.Errorf("got %q", got)
-		}
-		return err
-	}
-	if err := echo(); err != nil {
+	c, _ := client.New(cliTr, target.Target{Topic: topic})
+	if err := echo(c, 10*time.Second, "before"); err != nil {
 		t.Fatal(err)
 	}
 	proxy.stop()
 	time.Sleep(8 * time.Second)
 	proxy.start()
-	up := time.Now()
-	for {
-		err := echo()
-		if err == nil {
-			break
-		}
-		if time.Since(up) > 15*time.Second {
-			t.Fatalf("calls still fail 15 s after the broker came back: %v", err)
-		}
-	}
-	back := time.Since(up)
+	back := untilServed(t, c, time.Second, time.Now(), 15*time.Second, "the broker came back")
 	t.Logf("calls succeed again %v after the broker came back (8 s outage, default backoff)", back.Round(time.Millisecond))
 	if back > 2*time.Second {
 		t.Errorf("calls took %v to succeed after the broker came back, want under 2 s", back)
@@ -249,18 +259,11 @@ func TestBlackhole(t *testing.T) {
 	cliTr := openProxied(t, proxy, log, opts...)
 	topic := uniqueName("blackhole")
 	startEcho(t, srvTr, topic)
-	c, _ := client.New(cliTr, target.Target{Topic: topic}, client.Timeout(2*time.Second))
-	echo := func() error {
-		got, err := client.Call[string](context.Background(), c, "echo", faultArgs{Text: "x"})
-		if err == nil && got != "x" {
-			err = fmt.Errorf("got %q", got)
-		}
-		return err
-	}
+	c, _ := client.New(cliTr, target.Target{Topic: topic})
 	// Traffic right before the hole: the last frames arrive just before
 	// it, the worst case for detection.
-	for range 5 {
-		if err := echo(); err != nil {
+	for i := range 5 {
+		if err := echo(c, 10*time.Second, fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -283,17 +286,8 @@ func TestBlackhole(t *testing.T) {
 		t.Errorf("black hole detected after %v, want within the heartbeat timeout %v", took, heartbeat)
 	}
 	proxy.blackhole(false)
-	healed := time.Now()
-	for {
-		err := echo()
-		if err == nil {
-			break
-		}
-		if time.Since(healed) > 20*time.Second {
-			t.Fatalf("calls still fail 20 s after the black hole ended: %v", err)
-		}
-	}
-	t.Logf("calls succeed again %v after the black hole ended", time.Since(healed).Round(time.Millisecond))
+	back := untilServed(t, c, 2*time.Second, time.Now(), 20*time.Second, "the black hole ended")
+	t.Logf("calls succeed again %v after the black hole ended", back.Round(time.Millisecond))
 }
 
 // TestReplyDuringOutage: a reply that cannot be sent because the broker

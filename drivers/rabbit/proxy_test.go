@@ -17,7 +17,6 @@ import (
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/drivertest"
 	"github.com/oslo-go/messaging/internal/engine"
-	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -226,15 +225,9 @@ func openTransportURL(t *testing.T, url string, opts ...transport.Option) *trans
 func startEcho(t *testing.T, tr *transport.Transport, topic string) *faultEndpoint {
 	t.Helper()
 	ep := &faultEndpoint{entered: make(chan struct{}, 8), release: make(chan struct{}), casts: make(chan string, 64)}
-	srv, err := server.New(tr, target.Target{Topic: topic, Server: "s1"}, []any{ep})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServer(ctx, t, tr, topic, ep)
 	t.Cleanup(func() {
 		close(ep.release)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -265,16 +258,7 @@ func TestNetworkCut(t *testing.T) {
 	c, _ := client.New(cliTr, target.Target{Topic: topic}, client.Timeout(20*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	echo := func(text string, timeout time.Duration) error {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		got, err := client.Call[string](cctx, c, "echo", faultArgs{Text: text})
-		if err == nil && got != text {
-			err = fmt.Errorf("got %q", got)
-		}
-		return err
-	}
-	if err := echo("before", 10*time.Second); err != nil {
+	if err := echo(c, 10*time.Second, "before"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -302,17 +286,8 @@ func TestNetworkCut(t *testing.T) {
 		t.Fatal("call in flight still waits 15 s after the cut")
 	}
 	// Both sides come back by themselves.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := echo("after", time.Second)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("calls still fail after the cut: %v", err)
-		}
-	}
-	t.Logf("calls succeed %v after the cut", time.Since(cut).Round(time.Millisecond))
+	back := untilServed(t, c, time.Second, cut, 20*time.Second, "the cut")
+	t.Logf("calls succeed %v after the cut", back.Round(time.Millisecond))
 
 	// While the broker is unreachable, Retry bounds the attempts.
 	proxy.cut(true)
