@@ -59,6 +59,20 @@ func peakWatch() (stop func() (heap uint64, rss string)) {
 	return func() (uint64, string) { close(done); return peak.Load(), fmt.Sprintf("%d MiB", peakRSS.Load()/1024) }
 }
 
+// slowestOf makes n good calls and returns the time the slowest took.
+func slowestOf(t *testing.T, c *client.Client, n int) time.Duration {
+	t.Helper()
+	var worst time.Duration
+	for i := range n {
+		s := time.Now()
+		if err := echo(c, 30*time.Second, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, time.Since(s))
+	}
+	return worst
+}
+
 // sleepEP handles casts in 1 s.
 type sleepEP struct{ n atomic.Int64 }
 
@@ -135,15 +149,7 @@ func TestMeasureBombs(t *testing.T) {
 		stop := peakWatch()
 		start := time.Now()
 		publishRaw(t, target.Target{Exchange: "openstack", Topic: topic}, tc.n, bomb, amqp.Table{compressionHeader: contentGzip})
-		// good calls while the bombs are dealt with
-		var worst time.Duration
-		for i := range 10 {
-			s := time.Now()
-			if err := echo(c, 30*time.Second, fmt.Sprint(i)); err != nil {
-				t.Fatal(err)
-			}
-			worst = max(worst, time.Since(s))
-		}
+		worst := slowestOf(t, c, 10) // while the bombs are dealt with
 		time.Sleep(3 * time.Second)
 		heap, hwm := stop()
 		t.Logf("%s (%d KB each on the wire): slowest of 10 good calls %v; heap peak +%d MiB; VmHWM %s; %v",
@@ -169,14 +175,7 @@ func TestMeasureBogusReplies(t *testing.T) {
 		e.Driver().Send(context.Background(), tg, &driver.Message{Body: []byte(body), MsgID: id, ReplyTo: "x", Expiration: time.Minute})
 	}
 	start := time.Now()
-	var worst time.Duration
-	for i := range 30 {
-		s := time.Now()
-		if err := echo(c, 10*time.Second, fmt.Sprint(i)); err != nil {
-			t.Fatal(err)
-		}
-		worst = max(worst, time.Since(s))
-	}
+	worst := slowestOf(t, c, 30)
 	t.Logf("64 calls with missing reply queues, then 30 good calls: all answered in %v, slowest %v", time.Since(start).Round(time.Millisecond), worst.Round(time.Millisecond))
 	if worst > time.Second {
 		t.Errorf("slowest good call %v", worst)
