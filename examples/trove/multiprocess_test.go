@@ -26,8 +26,9 @@ var raceEnabled = false
 // TestMultiProcessRabbit builds the commands and runs trove-conductor,
 // trove-taskmanager (which starts a trove-guestagent process for each
 // instance) and trove-api as separate processes over the local RabbitMQ,
-// sharing one SQLite file, and takes the walk over HTTP. Then it takes the
-// walk again with trove-all-in-one on the same broker. Queue names are
+// sharing one SQLite file, all configured by one trove.conf, and takes the
+// walk over HTTP. Then it takes the walk again with trove-all-in-one on
+// the same broker, configured by flags. Queue names are
 // unique to the run, so that parallel runs do not meet.
 func TestMultiProcessRabbit(t *testing.T) {
 	rabbittest.Need(t)
@@ -48,13 +49,22 @@ func TestMultiProcessRabbit(t *testing.T) {
 	guest := []string{"--data-dir=" + filepath.Join(dir, "guests"), "--heartbeat-interval=500ms", "--install-time=200ms"}
 
 	t.Run("four processes", func(t *testing.T) {
-		flags := append(shared(run), "--db="+filepath.Join(dir, "trove.db"))
+		// The services read trove.conf, as Trove's do; the guest agents
+		// get it from the taskmanager.
+		conf := filepath.Join(dir, "trove.conf")
+		os.WriteFile(conf, []byte("[DEFAULT]\ntransport_url = "+rabbittest.URL()+"\n"+
+			"taskmanager_queue = "+run+"-taskmanager\nconductor_queue = "+run+"-conductor\n"+
+			"[database]\nconnection = sqlite:///"+filepath.Join(dir, "trove.db")+"\n"+
+			"[oslo_messaging_notifications]\ntopics = "+run+"-notifications\n"+
+			"[oslo_messaging_rabbit]\nheartbeat_timeout_threshold = 30\nrabbit_transient_queues_ttl = 600\n"+
+			"[upgrade_levels]\ntaskmanager = latest\nguestagent = 1.0\n"), 0o600)
+		flags := []string{"--config-file=" + conf}
 		addr := freeAddr(t)
 		conductor := startProcess(t, bin, "trove-conductor", flags...)
 		taskmanager := startProcess(t, bin, "trove-taskmanager", slices.Concat(flags, guest)...)
 		api := startProcess(t, bin, "trove-api", slices.Concat(flags, []string{"--listen=" + addr, "--agent-call-timeout=2s"})...)
 		for _, p := range []*process{conductor, taskmanager, api} {
-			p.waitFor(t, "msg=serving")
+			p.waitFor(t, `msg="service: ready"`)
 		}
 
 		var out bytes.Buffer
@@ -74,9 +84,16 @@ func TestMultiProcessRabbit(t *testing.T) {
 		taskmanager.waitFor(t, "msg=\"guest agent exited\" service=trove-taskmanager instance_id="+res.InstanceID)
 		taskmanager.waitFor(t, "service=trove-guestagent")
 
+		// SIGTERM: each drains within seconds and exits 0, saying so.
 		for _, p := range []*process{api, taskmanager, conductor} {
-			if code := p.stop(); code != 0 {
-				t.Errorf("%s exited with status %d, want 0", p.name, code)
+			start := time.Now()
+			if code := p.stop(); code != 0 || time.Since(start) > 10*time.Second {
+				t.Errorf("%s exited with status %d after %v, want 0 within seconds", p.name, code, time.Since(start))
+			}
+		}
+		for _, p := range []*process{taskmanager, conductor} {
+			if !strings.Contains(p.out.String(), `msg="service: drained" service=`+p.name) {
+				t.Errorf("%s did not log what it drained:\n%s", p.name, p.out)
 			}
 		}
 	})
