@@ -404,16 +404,15 @@ func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time)
 		c.log.Debug("rabbit: dropping reply to a reply queue that is gone", "reply_q", m.ReplyTo, "msg_id", m.MsgID)
 		return fmt.Errorf("rabbit: reply queue %s does not exist; reply dropped: %w", m.ReplyTo, driver.ErrUndeliverable)
 	}
-	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
-		deadline = d
-	}
-	if !deadline.IsZero() {
-		if !time.Now().Before(deadline) {
-			return fmt.Errorf("rabbit: reply to %s: the caller's deadline has passed: %w", m.ReplyTo, context.DeadlineExceeded)
-		}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || !deadline.Before(d)) {
+		deadline = d // ctx ends first (the core passes the caller's deadline)
+	} else if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
+	}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return fmt.Errorf("rabbit: reply to %s: the caller's deadline has passed: %w", m.ReplyTo, context.DeadlineExceeded)
 	}
 	msg, err := c.publishingOf(m, false)
 	if err != nil {
