@@ -158,13 +158,20 @@ func (w *watchedConn) Read(b []byte) (int, error) {
 	if n > 0 {
 		w.last.Store(time.Now().UnixNano())
 	}
+	if err != nil && w.opened.Load() {
+		w.failed(err)
+	}
+	return n, err
+}
+
+// failed logs a read that timed out: the broker went silent.
+func (w *watchedConn) failed(err error) {
 	var ne net.Error
-	if err != nil && w.opened.Load() && errors.As(err, &ne) && ne.Timeout() && !w.warned.Swap(true) {
+	if errors.As(err, &ne) && ne.Timeout() && !w.warned.Swap(true) {
 		silent := time.Since(time.Unix(0, w.last.Load())).Round(time.Millisecond)
 		w.c.warnings.Warn(w.c.log, "silent "+w.host, "rabbit: no heartbeat or data from the broker; the connection is presumed dead and closed",
 			"host", w.host, "silent_for", silent, "limit", time.Duration(w.limit.Load()))
 	}
-	return n, err
 }
 
 // auth returns the SASL mechanism of rabbit_login_method.

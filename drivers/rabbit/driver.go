@@ -388,8 +388,8 @@ func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target,
 
 // reply publishes a reply to the default exchange with routing key
 // m.ReplyTo, mandatory (direct_mandatory_flag), waiting for the publish
-// connection within ctx and until the caller's deadline (the earlier of
-// ctx's and deadline; zero: unknown). A reply the broker returns because
+// connection within ctx and until the caller's deadline (ctx's, or without
+// one deadline, the request's expiration; zero: unknown). A reply the broker returns because
 // the queue does not exist goes to the background retrier, so that the
 // worker is free at once; a reply to a queue known to be gone is dropped
 // at once (oslo's ObsoleteReplyQueuesCache).
@@ -404,8 +404,8 @@ func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time)
 		c.log.Debug("rabbit: dropping reply to a reply queue that is gone", "reply_q", m.ReplyTo, "msg_id", m.MsgID)
 		return fmt.Errorf("rabbit: reply queue %s does not exist; reply dropped: %w", m.ReplyTo, driver.ErrUndeliverable)
 	}
-	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || !deadline.Before(d)) {
-		deadline = d // ctx ends first (the core passes the caller's deadline)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d // the core passes the caller's deadline
 	} else if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
@@ -430,7 +430,7 @@ func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time)
 	if !deadline.IsZero() && deadline.Before(until) {
 		until = deadline
 	}
-	return c.retrier.add(&pb, m.MsgID, until)
+	return c.retrier.add(pb, m.MsgID, until)
 }
 
 // Close closes every connection of the Conn and waits for its goroutines.

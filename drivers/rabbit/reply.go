@@ -48,7 +48,7 @@ func newReplyRetrier(c *conn) *replyRetrier { return &replyRetrier{c: c} }
 
 // add queues pb for retries until until. It returns nil once queued, or
 // an error wrapping ErrUndeliverable when the retrier is full.
-func (r *replyRetrier) add(pb *publishing, msgID string, until time.Time) error {
+func (r *replyRetrier) add(pb publishing, msgID string, until time.Time) error {
 	n := len(pb.msg.Body)
 	c := r.c
 	r.mu.Lock()
@@ -60,7 +60,7 @@ func (r *replyRetrier) add(pb *publishing, msgID string, until time.Time) error 
 		return fmt.Errorf("rabbit: reply queue %s does not exist and %d replies are being retried already; reply dropped: %w",
 			pb.key, held, driver.ErrUndeliverable)
 	}
-	r.pending = append(r.pending, &pendingReply{pb: pb, msgID: msgID, until: until,
+	r.pending = append(r.pending, &pendingReply{pb: &pb, msgID: msgID, until: until,
 		full: !until.Before(time.Now().Add(c.o.missingConsumerRetry - time.Millisecond))})
 	r.bytes += n
 	start := !r.running
