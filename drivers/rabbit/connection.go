@@ -25,7 +25,12 @@ import (
 const connectTimeout = 30 * time.Second
 
 // dialError reports that no broker accepted a connection.
-type dialError struct{ err error }
+type dialError struct {
+	err error
+	// notListening is set when no broker accepted the TCP connection
+	// (each refused it, or did not answer).
+	notListening bool
+}
 
 func (e *dialError) Error() string { return "rabbit: connecting: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
@@ -37,6 +42,7 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 		return nil, driver.ErrClosed
 	}
 	var errs []error
+	tcp := true
 	for _, i := range c.hosts.pass() {
 		h := c.hosts.hosts[i]
 		ac, err := c.dialHost(ctx, h)
@@ -49,6 +55,8 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 		if ctx.Err() == nil {
 			c.warnings.Warn(c.log, "unreachable "+h.addr(), "rabbit: AMQP server is unreachable", "host", h.addr(), "purpose", purpose, "error", err)
 		}
+		var oe *net.OpError
+		tcp = tcp && errors.As(err, &oe) && oe.Op == "dial"
 		errs = append(errs, fmt.Errorf("%s: %w", h.addr(), err))
 		if ctx.Err() != nil {
 			break
@@ -57,7 +65,7 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
 	}
-	return nil, &dialError{errors.Join(errs...)}
+	return nil, &dialError{err: errors.Join(errs...), notListening: tcp && ctx.Err() == nil}
 }
 
 func (c *conn) dialHost(ctx context.Context, h brokerHost) (*amqp.Connection, error) {
@@ -282,8 +290,8 @@ func (c *conn) reconnectWait(n int) time.Duration {
 const probeInterval = 250 * time.Millisecond
 
 // pause waits d before the next connection attempt, or until ctx ends or
-// the conn closes. When the last attempt found no broker listening (a
-// refused or timed-out TCP connect), it ends early once one of the
+// the conn closes. When the last attempt found no broker listening (every
+// TCP connect refused or timed out), it ends early once one of the
 // brokers accepts a TCP connection again, so that a long backoff does not
 // delay the reconnection after the broker is back.
 func (c *conn) pause(ctx context.Context, d time.Duration, last error) error {
@@ -305,10 +313,11 @@ func (c *conn) pause(ctx context.Context, d time.Duration, last error) error {
 	}
 }
 
-// notListening reports a connection failure at the TCP connect.
+// notListening reports a connection attempt that no broker answered
+// at the TCP level.
 func notListening(err error) bool {
-	var oe *net.OpError
-	return err != nil && errors.As(err, &oe) && oe.Op == "dial"
+	var de *dialError
+	return errors.As(err, &de) && de.notListening
 }
 
 // listening reports whether one of the brokers accepts TCP connections.

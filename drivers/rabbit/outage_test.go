@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -338,4 +339,43 @@ func TestReplyDuringOutage(t *testing.T) {
 		t.Fatalf("reply returned %v after its ctx's 0.7 s", el)
 	}
 	t.Logf("reply returned %v after it began, at its ctx's deadline: %v", el.Round(time.Millisecond), err)
+}
+
+// TestPauseEndsWhenBrokerListens: a pause after an attempt no broker
+// answered ends once one accepts TCP connections; after any other
+// failure it lasts its whole time.
+func TestPauseEndsWhenBrokerListens(t *testing.T) {
+	port := deadPort(t)
+	tr := openTransportURL(t, fmt.Sprintf("rabbit://127.0.0.1:%d/", port))
+	c := engine.Of(tr).Driver().(*conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := c.dial(ctx, "test")
+	if !notListening(err) {
+		t.Fatalf("dial to a closed port: %v, want a TCP-level failure", err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		<-ctx.Done()
+		ln.Close()
+	}()
+	start := time.Now()
+	if err := c.pause(ctx, 10*time.Second, err); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 250*time.Millisecond || el > 2*time.Second {
+		t.Fatalf("pause of 10 s ended after %v, want soon after the port opened at 0.3 s", el)
+	}
+	start = time.Now()
+	if err := c.pause(ctx, 700*time.Millisecond, &dialError{err: errors.New("refused")}); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 700*time.Millisecond {
+		t.Fatalf("pause after another failure ended after %v, want 0.7 s", el)
+	}
 }
