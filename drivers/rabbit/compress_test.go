@@ -2,6 +2,7 @@ package rabbit
 
 import (
 	"bytes"
+	"compress/gzip"
 	"compress/zlib"
 	"context"
 	"encoding/base64"
@@ -127,4 +128,43 @@ func TestCompression(t *testing.T) {
 	}
 	ch.QueueDelete(topic+"_bz2", false, false, false)
 	ch.QueueDelete(topic+"_bz2.s", false, false, false)
+}
+
+// FuzzInflate feeds the inflater arbitrary bodies under each compression
+// header: it must never panic, never return more than its limit, and give
+// back to its budget what it does not hand out.
+func FuzzInflate(f *testing.F) {
+	var z, g bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(`{"oslo.version": "2.0", "oslo.message": "{}"}`))
+	zw.Close()
+	gw := gzip.NewWriter(&g)
+	gw.Write(bytes.Repeat([]byte("a"), 5000))
+	gw.Close()
+	bz, _ := base64.StdEncoding.DecodeString(bz2Cast)
+	for _, seed := range []struct {
+		kind string
+		body []byte
+	}{{contentGzip, z.Bytes()}, {contentGzip, g.Bytes()}, {contentBzip2, bz}, {"zlib", []byte("\x78\x9c")}, {"", []byte("{}")}} {
+		f.Add(seed.kind, seed.body)
+	}
+	const limit = 4096
+	fl := &inflater{limit: limit, budget: newBudget(1 << 40), wait: 0}
+	f.Fuzz(func(t *testing.T, kind string, body []byte) {
+		h := amqp.Table{}
+		if kind != "" {
+			h[compressionHeader] = kind
+		}
+		before := fl.budget.held()
+		out, err := fl.inflate(context.Background(), h, body, nil)
+		if err != nil {
+			if held := fl.budget.held(); held > before {
+				t.Fatalf("a refused body kept %d bytes of the budget", held-before)
+			}
+			return
+		}
+		if kind != "" && len(out) > limit {
+			t.Fatalf("%d bytes out, limit %d", len(out), limit)
+		}
+	})
 }
