@@ -132,10 +132,13 @@ func (c *Config) ClientOptions() []client.Option {
 
 // ServerOptions returns the server options the configuration gives:
 // server.MaxConcurrency(executor_thread_pool_size) when it is positive and
-// dispatcher.Ping(rpc_ping_enabled) (through server.DispatchOptions, which
-// add up with the caller's).
+// dispatcher.Ping(true) when rpc_ping_enabled (through
+// server.DispatchOptions, which add up with the caller's).
 func (c *Config) ServerOptions() []server.Option {
-	opts := []server.Option{server.DispatchOptions(dispatcher.Ping(c.RPCPingEnabled()))}
+	var opts []server.Option
+	if c.RPCPingEnabled() { // off is the default: nothing to override
+		opts = append(opts, server.DispatchOptions(dispatcher.Ping(true)))
+	}
 	if n := c.ExecutorThreadPoolSize(); n > 0 {
 		opts = append(opts, server.MaxConcurrency(n))
 	}

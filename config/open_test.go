@@ -244,7 +244,7 @@ func TestHelperOptions(t *testing.T) {
 		t.Errorf("%d %d %d", len(c.ClientOptions()), len(c.ServerOptions()), len(c.ListenerOptions()))
 	}
 	blank := mustLoad(t, "[DEFAULT]\nrpc_response_timeout =\nexecutor_thread_pool_size =\n")
-	if len(blank.ClientOptions()) != 0 || len(blank.ServerOptions()) != 1 || len(blank.ListenerOptions()) != 0 {
+	if len(blank.ClientOptions()) != 0 || len(blank.ServerOptions()) != 0 || len(blank.ListenerOptions()) != 0 {
 		t.Error("blank values give no options")
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +62,8 @@ func TestMultiProcessRabbit(t *testing.T) {
 			"[upgrade_levels]\ntaskmanager = latest\nguestagent = 1.0\n"), 0o600)
 		flags := []string{"--config-file=" + conf}
 		addr := freeAddr(t)
-		conductor := startProcess(t, bin, "trove-conductor", flags...)
+		metricsAddr := freeAddr(t)
+		conductor := startProcess(t, bin, "trove-conductor", slices.Concat(flags, []string{"--metrics-listen=" + metricsAddr})...)
 		taskmanager := startProcess(t, bin, "trove-taskmanager", slices.Concat(flags, guest)...)
 		api := startProcess(t, bin, "trove-api", slices.Concat(flags, []string{"--listen=" + addr, "--agent-call-timeout=2s"})...)
 		for _, p := range []*process{conductor, taskmanager, api} {
@@ -83,6 +86,18 @@ func TestMultiProcessRabbit(t *testing.T) {
 		taskmanager.waitFor(t, "msg=\"guest agent started\" service=trove-taskmanager instance_id="+res.InstanceID)
 		taskmanager.waitFor(t, "msg=\"guest agent exited\" service=trove-taskmanager instance_id="+res.InstanceID)
 		taskmanager.waitFor(t, "service=trove-guestagent")
+
+		// The conductor's /metrics counts the guest's heartbeats in
+		// oslo.metrics' families.
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`oslo_messaging_rpc_server_invocation_end_total\{endpoint="Manager",exchange="trove",method="heartbeat",[^}]*process="trove-conductor"[^}]*\} [1-9]`).Match(metrics) {
+			t.Errorf("the conductor's /metrics has no heartbeats:\n%s", metrics)
+		}
 
 		// SIGTERM: each drains within seconds and exits 0, saying so.
 		for _, p := range []*process{api, taskmanager, conductor} {

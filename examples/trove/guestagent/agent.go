@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,8 @@ type Config struct {
 	Conductor conductor.APIConfig
 	// Logger is slog.Default() when nil.
 	Logger *slog.Logger
+	// ServerOptions are added to the agent's server (middleware).
+	ServerOptions []server.Option
 }
 
 func (c Config) withDefaults() Config {
@@ -72,7 +75,7 @@ func New(tr *transport.Transport, cfg Config) (*Agent, error) {
 	m := NewManager(cfg, cond)
 	svc, err := service.New(tr, "trove-guestagent", m,
 		service.Topic(Topic(cfg.InstanceID)), service.Host(cfg.InstanceID), service.WithLogger(m.log),
-		service.ServerOptions(server.DispatchOptions(dispatcher.Ping(true))))
+		service.ServerOptions(slices.Concat(cfg.ServerOptions, []server.Option{server.DispatchOptions(dispatcher.Ping(true))})...))
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +100,9 @@ func (a *Agent) Start(ctx context.Context) error { return a.service.Start(ctx) }
 
 // Manager returns the agent's endpoint.
 func (a *Agent) Manager() *Manager { return a.manager }
+
+// Service returns the agent's service.
+func (a *Agent) Service() *service.Service { return a.service }
 
 // Shutdown stops the heartbeats, then the service, letting the requests in
 // flight finish until ctx ends.

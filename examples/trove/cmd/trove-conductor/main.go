@@ -45,6 +45,9 @@ func serve(ctx context.Context, opts *cli.Options, stderr io.Writer) error {
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err

@@ -54,9 +54,14 @@ func serve(ctx context.Context, opts *cli.Options, cfg guestagent.Config, instan
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 
 	cfg.InstanceID = instanceID
 	cfg.Logger = log
+	cfg.Conductor = opts.ConductorAPI() // with the middleware Start set up
+	cfg.ServerOptions = opts.ServerOptions()
 	agent, err := guestagent.New(tr, cfg)
 	if err != nil {
 		return err

@@ -66,6 +66,9 @@ func serve(ctx context.Context, opts *cli.Options, guest *cli.GuestOptions, gues
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err

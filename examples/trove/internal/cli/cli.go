@@ -47,6 +47,8 @@ type Options struct {
 	NotificationTopic string
 	// Files are --config-file and --config-dir: trove.conf (see LoadConfig).
 	Files config.Flags
+	// Observe are --metrics-listen and --trace.
+	Observe Observability
 
 	hasDB bool              // the command has --db
 	conf  *config.Config    // set by LoadConfig
@@ -58,6 +60,7 @@ type Options struct {
 // holds (info in a zero Options).
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	o.Files.AddFlags(fs)
+	o.Observe.AddFlags(fs)
 	fs.StringVar(&o.TransportURL, "transport-url", os.Getenv("TRANSPORT_URL"),
 		"the broker: rabbit://user:pass@host:5672/, nats://host:4222, zmq+redis://host:6379/0 or fake:// (default $TRANSPORT_URL)")
 	fs.TextVar(&o.LogLevel, "log-level", o.LogLevel, "log `level`: debug, info, warn or error")

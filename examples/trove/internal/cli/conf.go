@@ -156,26 +156,27 @@ func (o *Options) LoadConfig(fs *flag.FlagSet) error {
 // TaskmanagerAPI says how to reach the taskmanager: --taskmanager-queue
 // and [upgrade_levels] taskmanager.
 func (o *Options) TaskmanagerAPI() taskmanager.APIConfig {
-	return taskmanager.APIConfig{Topic: o.TaskmanagerQueue, VersionCap: o.caps["taskmanager"]}
+	return taskmanager.APIConfig{Topic: o.TaskmanagerQueue, VersionCap: o.caps["taskmanager"], ClientOptions: o.Observe.ClientOptions()}
 }
 
 // ConductorAPI says how to reach the conductor: --conductor-queue and
 // [upgrade_levels] conductor.
 func (o *Options) ConductorAPI() conductor.APIConfig {
-	return conductor.APIConfig{Topic: o.ConductorQueue, VersionCap: o.caps["conductor"]}
+	return conductor.APIConfig{Topic: o.ConductorQueue, VersionCap: o.caps["conductor"], ClientOptions: o.Observe.ClientOptions()}
 }
 
 // GuestAPI says how to reach guest agents: [upgrade_levels] guestagent
 // and the timeout of quick calls (0: the default).
 func (o *Options) GuestAPI(callTimeout time.Duration) guestagent.APIConfig {
-	return guestagent.APIConfig{VersionCap: o.caps["guestagent"], CallTimeout: callTimeout}
+	return guestagent.APIConfig{VersionCap: o.caps["guestagent"], CallTimeout: callTimeout, ClientOptions: o.Observe.ClientOptions()}
 }
 
-// ServerOptions are the server options of trove.conf: executor_thread_pool_size
-// and rpc_ping_enabled.
+// ServerOptions are the server options of trove.conf (executor_thread_pool_size
+// and rpc_ping_enabled) and the middleware of --metrics-listen and --trace.
 func (o *Options) ServerOptions() []server.Option {
+	opts := o.Observe.ServerOptions()
 	if o.conf == nil {
-		return nil
+		return opts
 	}
-	return o.conf.ServerOptions()
+	return append(o.conf.ServerOptions(), opts...)
 }

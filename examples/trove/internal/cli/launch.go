@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/oslo-go/messaging/config"
@@ -17,11 +18,16 @@ import (
 // then stops them gracefully: they stop consuming and finish the requests
 // in flight, within [DEFAULT] graceful_shutdown_timeout (oslo.service's,
 // 60 s by default). SIGHUP reads trove.conf again.
+// With --metrics-listen it also serves /metrics; with --trace it flushes
+// the spans at the end.
 func (o *Options) Launch(ctx context.Context, log *slog.Logger, services ...service.Runnable) error {
-	return service.NewLauncher(services,
+	err := service.NewLauncher(o.Observe.around(services),
 		service.GracefulShutdownTimeout(o.seconds("graceful_shutdown_timeout", service.DefaultGracefulShutdownTimeout)),
 		service.WithLauncherLogger(log),
 		service.ReloadConfig(o.reload)).Run(ctx)
+	flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, o.Observe.Shutdown(flush))
 }
 
 // Service returns the RPC service binary (for example "trove-conductor")
@@ -65,8 +71,15 @@ type HTTPService struct {
 
 	srv    *http.Server
 	served chan error
-	// URL is the base URL once started.
-	URL string
+	mu     sync.Mutex
+	url    string
+}
+
+// URL returns the base URL once started, "" before.
+func (h *HTTPService) URL() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.url
 }
 
 // Start listens and serves.
@@ -78,8 +91,10 @@ func (h *HTTPService) Start(context.Context) error {
 	h.srv = &http.Server{Handler: h.Handler, ReadHeaderTimeout: 10 * time.Second}
 	h.served = make(chan error, 1)
 	go func() { h.served <- h.srv.Serve(ln) }()
-	h.URL = "http://" + ln.Addr().String()
-	h.Logger.Info("serving", "url", h.URL)
+	h.mu.Lock()
+	h.url = "http://" + ln.Addr().String()
+	h.mu.Unlock()
+	h.Logger.Info("serving", "url", h.URL())
 	return nil
 }
 
