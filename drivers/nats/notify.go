@@ -176,8 +176,8 @@ func (c *conn) ensureDefault(ctx context.Context, exchange, topic string) error 
 // Notify publishes a notification to the stream of t.Exchange and waits
 // for JetStream's acknowledgement.
 func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) error {
-	if c.closing.Load() {
-		return driver.ErrClosed
+	if err := c.ready(ctx); err != nil {
+		return err
 	}
 	subj := c.subj.notify(t.Exchange, t.Topic)
 	for attempt := 0; ; attempt++ {
@@ -200,7 +200,7 @@ func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) e
 			continue
 		}
 		if errors.Is(err, natsgo.ErrMaxPayload) {
-			return fmt.Errorf("nats: notification of %d bytes exceeds the server's max_payload of %d: %w", len(m.Body), c.nc.MaxPayload(), err)
+			return fmt.Errorf("nats: notification of %d bytes exceeds the server's max_payload of %d: %w (%w)", len(m.Body), c.nc.MaxPayload(), driver.ErrMessageTooLarge, err)
 		}
 		if errors.Is(err, natsgo.ErrConnectionClosed) && c.closing.Load() {
 			return driver.ErrClosed
@@ -213,8 +213,8 @@ func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) e
 // (created when missing), one pull loop per target, all feeding one
 // channel.
 func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
-	if c.closing.Load() {
-		return nil, driver.ErrClosed
+	if err := c.ready(ctx); err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, errors.New("nats: ListenNotifications without targets")
@@ -369,7 +369,7 @@ func (l *notifyListener) Next(ctx context.Context) (driver.Incoming, error) {
 		if l.c.closing.Load() {
 			return nil, driver.ErrClosed
 		}
-		return nil, errConnLost
+		return nil, l.c.deadError()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
