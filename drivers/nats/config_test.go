@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -188,6 +189,11 @@ func TestOpenRejectsBadURL(t *testing.T) {
 		t.Fatalf("Open of an unreachable server: %v", err)
 	}
 	tr.Close()
+	// Unless the user turns nats.go's retries of the first connection off.
+	_, err = transport.Open(ctx, "nats://127.0.0.1:1/", NATSOptions(natsgo.RetryOnFailedConnect(false)))
+	if err == nil || !strings.Contains(err.Error(), "nats: connecting to nats://127.0.0.1:1") || errors.Is(err, transport.ErrInvalidURL) {
+		t.Fatalf("Open without retries of an unreachable server: %v", err)
+	}
 }
 
 // captureDriver records the driver options transport.Open hands it, so

@@ -63,6 +63,8 @@ type conn struct {
 	connected   chan struct{}
 	connectOnce sync.Once
 	connectDone chan struct{}   // the goroutine calling nats.go's Connect returned
+	connectErr  error           // what Connect returned, set before connectDone is closed
+	closeGaveUp bool            // under ncMu: Close stopped waiting for Connect
 	ctx         context.Context // canceled when Close starts: dials, fetches
 	cancel      context.CancelFunc
 	dead        chan struct{}
@@ -161,6 +163,10 @@ func (Driver) Open(ctx context.Context, u *driver.URL, dcfg driver.Config) (driv
 	// answer within ctx is tried again in the background.
 	select {
 	case <-c.connectDone:
+		if c.connectErr != nil { // not retried: the options cannot work
+			c.Close()
+			return nil, fmt.Errorf("nats: connecting to %s: %w", redactedServers(cfg.servers), c.connectErr)
+		}
 	case <-ctx.Done():
 	}
 	return c, nil
@@ -195,11 +201,12 @@ func (d dialer) Dial(network, address string) (net.Conn, error) {
 func (c *conn) connect(o natsgo.Options) {
 	defer close(c.connectDone)
 	nc, err := o.Connect()
-	if err != nil { // not retried: RetryOnFailedConnect turned off with NATSOptions
+	if err != nil { // not retried: RetryOnFailedConnect turned off with NATSOptions, or bad settings
 		c.setLastError(err)
-		c.die(c.lastError())
+		c.connectErr = c.lastError()
+		c.die(c.connectErr)
 		if !c.closing.Load() {
-			c.log.Error("nats: cannot connect", "servers", redactedServers(c.cfg.servers), "error", c.lastError())
+			c.log.Error("nats: cannot connect", "servers", redactedServers(c.cfg.servers), "error", c.connectErr)
 		}
 		return
 	}
@@ -207,20 +214,18 @@ func (c *conn) connect(o natsgo.Options) {
 	if c.nc == nil {
 		c.nc = nc
 	}
+	gaveUp := c.closeGaveUp
 	c.ncMu.Unlock()
+	if gaveUp { // Close stopped waiting for this Connect
+		nc.Close()
+		return
+	}
 	if nc.IsConnected() {
 		c.markConnected(nc, false)
 		return
 	}
 	c.log.Info("nats: server not reachable yet; connecting in the background",
 		"servers", redactedServers(c.cfg.servers), "error", c.lastError())
-}
-
-// natsConn returns the nats.go connection, nil while Connect runs.
-func (c *conn) natsConn() *natsgo.Conn {
-	c.ncMu.Lock()
-	defer c.ncMu.Unlock()
-	return c.nc
 }
 
 // onConnect runs when the first connection succeeds after failed tries.
@@ -359,7 +364,7 @@ func (c *conn) onDisconnect(_ *natsgo.Conn, err error) {
 	c.disconnected.Store(true)
 	err = c.secrets.scrub(err)
 	c.setLastError(err)
-	c.log.Warn("nats: disconnected; calls in flight fail, reconnecting", "error", err)
+	c.warn.Warn(c.log, "disconnected", "nats: disconnected; calls in flight fail, reconnecting", "error", err)
 	c.onReply(driver.Reply{Err: fmt.Errorf("nats: disconnected from the server (%v): %w", err, driver.ErrConnectionLost)})
 }
 
@@ -457,14 +462,17 @@ func (c *conn) Close() error {
 		}
 		c.sockMu.Unlock()
 	}
-	t := time.NewTimer(closeWait)
-	defer t.Stop()
+	wait, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
 	select {
 	case <-c.connectDone:
-	case <-t.C:
+	case <-wait.Done():
 		c.log.Warn("nats: connecting did not stop in time")
 	}
-	nc := c.natsConn()
+	c.ncMu.Lock()
+	nc := c.nc
+	c.closeGaveUp = nc == nil
+	c.ncMu.Unlock()
 	if nc != nil {
 		nc.Close()
 	}
@@ -472,7 +480,7 @@ func (c *conn) Close() error {
 	if nc != nil {
 		select {
 		case <-c.closedCB:
-		case <-t.C:
+		case <-wait.Done():
 			c.log.Warn("nats: closed handler did not run in time")
 		}
 	}
