@@ -152,3 +152,23 @@ func claimCheckAttack(url func(testing.TB) string, prefix string) drivertest.Att
 		Send: func(t *testing.T, tg target.Target) { hostileClaimChecks(t, url(t), prefix, tg) },
 	}
 }
+
+// FuzzParseBlobRef checks that no Oslo-Blob header gets past the checks
+// made before anything is fetched.
+func FuzzParseBlobRef(f *testing.F) {
+	f.Add("_INBOX.abc.~B 0123 2000000", 1000)
+	f.Add("evil.blob 1 1073741824", 1)
+	f.Fuzz(func(t *testing.T, header string, dataLen int) {
+		dataLen = min(max(dataLen, 0), 1<<20)
+		c := &conn{cfg: config{maxMessageSize: 4 << 20}}
+		m := &natsgo.Msg{Header: natsgo.Header{hdrBlob: []string{header}}, Data: make([]byte, dataLen)}
+		ref, err := c.parseBlobRef(m)
+		if err != nil {
+			return
+		}
+		if ref.size < dataLen || ref.size <= 0 || ref.size > c.cfg.maxMessageSize ||
+			!strings.HasSuffix(ref.subject, "."+blobToken) || strings.ContainsAny(ref.subject, "*> \t") || ref.id == "" {
+			t.Fatalf("header %q accepted as %+v", header, ref)
+		}
+	})
+}
