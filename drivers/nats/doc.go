@@ -179,9 +179,11 @@
 // and a consumer deleted meanwhile is made again).
 // When a connection drops, every call in flight on it fails at once with an
 // error matching transport.ErrConnectionLost: its reply, if any, may be
-// lost. Messages published while disconnected are buffered (8 MiB by
-// default) and sent on reconnect (see the reconnect grace above for the
-// calls among them). A connection that gives up reconnecting
+// lost. While disconnected, calls and casts wait for the connection
+// within their ctx (and, when it ends first, fail with an error naming the
+// last connection error); a message sent with Retry 0 (replies, and
+// client.Retry(0)) goes to nats.go's reconnect buffer (8 MiB by default)
+// and is sent on reconnect. A connection that gives up reconnecting
 // is dead: calls fail with transport.ErrConnectionLost and listeners return
 // it from Next; reopen the transport. Close is idempotent and waits for
 // nats.go's goroutines.

@@ -224,8 +224,10 @@ func (c *conn) connect(o natsgo.Options) {
 		c.markConnected(nc, false)
 		return
 	}
-	c.log.Info("nats: server not reachable yet; connecting in the background",
-		"servers", redactedServers(c.cfg.servers), "error", c.lastError())
+	if !c.closing.Load() {
+		c.log.Info("nats: server not reachable yet; connecting in the background",
+			"servers", redactedServers(c.cfg.servers), "error", c.lastError())
+	}
 }
 
 // onConnect runs when the first connection succeeds after failed tries.

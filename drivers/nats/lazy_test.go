@@ -80,6 +80,12 @@ func TestLazyOpen(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Ping after the server stopped: %v", err)
 	}
+	// A call during the outage waits for the connection and, at its
+	// timeout, says that it could not connect.
+	err = c.Call(context.Background(), "echo", echoArgs{Text: "outage"}, nil)
+	if !errors.Is(err, transport.ErrTimeout) || !strings.Contains(err.Error(), "nats: not connected") || !strings.Contains(err.Error(), "last error") {
+		t.Fatalf("call during the outage: %v, want a timeout naming the connection error", err)
+	}
 }
 
 // TestCloseWhileConnecting closes a transport whose server accepts the

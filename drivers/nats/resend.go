@@ -3,6 +3,7 @@ package nats
 import (
 	"bytes"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,11 +178,22 @@ func (s *resendState) again(c *conn, msgID string) bool {
 		}
 		s.mu.Lock()
 		kept := s.calls[msgID] == p
+		msg := p.msg
 		s.mu.Unlock()
 		if !kept {
 			return
 		}
-		if err := c.nc.PublishMsg(&p.msg); err != nil {
+		if !p.deadline.IsZero() {
+			// The request's expiration is what is left of it.
+			left := time.Until(p.deadline)
+			i := strings.LastIndexByte(msg.Reply, '.')
+			if left <= 0 || i < 0 {
+				s.forget(msgID)
+				return
+			}
+			msg.Reply = replySubject(msg.Reply[:i], msgID, left)
+		}
+		if err := c.nc.PublishMsg(&msg); err != nil {
 			s.forget(msgID)
 			c.onReply(driver.Reply{MsgID: msgID, Err: c.natsError("sending call "+msgID+" again", err)})
 		}

@@ -15,11 +15,26 @@ import (
 // Send publishes a cast, fanout cast or call request. A call request
 // carries the reply subject <inbox>.<msg id>. Core NATS has no publisher
 // confirmation: Send returns once nats.go has taken the message (written it
-// to the connection's buffer, or to the reconnect buffer while
-// disconnected).
+// to the connection's buffer). While disconnected it waits for the
+// connection within ctx (rather than fill nats.go's reconnect buffer, so
+// that when ctx ends first the error says why), unless m.Retry is 0: then
+// the message goes to the reconnect buffer, sent on reconnect.
 func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) error {
 	if err := c.ready(ctx); err != nil {
 		return err
+	}
+	exp := m.Expiration
+	if m.Retry != 0 && c.disconnected.Load() {
+		start := time.Now()
+		if err := c.waitConnected(ctx); err != nil {
+			if errors.Is(err, ctx.Err()) {
+				err = c.notConnected(err)
+			}
+			return err
+		}
+		if exp > 0 {
+			exp = max(exp-time.Since(start), time.Millisecond)
+		}
 	}
 	subj := c.sendSubject(t)
 	var reply string
@@ -28,7 +43,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		if err != nil {
 			return err
 		}
-		reply = replySubject(in.prefix, m.MsgID, m.Expiration)
+		reply = replySubject(in.prefix, m.MsgID, exp)
 	}
 	return c.publish(ctx, subj, reply, m, t.Fanout)
 }
