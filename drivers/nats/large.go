@@ -160,7 +160,7 @@ func (c *conn) serveBlob(m *natsgo.Msg) {
 		resp.Header = natsgo.Header{hdrBlobError: []string{"no such message body or offset (expired?)"}}
 	}
 	if err := c.nc.PublishMsg(resp); err != nil {
-		c.log.Debug("nats: answering a chunk request", "error", err)
+		c.log.Debug("nats: answering a chunk request", "error", c.secrets.scrub(err))
 	}
 }
 
