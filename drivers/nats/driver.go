@@ -80,6 +80,7 @@ type conn struct {
 	// reconnectedAt is when the connection came back (UnixNano), for the
 	// reconnect grace of calls that find no server (see resend.go).
 	reconnectedAt atomic.Int64
+	failedFirst   atomic.Bool // a try failed before the first connection
 	warn          ratelog.Limiter
 
 	inboxMu sync.Mutex
@@ -230,14 +231,16 @@ func (c *conn) connect(o natsgo.Options) {
 	}
 }
 
-// onConnect runs when the first connection succeeds after failed tries.
+// onConnect runs when the first connection succeeds, at once or after
+// failed tries (then onReconnectError ran before, from the same queue of
+// callbacks).
 func (c *conn) onConnect(nc *natsgo.Conn) {
 	c.ncMu.Lock()
 	if c.nc == nil {
 		c.nc = nc
 	}
 	c.ncMu.Unlock()
-	c.markConnected(nc, true)
+	c.markConnected(nc, c.failedFirst.Load())
 }
 
 // markConnected records the first connection. One made after failed tries
@@ -380,6 +383,9 @@ func (c *conn) onReconnect(nc *natsgo.Conn) {
 // onReconnectError runs for every failed try to (re)connect: logged once
 // per ratelog interval.
 func (c *conn) onReconnectError(_ *natsgo.Conn, err error) {
+	if !c.isConnectedOnce() {
+		c.failedFirst.Store(true)
+	}
 	if c.closing.Load() {
 		return
 	}

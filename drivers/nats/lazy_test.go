@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/drivers/drivertest"
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
@@ -117,5 +119,33 @@ func TestCloseWhileConnecting(t *testing.T) {
 	}
 	if err := tr.Ping(context.Background()); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("Ping after Close: %v", err)
+	}
+}
+
+// TestGraceOnlyAfterFailedTries: nats.go runs the connected callback for
+// a first connection made at once too, possibly before Connect returns;
+// only one made after failed tries opens the reconnect grace (in which a
+// call to nobody is sent again instead of failing at once).
+func TestGraceOnlyAfterFailedTries(t *testing.T) {
+	e := startEmbedded(t)
+	nc, err := natsgo.Connect(e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	newConn := func() *conn {
+		return &conn{connected: make(chan struct{}), log: drivertest.TestLogger(t)}
+	}
+	direct := newConn()
+	direct.onConnect(nc)
+	if direct.reconnectedAt.Load() != 0 || direct.inGrace(time.Now()) {
+		t.Error("a first connection made at once opened the reconnect grace")
+	}
+	retried := newConn()
+	retried.cfg.reconnectGrace = time.Second
+	retried.onReconnectError(nc, errors.New("connection refused"))
+	retried.onConnect(nc)
+	if !retried.inGrace(time.Now()) {
+		t.Error("a first connection made after a failed try did not open the reconnect grace")
 	}
 }
