@@ -22,12 +22,20 @@ import (
 
 // Defaults of the settings in the options table of the package doc.
 const (
-	DefaultPort            = 4222
-	DefaultConnectTimeout  = 5 * time.Second
-	DefaultReconnectWait   = 2 * time.Second
-	DefaultMaxReconnects   = -1 // forever
-	DefaultListenerBuffer  = 64 * 1024
-	DefaultLargeMessageTTL = 2 * time.Minute
+	DefaultPort           = 4222
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultReconnectWait  = 2 * time.Second
+	DefaultMaxReconnects  = -1 // forever
+	DefaultListenerBuffer = 64 * 1024
+	// DefaultListenerBufferBytes bounds the bytes an RPC listener holds.
+	DefaultListenerBufferBytes = 64 << 20
+	DefaultLargeMessageTTL     = 2 * time.Minute
+	// DefaultMaxMessageSize is the largest body sent or received (as
+	// RabbitMQ's default max_message_size).
+	DefaultMaxMessageSize = 128 << 20
+	// DefaultReconnectGrace is how long after a reconnect a call that
+	// finds no server is sent again instead of failing.
+	DefaultReconnectGrace = 5 * time.Second
 
 	DefaultNotifyMaxAge   = 7 * 24 * time.Hour
 	DefaultNotifyMaxBytes = 1 << 30 // 1 GiB
@@ -51,7 +59,10 @@ type config struct {
 	maxReconnects  int
 	pingInterval   time.Duration
 	listenerBuffer int
+	listenerBytes  int64
 	largeTTL       time.Duration
+	maxMessageSize int
+	reconnectGrace time.Duration
 
 	tls           bool
 	tlsCAFile     string
@@ -89,7 +100,10 @@ func defaultConfig() config {
 		reconnectWait:  DefaultReconnectWait,
 		maxReconnects:  DefaultMaxReconnects,
 		listenerBuffer: DefaultListenerBuffer,
+		listenerBytes:  DefaultListenerBufferBytes,
 		largeTTL:       DefaultLargeMessageTTL,
+		maxMessageSize: DefaultMaxMessageSize,
+		reconnectGrace: DefaultReconnectGrace,
 		notify: notifyConfig{
 			maxAge:     DefaultNotifyMaxAge,
 			maxBytes:   DefaultNotifyMaxBytes,
@@ -111,7 +125,10 @@ var queryParams = option.Table[config]{Driver: "nats", Specs: []option.Spec[conf
 	{Name: "max_reconnects", Set: option.IntField(-1, math.MaxInt, func(c *config) *int { return &c.maxReconnects })},
 	{Name: "ping_interval", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.pingInterval })},
 	{Name: "listener_buffer", Set: option.IntField(1, math.MaxInt, func(c *config) *int { return &c.listenerBuffer })},
+	{Name: "listener_buffer_bytes", Set: option.Int64Field(1, math.MaxInt64, func(c *config) *int64 { return &c.listenerBytes })},
 	{Name: "large_message_ttl", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.largeTTL })},
+	{Name: "max_message_size", Set: option.IntField(1, math.MaxInt, func(c *config) *int { return &c.maxMessageSize })},
+	{Name: "reconnect_grace", Set: option.DurationField(true, func(c *config) *time.Duration { return &c.reconnectGrace })},
 
 	{Name: "tls", Set: option.BoolField(func(c *config) *bool { return &c.tls })},
 	{Name: "tls_ca_file", Set: option.StringField(func(c *config) *string { return &c.tlsCAFile })},
@@ -205,12 +222,15 @@ func serverURLs(hosts []driver.Host) (urls []string, user, password string) {
 }
 
 // natsOpts returns the nats.go options for c; Open adds its handlers.
+// The connection is made in the background and retried until it succeeds
+// (RetryOnFailedConnect), as the driver SPI asks of Open.
 func (c *config) natsOpts() []natsgo.Option {
 	opts := []natsgo.Option{
 		natsgo.Name(c.name),
 		natsgo.Timeout(c.connectTimeout),
 		natsgo.ReconnectWait(c.reconnectWait),
 		natsgo.MaxReconnects(c.maxReconnects),
+		natsgo.RetryOnFailedConnect(true),
 	}
 	if c.pingInterval > 0 {
 		opts = append(opts, natsgo.PingInterval(c.pingInterval))
@@ -221,8 +241,7 @@ func (c *config) natsOpts() []natsgo.Option {
 	if c.credsFile != "" {
 		opts = append(opts, natsgo.UserCredentials(c.credsFile))
 	}
-	tlsOn := c.tls || c.tlsConfig != nil || c.tlsCAFile != "" || c.tlsCertFile != "" || c.tlsInsecure || c.tlsServerName != ""
-	if tlsOn {
+	if c.tlsOn() {
 		var tc *tls.Config
 		if c.tlsConfig != nil {
 			tc = c.tlsConfig.Clone()
@@ -244,6 +263,32 @@ func (c *config) natsOpts() []natsgo.Option {
 		}
 	}
 	return append(opts, c.natsOptions...)
+}
+
+// tlsOn reports whether the connection uses TLS because the configuration
+// asks for it (a server that requires TLS gets it anyway, verified).
+func (c *config) tlsOn() bool {
+	return c.tls || c.tlsConfig != nil || c.tlsCAFile != "" || c.tlsCertFile != "" || c.tlsInsecure || c.tlsServerName != ""
+}
+
+// tlsUnverified reports whether the server's certificate goes unchecked:
+// only when asked for explicitly (tls_insecure, or a TLSConfig with
+// InsecureSkipVerify). Otherwise nats.go verifies it against tls_ca_file,
+// or the system's roots, and the host name.
+func (c *config) tlsUnverified() bool {
+	return c.tlsInsecure || c.tlsConfig != nil && c.tlsConfig.InsecureSkipVerify
+}
+
+// checked is newOption for a setting with a valid range: ok says whether
+// the value given is in it, want what is.
+func checked(name string, ok bool, want string, set func(*config)) transport.Option {
+	return newOption(name, func(c *config) error {
+		if !ok {
+			return errors.New(want)
+		}
+		set(c)
+		return nil
+	})
 }
 
 // newOption wraps an exported option function's setting for
@@ -268,25 +313,13 @@ func ConnectionName(name string) transport.Option {
 // ConnectTimeout bounds the dial of one server (default 5s). URL:
 // connect_timeout.
 func ConnectTimeout(d time.Duration) transport.Option {
-	return newOption("ConnectTimeout", func(c *config) error {
-		if d <= 0 {
-			return errors.New("want a positive duration")
-		}
-		c.connectTimeout = d
-		return nil
-	})
+	return checked("ConnectTimeout", d > 0, "want a positive duration", func(c *config) { c.connectTimeout = d })
 }
 
 // ReconnectWait sets the pause between reconnection attempts to the same
 // server (default 2s). URL: reconnect_wait.
 func ReconnectWait(d time.Duration) transport.Option {
-	return newOption("ReconnectWait", func(c *config) error {
-		if d < 0 {
-			return errors.New("want a duration >= 0")
-		}
-		c.reconnectWait = d
-		return nil
-	})
+	return checked("ReconnectWait", d >= 0, "want a duration >= 0", func(c *config) { c.reconnectWait = d })
 }
 
 // MaxReconnects bounds the reconnection attempts after a connection is
@@ -305,30 +338,44 @@ func PingInterval(d time.Duration) transport.Option {
 }
 
 // ListenerBuffer sets how many received RPC messages an RPC listener holds
-// before the server takes them (default 65536, as nats.go's own
-// subscriptions); more are dropped as a slow consumer and logged. URL:
-// listener_buffer.
+// before the server's workers take them (default 65536): core NATS keeps
+// nothing for a busy server, so this is its backlog. Messages beyond it, or
+// beyond [ListenerBufferBytes], are dropped as a slow consumer and logged.
+// URL: listener_buffer.
 func ListenerBuffer(n int) transport.Option {
-	return newOption("ListenerBuffer", func(c *config) error {
-		if n < 1 {
-			return errors.New("want n >= 1")
-		}
-		c.listenerBuffer = n
-		return nil
-	})
+	return checked("ListenerBuffer", n >= 1, "want n >= 1", func(c *config) { c.listenerBuffer = n })
+}
+
+// ListenerBufferBytes bounds the bytes of the RPC messages an RPC listener
+// holds before the server's workers take them (default 64 MiB), large
+// bodies being fetched included. A single message larger than the bound is
+// still taken when nothing else waits. URL: listener_buffer_bytes.
+func ListenerBufferBytes(n int64) transport.Option {
+	return checked("ListenerBufferBytes", n >= 1, "want n >= 1", func(c *config) { c.listenerBytes = n })
+}
+
+// MaxMessageSize sets the largest message body the driver sends or
+// receives (default 128 MiB, RabbitMQ's default). Send fails at once with
+// an error matching transport.ErrMessageTooLarge for a larger body, and a
+// receiver drops a larger one without fetching it. URL: max_message_size.
+func MaxMessageSize(n int) transport.Option {
+	return checked("MaxMessageSize", n >= 1, "want n >= 1", func(c *config) { c.maxMessageSize = n })
+}
+
+// ReconnectGrace sets how long after a reconnect a call that finds no
+// server listening ("no responders") is sent again, instead of failing at
+// once with transport.ErrNoServers: the servers of its target may not have
+// reconnected and subscribed again yet (default 5s; 0 fails at once, as
+// at any other time). URL: reconnect_grace.
+func ReconnectGrace(d time.Duration) transport.Option {
+	return checked("ReconnectGrace", d >= 0, "want a duration >= 0", func(c *config) { c.reconnectGrace = d })
 }
 
 // LargeMessageTTL sets how long the sender of a message larger than the
 // server's max_payload keeps its body for the receiver to fetch, when the
 // message has no expiration (default 2m). URL: large_message_ttl.
 func LargeMessageTTL(d time.Duration) transport.Option {
-	return newOption("LargeMessageTTL", func(c *config) error {
-		if d <= 0 {
-			return errors.New("want a positive duration")
-		}
-		c.largeTTL = d
-		return nil
-	})
+	return checked("LargeMessageTTL", d > 0, "want a positive duration", func(c *config) { c.largeTTL = d })
 }
 
 // TLSConfig sets the TLS configuration and turns TLS on. The URL's tls_*
@@ -356,13 +403,7 @@ func NATSOptions(opts ...natsgo.Option) transport.Option {
 // created by the driver (default 7 days; 0 means unlimited). URL:
 // notify_max_age.
 func NotifyMaxAge(d time.Duration) transport.Option {
-	return newOption("NotifyMaxAge", func(c *config) error {
-		if d < 0 {
-			return errors.New("want a duration >= 0")
-		}
-		c.notify.maxAge = d
-		return nil
-	})
+	return checked("NotifyMaxAge", d >= 0, "want a duration >= 0", func(c *config) { c.notify.maxAge = d })
 }
 
 // NotifyMaxBytes sets the size limit of a notification stream created by
@@ -381,13 +422,7 @@ func NotifyMaxMsgs(n int64) transport.Option {
 // NotifyReplicas sets the replicas of a notification stream created by the
 // driver, for JetStream clusters (default 1). URL: notify_replicas.
 func NotifyReplicas(n int) transport.Option {
-	return newOption("NotifyReplicas", func(c *config) error {
-		if n < 1 {
-			return errors.New("want n >= 1")
-		}
-		c.notify.replicas = n
-		return nil
-	})
+	return checked("NotifyReplicas", n >= 1, "want n >= 1", func(c *config) { c.notify.replicas = n })
 }
 
 // NotifyMemoryStorage keeps notification streams created by the driver in
@@ -401,13 +436,7 @@ func NotifyMemoryStorage(memory bool) transport.Option {
 // unacknowledged before JetStream redelivers it (default 30s). URL:
 // notify_ack_wait.
 func NotifyAckWait(d time.Duration) transport.Option {
-	return newOption("NotifyAckWait", func(c *config) error {
-		if d <= 0 {
-			return errors.New("want a positive duration")
-		}
-		c.notify.ackWait = d
-		return nil
-	})
+	return checked("NotifyAckWait", d > 0, "want a positive duration", func(c *config) { c.notify.ackWait = d })
 }
 
 // NotifyMaxDeliver bounds the deliveries of one notification to a pool
@@ -420,23 +449,11 @@ func NotifyMaxDeliver(n int) transport.Option {
 // it has had no listener for d (default 0: consumers are kept, like
 // RabbitMQ's notification queues). URL: notify_inactive_threshold.
 func NotifyInactiveThreshold(d time.Duration) transport.Option {
-	return newOption("NotifyInactiveThreshold", func(c *config) error {
-		if d < 0 {
-			return errors.New("want a duration >= 0")
-		}
-		c.notify.inactive = d
-		return nil
-	})
+	return checked("NotifyInactiveThreshold", d >= 0, "want a duration >= 0", func(c *config) { c.notify.inactive = d })
 }
 
 // NotifyPrefetch sets how many notifications a listener pulls ahead per
 // consumer (default 16). URL: notify_prefetch.
 func NotifyPrefetch(n int) transport.Option {
-	return newOption("NotifyPrefetch", func(c *config) error {
-		if n < 1 {
-			return errors.New("want n >= 1")
-		}
-		c.notify.prefetch = n
-		return nil
-	})
+	return checked("NotifyPrefetch", n >= 1, "want n >= 1", func(c *config) { c.notify.prefetch = n })
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -158,7 +159,7 @@ func TestOptionErrors(t *testing.T) {
 	for _, o := range []transport.Option{SubjectPrefix("a..b"), ConnectTimeout(0), ReconnectWait(-1), ListenerBuffer(0),
 		LargeMessageTTL(0), NotifyMaxAge(-1), NotifyReplicas(0), NotifyAckWait(0), NotifyInactiveThreshold(-1), NotifyPrefetch(0)} {
 		_, err := parseConfig(mustParseURL(t, "nats://h"), driverOpts(o))
-		if err == nil || !strings.HasPrefix(err.Error(), "nats: option ") {
+		if err == nil || !strings.HasPrefix(err.Error(), "nats: ") {
 			t.Errorf("%T: err = %v", unwrapOption(o), err)
 		}
 	}
@@ -168,20 +169,30 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
-// TestOpenRejectsBadURL checks that transport.Open fails before connecting.
+// TestOpenRejectsBadURL checks that transport.Open fails for a URL that
+// cannot work, before connecting, and does not fail for a server that
+// cannot be reached (it connects in the background, see TestLazyOpen).
 func TestOpenRejectsBadURL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := transport.Open(ctx, "nats://127.0.0.1:1/?bogus=1")
-	if err == nil || !strings.Contains(err.Error(), "bogus") {
-		t.Fatalf("err = %v", err)
+	for _, tc := range []struct{ url, want string }{
+		{"nats://127.0.0.1:1/?bogus=1", "bogus"},
+		{"nats://127.0.0.1:1/?tls_ca_file=/nonexistent/ca.pem", "rootCA"},
+		{"nats://127.0.0.1:1/?tls_cert_file=/x", "tls_cert_file and tls_key_file go together"},
+	} {
+		if _, err := transport.Open(ctx, tc.url); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open(%q): err = %v, want %q", tc.url, err, tc.want)
+		}
 	}
-	_, err = transport.Open(ctx, "nats://127.0.0.1:1/", ConnectTimeout(200*time.Millisecond))
-	if err == nil || !strings.Contains(err.Error(), "nats: connecting to nats://127.0.0.1:1") {
-		t.Fatalf("err = %v", err)
+	tr, err := transport.Open(ctx, "nats://127.0.0.1:1/", ConnectTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Open of an unreachable server: %v", err)
 	}
-	if errors.Is(err, transport.ErrInvalidURL) {
-		t.Fatalf("a refused connection is not an invalid URL: %v", err)
+	tr.Close()
+	// Unless the user turns nats.go's retries of the first connection off.
+	_, err = transport.Open(ctx, "nats://127.0.0.1:1/", NATSOptions(natsgo.RetryOnFailedConnect(false)))
+	if err == nil || !strings.Contains(err.Error(), "nats: connecting to nats://127.0.0.1:1") || errors.Is(err, transport.ErrInvalidURL) {
+		t.Fatalf("Open without retries of an unreachable server: %v", err)
 	}
 }
 

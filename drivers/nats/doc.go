@@ -55,26 +55,69 @@
 // Connections announce header support, so the NATS server answers a
 // request sent to a subject nobody subscribes to with a "no responders"
 // status (503) on the reply subject: such a call fails at once with an
-// error matching transport.ErrNoServers instead of waiting for its
-// timeout.
+// error matching transport.ErrNoServers (and transport.ErrUndeliverable)
+// instead of waiting for its timeout. Except right after a reconnect:
+// every client subscribes again when its own reconnection succeeds, so a
+// caller back first would find "no responders" on targets whose servers
+// are not back yet. A call request sent while disconnected or within
+// [ReconnectGrace] (5 s) after a reconnect is kept for a moment, and "no
+// responders" for it sends it again (after 25 ms, doubling up to 500 ms)
+// until a server takes it, its expiration passes or the grace ends; only
+// then does it fail with ErrNoServers. At most 4096 requests and 16 MiB
+// are kept; requests beyond go without this second chance.
 //
 // Message headers: "Content-Type" carries the codec when it is not JSON.
 // JSON messages carry no header at all.
 //
 // Core NATS keeps nothing: a cast to a topic no server listens on is
 // dropped, and Send returns once nats.go has taken the message (there are
-// no publisher confirmations). When an RPC listener closes, the messages
-// it had received but not yet handed to its server are published again on
-// their subject (fanout copies excepted), so that another server of the
-// topic takes them or the caller gets "no responders" at once.
+// no publisher confirmations). So Message.Mandatory (oslo's at_least_once,
+// client.AtLeastOnce) cannot be honoured for casts: NATS cannot tell
+// whether a cast reached a subscriber, and such a cast is sent as any
+// other. A call to nobody fails with ErrNoServers and ErrUndeliverable
+// whether it is mandatory or not.
 //
-// Bodies larger than the server's max_payload (1 MiB by default) travel as
-// a claim check: the message carries the first chunk and the header
-// Oslo-Blob, and the receiver requests the other chunks from the sender on
-// <inbox>.~B. The sender keeps such a body until it is fetched (fanout
+// # RPC listeners
+//
+// A server's listener takes what NATS delivers into a backlog, from which
+// the server's workers take messages as they become free. NATS does not
+// wait for slow consumers, so the backlog is what a busy server holds: at
+// most [ListenerBuffer] messages (65536) and [ListenerBufferBytes] bytes
+// (64 MiB; one message larger than that still gets in when the backlog is
+// empty), large bodies being fetched included. Beyond them messages are
+// dropped, and logged (rate-limited) as a slow consumer: a dropped cast is
+// lost, a dropped call times out. The backlog's storage grows with what it
+// holds, from the server's MaxConcurrency. A call request that expired
+// while it waited is dropped; the others reach the handler with what is
+// left of their expiration. Memory is thus bounded whatever the backlog:
+// by the backlog's bytes plus what the server's workers hold.
+//
+// When an RPC listener closes, the messages it had received but not yet
+// handed to its server are published again on their subject (fanout
+// copies excepted), so that another server of the topic takes them or the
+// caller gets "no responders" at once.
+//
+// # Large messages
+//
+// Bodies up to [MaxMessageSize] (128 MiB, as RabbitMQ's max_message_size)
+// travel; Send fails at once, with an error matching
+// transport.ErrMessageTooLarge, for a larger one. Bodies larger than the
+// server's max_payload (1 MiB by default) travel as a claim check: the
+// message carries the first chunk and the header Oslo-Blob, and the
+// receiver requests the other chunks from the sender on <inbox>.~B. The
+// sender keeps such a body, under a random id, until it is fetched (fanout
 // bodies, which several servers fetch, until they expire), at most the
 // message's expiration or [LargeMessageTTL]. Notifications cannot exceed
-// max_payload.
+// max_payload (ErrMessageTooLarge too).
+//
+// The receiver trusts nothing in the header, which anyone allowed to
+// publish on the subject can write: it fetches only from a "~B" subject,
+// drops a claim over max_message_size without fetching, grows the body as
+// chunks arrive (never from the announced size), gives each chunk 2 s and
+// the whole body 30 s (or the call's expiration), and fetches beside the
+// listener, at most 4 bodies at a time per connection and 64 waiting per
+// listener: a sender that never answers costs a fetch slot for 2 s, never
+// a server's worker or another request.
 //
 // # Notifications (JetStream)
 //
@@ -113,6 +156,22 @@
 //
 // # Connections and reconnection
 //
+// Open, as sql.Open, fails only for a URL or options that cannot work. It
+// tries the servers once (each within connect_timeout, all within Open's
+// ctx) and returns, connected or not: a service started before its NATS
+// server does not fail. A connection that could not be made is retried in
+// the background every [ReconnectWait], up to [MaxReconnects] (forever by
+// default). Operations wait for the first connection within their ctx
+// (Send, ReplyAddress, Listen, Notify, ListenNotifications; so a call or a
+// server's Start) and, when it ends first, fail with an error wrapping
+// both the ctx's error and the last connection error (the dial error, a
+// refused certificate, an authorization violation). Transport.Ping
+// (driver.Pinger) makes a round trip to the server, waiting within its ctx
+// for the connection. A refused authorization closes the connection for
+// good after two tries, as nats.go does; operations then fail with
+// ErrConnectionLost naming the reason. Close stops a dial or a handshake
+// in progress.
+//
 // nats.go reconnects by itself (forever by default, see [MaxReconnects])
 // and sends the subscriptions again: RPC listeners and the reply inbox
 // resume without help, and notification listeners pull again (their
@@ -120,8 +179,11 @@
 // and a consumer deleted meanwhile is made again).
 // When a connection drops, every call in flight on it fails at once with an
 // error matching transport.ErrConnectionLost: its reply, if any, may be
-// lost. Messages published while disconnected are buffered (8 MiB by
-// default) and sent on reconnect. A connection that gives up reconnecting
+// lost. While disconnected, calls and casts wait for the connection
+// within their ctx (and, when it ends first, fail with an error naming the
+// last connection error); a message sent with Retry 0 (replies, and
+// client.Retry(0)) goes to nats.go's reconnect buffer (8 MiB by default)
+// and is sent on reconnect. A connection that gives up reconnecting
 // is dead: calls fail with transport.ErrConnectionLost and listeners return
 // it from Next; reopen the transport. Close is idempotent and waits for
 // nats.go's goroutines.
@@ -143,13 +205,16 @@
 //	reconnect_wait             ReconnectWait            2s
 //	max_reconnects             MaxReconnects            -1 (forever)
 //	ping_interval              PingInterval             2m (nats.go's)
+//	reconnect_grace            ReconnectGrace           5s (0: no second chance)
 //	listener_buffer            ListenerBuffer           65536 messages
+//	listener_buffer_bytes      ListenerBufferBytes      67108864 (64 MiB)
+//	max_message_size           MaxMessageSize           134217728 (128 MiB)
 //	large_message_ttl          LargeMessageTTL          2m
 //	tls                        TLSConfig                false
 //	tls_ca_file                -                        system roots
 //	tls_cert_file, tls_key_file -                       none (client certificate)
 //	tls_server_name            -                        the host name
-//	tls_insecure               -                        false (skip verification)
+//	tls_insecure               -                        false (skip verification; logs a warning)
 //	creds_file                 CredentialsFile          none (NATS JWT + nkey)
 //	notify_max_age             NotifyMaxAge             168h (0: unlimited)
 //	notify_max_bytes           NotifyMaxBytes           1073741824 (-1: unlimited)
@@ -163,6 +228,17 @@
 //	-                          NATSOptions              raw nats.go options
 //
 // The notify_* settings apply to streams and consumers the driver creates.
+//
+// With tls=true (or any tls_* parameter, or a server that requires TLS)
+// the server's certificate is verified against tls_ca_file, or the
+// system's roots, and its name against the host name (or
+// tls_server_name). Verification is skipped only when asked for with
+// tls_insecure=true (or a TLSConfig with InsecureSkipVerify), and Open
+// then logs a warning: anyone in between can read the credentials.
+//
+// Passwords and tokens never appear in errors or log lines: the driver
+// logs servers by address and scrubs the URL's credentials (and those of
+// any URL) from the texts of nats.go's errors.
 //
 // # Embedded server
 //
@@ -184,5 +260,8 @@
 //
 // The driver logs through the transport's logger: connections,
 // subscriptions and streams at Debug, reconnections at Info, disconnections
-// and dropped messages at Warn, errors at Error.
+// and dropped messages at Warn, errors at Error. Lines that can repeat
+// (failed reconnection tries, slow consumers, dropped messages, resent
+// calls, asynchronous errors) appear once per 10 s with a count of those
+// held back, which go to Debug.
 package nats

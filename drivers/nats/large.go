@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -19,16 +21,46 @@ import (
 // as a claim check: the NATS message holds the first chunk of the body and
 // the header Oslo-Blob "<subject> <id> <size>"; the receiver requests the
 // other chunks from the sender on <subject> (the sender's inbox followed by
-// the token "%B") with the payload "<id> <offset>". The sender keeps the
+// the token "~B") with the payload "<id> <offset>". The sender keeps the
 // body until the last chunk is served (fanout bodies, which several
 // servers fetch, until they expire), and at most the message's expiration
 // or LargeMessageTTL.
+//
+// The header comes from whoever can publish on the subject, so a receiver
+// trusts none of it: it fetches only from a "~B" subject, refuses a size
+// over max_message_size before fetching anything, grows the body as chunks
+// arrive (never from the announced size), gives each chunk chunkTimeout
+// and the whole body blobFetchTimeout, and fetches beside the listener, at
+// most maxFetches bodies at a time per Conn: a sender that never answers
+// costs a fetch slot for two seconds, not a server's worker.
 
-// blobFetchTimeout bounds fetching one large body.
-const blobFetchTimeout = 30 * time.Second
+const (
+	// blobFetchTimeout bounds fetching one large body.
+	blobFetchTimeout = 30 * time.Second
+	// chunkTimeout bounds the request for one chunk.
+	chunkTimeout = 2 * time.Second
+	// maxFetches bounds the large bodies a Conn fetches at once.
+	maxFetches = 4
+	// maxWaitingFetches bounds the claim checks one listener (or a Conn's
+	// replies) holds while waiting for a fetch slot; more are dropped.
+	maxWaitingFetches = 64
+)
 
-// maxBlobSize bounds the size a receiver accepts from an Oslo-Blob header.
-const maxBlobSize = 1 << 30
+// fetchSlots bounds concurrent fetches.
+type fetchSlots chan struct{}
+
+func (f *fetchSlots) init(n int) { *f = make(chan struct{}, n) }
+
+func (f fetchSlots) acquire(ctx context.Context) error {
+	select {
+	case f <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f fetchSlots) release() { <-f }
 
 type blob struct {
 	data   []byte
@@ -38,7 +70,6 @@ type blob struct {
 
 type blobStore struct {
 	mu    sync.Mutex
-	seq   uint64
 	blobs map[string]*blob
 }
 
@@ -47,8 +78,8 @@ func (s *blobStore) init() { s.blobs = map[string]*blob{} }
 func (s *blobStore) put(data []byte, fanout bool, ttl time.Duration) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seq++
-	id := strconv.FormatUint(s.seq, 36)
+	// Random ids: another client cannot ask for a body it was not sent.
+	id := ids.Hex()
 	b := &blob{data: bytes.Clone(data), fanout: fanout}
 	b.timer = time.AfterFunc(ttl, func() { s.remove(id) })
 	s.blobs[id] = b
@@ -90,30 +121,26 @@ func (s *blobStore) clear() {
 	}
 }
 
-// publishLarge sends a body larger than the server's max_payload as a
-// claim check.
-func (c *conn) publishLarge(ctx context.Context, subj, reply string, m *driver.Message, fanout bool) error {
+// claimCheck turns msg, whose body m.Body is larger than the server's
+// max_payload, into a claim check: the sender keeps the body for the
+// receiver to fetch, msg carries its first chunk. It returns the body's id.
+func (c *conn) claimCheck(msg *natsgo.Msg, m *driver.Message, fanout bool) (string, error) {
 	in, err := c.ensureInbox()
 	if err != nil {
-		return err
+		return "", err
 	}
 	ttl := c.cfg.largeTTL
 	if m.Expiration > 0 {
 		ttl = m.Expiration + 5*time.Second
 	}
 	id := c.blobs.put(m.Body, fanout, ttl)
-	h := headerFor(m)
-	if h == nil {
-		h = natsgo.Header{}
+	if msg.Header == nil {
+		msg.Header = natsgo.Header{}
 	}
-	h[hdrBlob] = []string{in.prefix + "." + blobToken + " " + id + " " + strconv.Itoa(len(m.Body))}
-	first := m.Body[:c.maxBody.Load()]
-	c.log.Debug("nats: sending a large message as a claim check", "subject", subj, "size", len(m.Body), "chunk", len(first))
-	err = c.publishMsg(ctx, &natsgo.Msg{Subject: subj, Reply: reply, Header: h, Data: first}, m.Retry)
-	if err != nil {
-		c.blobs.remove(id)
-	}
-	return err
+	msg.Header[hdrBlob] = []string{in.prefix + "." + blobToken + " " + id + " " + strconv.Itoa(len(m.Body))}
+	msg.Data = m.Body[:c.maxBody.Load()]
+	c.log.Debug("nats: sending a large message as a claim check", "subject", msg.Subject, "size", len(m.Body), "chunk", len(msg.Data))
+	return id, nil
 }
 
 // serveBlob answers a chunk request "<id> <offset>".
@@ -133,38 +160,72 @@ func (c *conn) serveBlob(m *natsgo.Msg) {
 		resp.Header = natsgo.Header{hdrBlobError: []string{"no such message body or offset (expired?)"}}
 	}
 	if err := c.nc.PublishMsg(resp); err != nil {
-		c.log.Debug("nats: answering a chunk request", "error", err)
+		c.log.Debug("nats: answering a chunk request", "error", c.secrets.scrub(err))
 	}
 }
 
-// fetchBody reassembles the body of a claim-check message.
-func (c *conn) fetchBody(ctx context.Context, m *natsgo.Msg) ([]byte, error) {
-	ref := strings.Fields(m.Header.Get(hdrBlob))
-	if len(ref) != 3 {
-		return nil, fmt.Errorf("nats: malformed %s header %q", hdrBlob, m.Header.Get(hdrBlob))
+// blobRef is a parsed Oslo-Blob header.
+type blobRef struct {
+	subject, id string
+	size        int
+}
+
+// parseBlobRef checks the Oslo-Blob header of m before anything is
+// fetched.
+func (c *conn) parseBlobRef(m *natsgo.Msg) (blobRef, error) {
+	h := m.Header.Get(hdrBlob)
+	f := strings.Fields(h)
+	if len(f) != 3 {
+		return blobRef{}, fmt.Errorf("nats: malformed %s header %.100q", hdrBlob, h)
 	}
-	subj, id := ref[0], ref[1]
-	size, err := strconv.Atoi(ref[2])
-	if err != nil || size < len(m.Data) || size > maxBlobSize {
-		return nil, fmt.Errorf("nats: bad size in %s header %q", hdrBlob, m.Header.Get(hdrBlob))
+	ref := blobRef{subject: f[0], id: f[1]}
+	if !strings.HasSuffix(ref.subject, "."+blobToken) || strings.ContainsAny(ref.subject, "*>") {
+		return blobRef{}, fmt.Errorf("nats: %s header names %.100q, not a chunk subject", hdrBlob, ref.subject)
 	}
-	body := make([]byte, 0, size)
-	body = append(body, m.Data...)
-	for len(body) < size {
-		resp, err := c.nc.RequestWithContext(ctx, subj, []byte(id+" "+strconv.Itoa(len(body))))
+	size, err := strconv.Atoi(f[2])
+	if err != nil || size < len(m.Data) || size <= 0 {
+		return blobRef{}, fmt.Errorf("nats: bad size in %s header %.100q", hdrBlob, h)
+	}
+	if size > c.cfg.maxMessageSize {
+		return blobRef{}, fmt.Errorf("nats: large message of %d bytes is over max_message_size (%d): %w", size, c.cfg.maxMessageSize, driver.ErrMessageTooLarge)
+	}
+	ref.size = size
+	return ref, nil
+}
+
+// fetchBody reassembles the body of a claim-check message, a chunk at a
+// time, within ctx. It takes a fetch slot for the time of the fetch.
+func (c *conn) fetchBody(ctx context.Context, m *natsgo.Msg, ref blobRef) ([]byte, error) {
+	if err := c.fetches.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("nats: waiting to fetch a large message body: %w", err)
+	}
+	defer c.fetches.release()
+	body := make([]byte, len(m.Data), min(ref.size, 2*len(m.Data)+minBody))
+	copy(body, m.Data)
+	for len(body) < ref.size {
+		cctx, cancel := context.WithTimeout(ctx, chunkTimeout)
+		resp, err := c.nc.RequestWithContext(cctx, ref.subject, []byte(ref.id+" "+strconv.Itoa(len(body))))
+		cancel()
 		if err != nil {
 			if errors.Is(err, natsgo.ErrNoResponders) {
 				return nil, fmt.Errorf("nats: fetching a large message body: its sender is gone: %w", err)
 			}
-			return nil, fmt.Errorf("nats: fetching a large message body from %s: %w", subj, err)
+			return nil, fmt.Errorf("nats: fetching a large message body from %s at offset %d: %w", ref.subject, len(body), c.secrets.scrub(err))
 		}
 		if e := resp.Header.Get(hdrBlobError); e != "" || len(resp.Data) == 0 {
-			return nil, fmt.Errorf("nats: fetching a large message body: %s", e)
+			return nil, fmt.Errorf("nats: fetching a large message body: the sender answered %.100q", e)
+		}
+		n := len(body) + len(resp.Data)
+		switch {
+		case n > ref.size:
+			return nil, fmt.Errorf("nats: large message body longer than its announced %d bytes", ref.size)
+		case n < ref.size && len(resp.Data) < minBody:
+			return nil, fmt.Errorf("nats: large message body sent in chunks of %d bytes", len(resp.Data))
+		}
+		if n > cap(body) { // grow with what arrives, never beyond the announced size
+			body = slices.Grow(body, min(ref.size, max(2*cap(body), n))-len(body))
 		}
 		body = append(body, resp.Data...)
-	}
-	if len(body) != size {
-		return nil, fmt.Errorf("nats: large message body of %d bytes, want %d", len(body), size)
 	}
 	return body, nil
 }

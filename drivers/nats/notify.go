@@ -29,8 +29,10 @@ func (c *conn) jetStream() (jetstream.JetStream, error) {
 	return s.js, nil
 }
 
-// jsError explains the JetStream errors users can act on.
-func jsError(what string, err error) error {
+// jsError explains the JetStream errors users can act on, with no
+// secret in their text.
+func (c *conn) jsError(what string, err error) error {
+	err = c.secrets.scrub(err)
 	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
 		errors.Is(err, natsgo.ErrNoResponders) {
 		return fmt.Errorf("nats: %s: notifications need JetStream enabled on the server (nats-server -js): %w", what, err)
@@ -82,7 +84,7 @@ func (c *conn) ensureStream(ctx context.Context, exchange string) (jetstream.Str
 		}
 	}
 	if err != nil {
-		return nil, jsError("notification stream "+name, err)
+		return nil, c.jsError("notification stream "+name, err)
 	}
 	s.mu.Lock()
 	s.streams[exchange] = st
@@ -129,7 +131,7 @@ func (c *conn) ensureConsumer(ctx context.Context, exchange, topic, pool string)
 		c.forgetStream(exchange) // deleted behind our back; the caller retries
 	}
 	if err != nil {
-		return nil, jsError(fmt.Sprintf("notification consumer %s", name), err)
+		return nil, c.jsError(fmt.Sprintf("notification consumer %s", name), err)
 	}
 	return cons, nil
 }
@@ -176,8 +178,8 @@ func (c *conn) ensureDefault(ctx context.Context, exchange, topic string) error 
 // Notify publishes a notification to the stream of t.Exchange and waits
 // for JetStream's acknowledgement.
 func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) error {
-	if c.closing.Load() {
-		return driver.ErrClosed
+	if err := c.ready(ctx); err != nil {
+		return err
 	}
 	subj := c.subj.notify(t.Exchange, t.Topic)
 	for attempt := 0; ; attempt++ {
@@ -200,12 +202,12 @@ func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) e
 			continue
 		}
 		if errors.Is(err, natsgo.ErrMaxPayload) {
-			return fmt.Errorf("nats: notification of %d bytes exceeds the server's max_payload of %d: %w", len(m.Body), c.nc.MaxPayload(), err)
+			return fmt.Errorf("nats: notification of %d bytes exceeds the server's max_payload of %d: %w (%w)", len(m.Body), c.nc.MaxPayload(), driver.ErrMessageTooLarge, err)
 		}
 		if errors.Is(err, natsgo.ErrConnectionClosed) && c.closing.Load() {
 			return driver.ErrClosed
 		}
-		return jsError("publishing notification to "+subj, err)
+		return c.jsError("publishing notification to "+subj, err)
 	}
 }
 
@@ -213,8 +215,8 @@ func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) e
 // (created when missing), one pull loop per target, all feeding one
 // channel.
 func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
-	if c.closing.Load() {
-		return nil, driver.ErrClosed
+	if err := c.ready(ctx); err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, errors.New("nats: ListenNotifications without targets")
@@ -320,7 +322,7 @@ func (l *notifyListener) pump(t target.Target, cons jetstream.Consumer) {
 		}
 		// The consumer may be gone, or JetStream not ready yet after a
 		// restart: wait, then make sure the consumer exists.
-		l.c.log.Debug("nats: pulling notifications", "topic", t.Topic, "pool", l.pool, "error", err)
+		l.c.log.Debug("nats: pulling notifications", "topic", t.Topic, "pool", l.pool, "error", l.c.secrets.scrub(err))
 		if !backoff.Sleep(l.ctx, retry.Next(), nil) {
 			return
 		}
@@ -332,7 +334,7 @@ func (l *notifyListener) pump(t target.Target, cons jetstream.Consumer) {
 		cancel()
 		if err != nil {
 			if l.ctx.Err() == nil {
-				l.c.log.Warn("nats: notification consumer unavailable; retrying", "topic", t.Topic, "pool", l.pool, "error", err)
+				l.c.warn.Warn(l.c.log, "consumer unavailable", "nats: notification consumer unavailable; retrying", "topic", t.Topic, "pool", l.pool, "error", err)
 			}
 			continue
 		}
@@ -369,7 +371,7 @@ func (l *notifyListener) Next(ctx context.Context) (driver.Incoming, error) {
 		if l.c.closing.Load() {
 			return nil, driver.ErrClosed
 		}
-		return nil, errConnLost
+		return nil, l.c.deadError()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

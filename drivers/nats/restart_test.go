@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"testing"
@@ -57,38 +58,7 @@ func TestServerRestart(t *testing.T) {
 	notifyN(t, n, ntg, "before", 5)
 
 	// Call traffic from several goroutines.
-	type outcome struct {
-		err   error
-		took  time.Duration
-		start time.Time
-	}
-	var (
-		mu       sync.Mutex
-		outcomes []outcome
-		wg       sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now()
-				err := c.Call(context.Background(), "echo", echoArgs{Text: fmt.Sprint(g, i)}, nil)
-				mu.Lock()
-				outcomes = append(outcomes, outcome{err, time.Since(start), start})
-				mu.Unlock()
-				if err != nil {
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
-		}()
-	}
+	stop := callTraffic(c, 8)
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	e1.Shutdown()
@@ -113,8 +83,7 @@ func TestServerRestart(t *testing.T) {
 	}
 	t.Logf("calls succeed again %v after the restart", time.Since(restarted))
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	outcomes := stop()
 
 	var ok, lost, noServers, afterRestart int
 	for _, o := range outcomes {
@@ -217,5 +186,129 @@ func TestDeadConnection(t *testing.T) {
 	}
 	if _, err := l.Next(ctx); !errors.Is(err, driver.ErrConnectionLost) && !errors.Is(err, driver.ErrClosed) {
 		t.Fatalf("Next: %v", err)
+	}
+}
+
+// TestNoFalseNoServersAfterReconnect restarts the server while calls run,
+// with the caller reconnecting at once and the RPC server a second later
+// (its reconnect_wait): in between, the caller's requests find "no
+// responders". Within the reconnect grace they are sent again until the
+// RPC server is back, so no call fails with ErrNoServers; the resends are
+// logged once, not per call. A call to a target nobody serves still fails
+// with ErrNoServers, at the latest when the grace ends.
+func TestNoFalseNoServersAfterReconnect(t *testing.T) {
+	dir := t.TempDir()
+	e1, err := embedded.Start(embedded.StoreDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e1.Shutdown()
+	logs := captureLogs(t)
+	const grace = 4 * time.Second
+	srvTr := openTransport(t, e1.URL(), ReconnectWait(time.Second))
+	cliTr := openTransport(t, e1.URL(), ReconnectWait(20*time.Millisecond), ReconnectGrace(grace), transport.WithLogger(logs.log))
+	tp := uniqueTopic(t)
+	startServer(t, srvTr, target.Target{Topic: tp, Server: "s1"}, newEcho("s1"))
+	c, err := client.New(cliTr, target.Target{Topic: tp}, client.Timeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Call(ctxFor(t, 10*time.Second), "echo", echoArgs{Text: "warm"}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := callTraffic(c, 8)
+	time.Sleep(200 * time.Millisecond)
+	e1.Shutdown()
+	time.Sleep(200 * time.Millisecond)
+	e2, err := embedded.Start(embedded.Port(e1.Port()), embedded.StoreDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Shutdown()
+	restarted := time.Now()
+	// The RPC server reconnects about a second after the caller.
+	time.Sleep(2 * time.Second)
+	nobody, _ := client.New(cliTr, target.Target{Topic: tp + "_nobody"})
+	start := time.Now()
+	err = nobody.Call(ctxFor(t, 20*time.Second), "echo", nil, nil)
+	if !errors.Is(err, transport.ErrNoServers) {
+		t.Errorf("call to nobody during the grace: %v, want ErrNoServers", err)
+	}
+	if el := time.Since(start); el > grace {
+		t.Errorf("call to nobody took %v, more than the grace (%v)", el, grace)
+	}
+	results := map[string]int{}
+	var failures []error
+	for _, o := range stop() {
+		switch {
+		case o.err == nil:
+			results["ok"]++
+		case errors.Is(o.err, transport.ErrConnectionLost):
+			results["connection lost"]++ // in flight at the kill
+		default:
+			results["other"]++
+			failures = append(failures, o.err)
+		}
+	}
+	t.Logf("calls across the restart: %v; call to nobody failed after %v (%v after the restart)", results, time.Since(start), time.Since(restarted))
+	for _, err := range failures[:min(len(failures), 5)] {
+		t.Errorf("call failed: %v", err)
+	}
+	if results["ok"] == 0 {
+		t.Error("no call succeeded")
+	}
+	if n := logs.count(slog.LevelInfo, "sending it again"); n > 2 {
+		t.Errorf("%d log lines about resent calls, want them rate-limited", n)
+	}
+	// Once the grace is over, a call to nobody fails at once again.
+	time.Sleep(time.Until(restarted.Add(grace + 100*time.Millisecond)))
+	start = time.Now()
+	if err := nobody.Call(ctxFor(t, 20*time.Second), "echo", nil, nil); !errors.Is(err, transport.ErrNoServers) || time.Since(start) > time.Second {
+		t.Errorf("call to nobody after the grace: %v after %v, want ErrNoServers at once", err, time.Since(start))
+	}
+}
+
+// callOutcome is the result of one call made by callTraffic.
+type callOutcome struct {
+	err   error
+	took  time.Duration
+	start time.Time
+}
+
+// callTraffic makes echo calls on c from n goroutines, one after the
+// other, until the returned function is called; it returns the outcomes.
+func callTraffic(c *client.Client, n int) (stop func() []callOutcome) {
+	var (
+		mu       sync.Mutex
+		outcomes []callOutcome
+		wg       sync.WaitGroup
+	)
+	done := make(chan struct{})
+	for g := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				start := time.Now()
+				err := c.Call(context.Background(), "echo", echoArgs{Text: fmt.Sprint(g, i)}, nil)
+				mu.Lock()
+				outcomes = append(outcomes, callOutcome{err, time.Since(start), start})
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	return func() []callOutcome {
+		close(done)
+		wg.Wait()
+		return outcomes
 	}
 }

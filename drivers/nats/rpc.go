@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -17,11 +15,26 @@ import (
 // Send publishes a cast, fanout cast or call request. A call request
 // carries the reply subject <inbox>.<msg id>. Core NATS has no publisher
 // confirmation: Send returns once nats.go has taken the message (written it
-// to the connection's buffer, or to the reconnect buffer while
-// disconnected).
+// to the connection's buffer). While disconnected it waits for the
+// connection within ctx (rather than fill nats.go's reconnect buffer, so
+// that when ctx ends first the error says why), unless m.Retry is 0: then
+// the message goes to the reconnect buffer, sent on reconnect.
 func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) error {
-	if c.closing.Load() {
-		return driver.ErrClosed
+	if err := c.ready(ctx); err != nil {
+		return err
+	}
+	exp := m.Expiration
+	if m.Retry != 0 && c.disconnected.Load() {
+		start := time.Now()
+		if err := c.waitConnected(ctx); err != nil {
+			if errors.Is(err, ctx.Err()) {
+				err = c.notConnected(err)
+			}
+			return err
+		}
+		if exp > 0 {
+			exp = max(exp-time.Since(start), time.Millisecond)
+		}
 	}
 	subj := c.sendSubject(t)
 	var reply string
@@ -30,7 +43,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		if err != nil {
 			return err
 		}
-		reply = replySubject(in.prefix, m.MsgID, m.Expiration)
+		reply = replySubject(in.prefix, m.MsgID, exp)
 	}
 	return c.publish(ctx, subj, reply, m, t.Fanout)
 }
@@ -74,9 +87,9 @@ func (c *conn) sendSubject(t target.Target) string {
 
 // ReplyAddress returns the Conn's reply inbox prefix; replies to a call go
 // to <prefix>.<msg id>.
-func (c *conn) ReplyAddress(context.Context) (string, error) {
-	if c.closing.Load() {
-		return "", driver.ErrClosed
+func (c *conn) ReplyAddress(ctx context.Context) (string, error) {
+	if err := c.ready(ctx); err != nil {
+		return "", err
 	}
 	in, err := c.ensureInbox()
 	if err != nil {
@@ -94,14 +107,33 @@ func headerFor(m *driver.Message) natsgo.Header {
 	return natsgo.Header{hdrContentType: []string{m.ContentType}}
 }
 
-// publish sends m to subj, with reply subject reply when non-empty,
-// honouring m.Retry after connection failures.
+// publish sends m to subj, with reply subject reply when non-empty (a
+// call request), honouring m.Retry after connection failures. A body over
+// the server's max_payload goes as a claim check (large.go).
 func (c *conn) publish(ctx context.Context, subj, reply string, m *driver.Message, fanout bool) error {
-	if int64(len(m.Body)) > c.maxBody.Load() {
-		return c.publishLarge(ctx, subj, reply, m, fanout)
+	if len(m.Body) > c.cfg.maxMessageSize {
+		return fmt.Errorf("nats: message of %d bytes to %s is over max_message_size (%d): %w",
+			len(m.Body), subj, c.cfg.maxMessageSize, driver.ErrMessageTooLarge)
 	}
-	msg := natsgo.Msg{Subject: subj, Reply: reply, Header: headerFor(m), Data: m.Body}
-	return c.publishMsg(ctx, &msg, m.Retry)
+	msg := &natsgo.Msg{Subject: subj, Reply: reply, Header: headerFor(m), Data: m.Body}
+	var blobID string
+	if int64(len(m.Body)) > c.maxBody.Load() {
+		var err error
+		if blobID, err = c.claimCheck(msg, m, fanout); err != nil {
+			return err
+		}
+	}
+	tracked := reply != "" && c.resend.track(c, m.MsgID, msg, m.Expiration)
+	err := c.publishMsg(ctx, msg, m.Retry)
+	if err != nil {
+		if blobID != "" {
+			c.blobs.remove(blobID)
+		}
+		if tracked {
+			c.resend.forget(m.MsgID)
+		}
+	}
+	return err
 }
 
 func (c *conn) publishMsg(ctx context.Context, msg *natsgo.Msg, retry int) error {
@@ -111,8 +143,8 @@ func (c *conn) publishMsg(ctx context.Context, msg *natsgo.Msg, retry int) error
 			return nil
 		}
 		if errors.Is(err, natsgo.ErrMaxPayload) {
-			return fmt.Errorf("nats: publishing to %s: message of %d bytes exceeds the server's max_payload of %d: %w",
-				msg.Subject, len(msg.Data), c.nc.MaxPayload(), err)
+			return fmt.Errorf("nats: publishing to %s: message of %d bytes exceeds the server's max_payload of %d: %w (%w)",
+				msg.Subject, len(msg.Data), c.nc.MaxPayload(), driver.ErrMessageTooLarge, err)
 		}
 		werr := c.natsError("publishing to "+msg.Subject, err)
 		if retry == 0 || !errors.Is(err, natsgo.ErrReconnectBufExceeded) {
@@ -121,7 +153,7 @@ func (c *conn) publishMsg(ctx context.Context, msg *natsgo.Msg, retry int) error
 		if retry > 0 {
 			retry--
 		}
-		c.log.Debug("nats: publish failed, waiting for the connection", "subject", msg.Subject, "error", err)
+		c.log.Debug("nats: publish failed, waiting for the connection", "subject", msg.Subject, "error", werr)
 		if err := c.waitConnected(ctx); err != nil {
 			return werr
 		}
@@ -139,7 +171,7 @@ func (c *conn) waitConnected(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.dead:
-			return errConnLost
+			return c.deadError()
 		}
 	}
 	return nil
@@ -156,206 +188,67 @@ func (c *conn) onInboxMsg(in *inbox, m *natsgo.Msg) {
 		c.serveBlob(m)
 		return
 	}
-	if m.Header != nil {
-		if len(m.Data) == 0 && m.Header.Get(hdrStatus) == "503" {
-			msgID, _, err := parseReplyToken(token)
-			if err != nil {
-				c.log.Warn("nats: no-responders status for a malformed reply subject", "subject", m.Subject)
-				return
-			}
-			c.onReply(driver.Reply{MsgID: msgID, Err: fmt.Errorf("nats: no server listens on the target of call %s: %w", msgID, driver.ErrNoServers)})
+	msgID, _, err := parseReplyToken(token)
+	if m.Header != nil && len(m.Data) == 0 && m.Header.Get(hdrStatus) == "503" {
+		if err != nil {
+			c.warn.Warn(c.log, "reply subject", "nats: no-responders status for a malformed reply subject", "subject", m.Subject)
 			return
 		}
-		if m.Header.Get(hdrBlob) != "" {
-			msgID, _, _ := parseReplyToken(token)
-			c.spawn(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), blobFetchTimeout)
-				defer cancel()
-				body, err := c.fetchBody(ctx, m)
-				if err != nil {
-					if c.closing.Load() {
-						return
-					}
-					c.log.Warn("nats: fetching a large reply", "msg_id", msgID, "error", err)
-					if msgID != "" {
-						c.onReply(driver.Reply{MsgID: msgID, Err: err})
-					}
-					return
-				}
-				c.onReply(driver.Reply{Message: &driver.Message{Body: body, ContentType: m.Header.Get(hdrContentType), MsgID: msgID}})
-			})
+		if c.resend.again(c, msgID) {
 			return
 		}
+		c.onReply(driver.Reply{MsgID: msgID, Err: fmt.Errorf("nats: no server listens on the target of call %s: %w (%w)",
+			msgID, driver.ErrNoServers, driver.ErrUndeliverable)})
+		return
 	}
-	dm := &driver.Message{Body: m.Data, MsgID: token}
-	if id, _, err := parseReplyToken(token); err == nil {
-		dm.MsgID = id
+	if err != nil {
+		msgID = token // the core correlates by the id in the body
 	}
+	c.resend.forget(msgID) // a server took the call
+	if m.Header != nil && m.Header.Get(hdrBlob) != "" {
+		c.fetchReply(m, msgID)
+		return
+	}
+	dm := &driver.Message{Body: m.Data, MsgID: msgID}
 	if m.Header != nil {
 		dm.ContentType = m.Header.Get(hdrContentType)
 	}
 	c.onReply(driver.Reply{Message: dm})
 }
 
-// Listen subscribes to the topic (queue group), topic.server (queue
-// group) and fanout subjects of t, all feeding one buffered channel.
-func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
-	if c.closing.Load() {
-		return nil, driver.ErrClosed
-	}
-	l := &rpcListener{c: c, ch: make(chan *natsgo.Msg, c.cfg.listenerBuffer), done: make(chan struct{}), target: t}
-	subs := []struct {
-		subj, queue string
-	}{
-		{c.subj.topic(t.Exchange, t.Topic), queueGroup},
-		{c.subj.server(t.Exchange, t.Topic, t.Server), queueGroup},
-		{c.subj.fanout(t.Topic), ""},
-	}
-	for i, s := range subs {
-		var sub *natsgo.Subscription
-		var err error
-		if s.queue != "" {
-			sub, err = c.nc.ChanQueueSubscribe(s.subj, s.queue, l.ch)
-		} else {
-			sub, err = c.nc.ChanSubscribe(s.subj, l.ch)
+// fetchReply fetches the body of a large reply beside the inbox, which
+// goes on delivering other replies.
+func (c *conn) fetchReply(m *natsgo.Msg, msgID string) {
+	fail := func(err error) {
+		if c.closing.Load() {
+			return
 		}
+		c.warn.Warn(c.log, "large reply", "nats: dropping a large reply whose body cannot be fetched", "msg_id", msgID, "error", err)
+		c.onReply(driver.Reply{MsgID: msgID, Err: err})
+	}
+	ref, err := c.parseBlobRef(m)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if c.replyFetches.Add(1) > maxWaitingFetches {
+		c.replyFetches.Add(-1)
+		fail(fmt.Errorf("nats: %d large replies already being fetched", maxWaitingFetches))
+		return
+	}
+	if !c.spawn(func() {
+		defer c.replyFetches.Add(-1)
+		ctx, cancel := context.WithTimeout(c.ctx, blobFetchTimeout)
+		defer cancel()
+		body, err := c.fetchBody(ctx, m, ref)
 		if err != nil {
-			for _, prev := range l.subs {
-				prev.Unsubscribe()
-			}
-			return nil, c.natsError("subscribing to "+s.subj, err)
+			fail(err)
+			return
 		}
-		l.subs = append(l.subs, sub)
-		if i == 2 {
-			l.fanout = sub
-		}
+		c.onReply(driver.Reply{Message: &driver.Message{Body: body, ContentType: m.Header.Get(hdrContentType), MsgID: msgID}})
+	}) {
+		c.replyFetches.Add(-1)
 	}
-	if !c.addListener(l) {
-		for _, s := range l.subs {
-			s.Unsubscribe()
-		}
-		return nil, driver.ErrClosed
-	}
-	// Consuming once the server has the subscriptions: a round trip.
-	if err := c.flush(ctx); err != nil {
-		c.log.Debug("nats: listening while not connected; the subscriptions go out on reconnect", "target", t.String(), "error", err)
-	}
-	c.log.Debug("nats: listening", "target", t.String(), "topic_subject", subs[0].subj, "server_subject", subs[1].subj, "fanout_subject", subs[2].subj)
-	return l, nil
-}
-
-// flush makes a round trip to the server, bounded by ctx and closeWait.
-func (c *conn) flush(ctx context.Context) error {
-	if !c.nc.IsConnected() {
-		return natsgo.ErrConnectionReconnecting
-	}
-	ctx, cancel := context.WithTimeout(ctx, closeWait)
-	defer cancel()
-	return c.nc.FlushWithContext(ctx)
-}
-
-// rpcListener yields the RPC messages of one server target.
-type rpcListener struct {
-	c      *conn
-	target target.Target
-	ch     chan *natsgo.Msg
-	subs   []*natsgo.Subscription
-	fanout *natsgo.Subscription
-	done   chan struct{}
-	once   sync.Once
-}
-
-func (l *rpcListener) Next(ctx context.Context) (driver.Incoming, error) {
-	for {
-		select {
-		case <-l.done:
-			return nil, driver.ErrClosed
-		default:
-		}
-		select {
-		case m := <-l.ch:
-			if in := l.incoming(ctx, m); in != nil {
-				return in, nil
-			}
-		case <-l.done:
-			return nil, driver.ErrClosed
-		case <-l.c.dead:
-			if l.c.closing.Load() {
-				return nil, driver.ErrClosed
-			}
-			return nil, errConnLost
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// incoming turns a NATS message into an Incoming; nil drops it.
-func (l *rpcListener) incoming(ctx context.Context, m *natsgo.Msg) *rpcIncoming {
-	in := &rpcIncoming{c: l.c, reply: m.Reply}
-	in.msg.Body = m.Data
-	if h := m.Header; h != nil {
-		in.msg.ContentType = h.Get(hdrContentType)
-		if h.Get(hdrBlob) != "" {
-			fctx, cancel := context.WithTimeout(ctx, blobFetchTimeout)
-			body, err := l.c.fetchBody(fctx, m)
-			cancel()
-			if err != nil {
-				l.c.log.Warn("nats: dropping a large message whose body cannot be fetched", "subject", m.Subject, "error", err)
-				return nil
-			}
-			in.msg.Body = body
-		}
-	}
-	if m.Reply != "" {
-		if i := strings.LastIndexByte(m.Reply, '.'); i > 0 {
-			in.msg.ReplyTo = m.Reply[:i]
-			in.msg.MsgID, in.msg.Expiration, _ = parseReplyToken(m.Reply[i+1:])
-		}
-	}
-	return in
-}
-
-// Close drains the subscriptions and puts the messages taken from the
-// server but not returned by Next back on their subject (fanout copies
-// excepted): another server of the topic gets them, or the caller gets
-// "no responders" at once instead of a timeout.
-func (l *rpcListener) Close() error {
-	l.once.Do(func() {
-		close(l.done)
-		c := l.c
-		for _, s := range l.subs {
-			if err := s.Drain(); err != nil {
-				s.Unsubscribe()
-			}
-		}
-		// After this round trip every message the server sent before it
-		// processed the unsubscriptions is in l.ch.
-		if err := c.flush(context.Background()); err != nil {
-			c.log.Debug("nats: flush while closing a listener", "error", err)
-		}
-		n := 0
-		for {
-			select {
-			case m := <-l.ch:
-				if m.Sub == l.fanout {
-					continue
-				}
-				if err := c.nc.PublishMsg(&natsgo.Msg{Subject: m.Subject, Reply: m.Reply, Header: m.Header, Data: m.Data}); err != nil {
-					c.log.Warn("nats: could not hand back a message taken by a closing listener", "subject", m.Subject, "error", err)
-				}
-				n++
-				continue
-			default:
-			}
-			break
-		}
-		if n > 0 {
-			c.log.Debug("nats: listener closed; handed messages back", "target", l.target.String(), "count", n)
-		}
-		c.removeListener(l)
-	})
-	return nil
 }
 
 // rpcIncoming is one RPC message.

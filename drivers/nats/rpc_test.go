@@ -65,6 +65,11 @@ func openConn(t testing.TB, url string, opts ...transport.Option) (driver.Conn, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.(driver.Pinger).Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
 	return c, r
 }
 
@@ -81,7 +86,13 @@ func (r *replies) next(t testing.TB) driver.Reply {
 
 func startServer(t testing.TB, tr *transport.Transport, tg target.Target, endpoints ...any) *server.Server {
 	t.Helper()
-	srv, err := server.New(tr, tg, endpoints)
+	return startServerOpts(t, tr, tg, endpoints)
+}
+
+// startServerOpts starts a server with options, stopped when the test ends.
+func startServerOpts(t testing.TB, tr *transport.Transport, tg target.Target, endpoints []any, opts ...server.Option) *server.Server {
+	t.Helper()
+	srv, err := server.New(tr, tg, endpoints, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +232,9 @@ func TestHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := in.Message()
-	if string(m.Body) != "req" || m.ContentType != "application/msgpack" || m.Expiration != 1501*time.Millisecond ||
+	// The expiration travels in milliseconds, less the time the request
+	// waited in the listener.
+	if string(m.Body) != "req" || m.ContentType != "application/msgpack" || m.Expiration > 1501*time.Millisecond || m.Expiration < time.Second ||
 		m.MsgID != "m.1" || m.ReplyTo != inbox {
 		t.Fatalf("received %+v", m)
 	}
