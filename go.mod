@@ -16,6 +16,7 @@ require (
 )
 
 require (
+	github.com/Azure/go-amqp v1.6.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.5.0-default-no-op // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
