@@ -15,7 +15,7 @@ import (
 func TestConformance(t *testing.T) {
 	for _, f := range []intermediary.Flavour{intermediary.Broker, intermediary.Router} {
 		t.Run(string(f), func(t *testing.T) {
-			im := intermediary.Start(t, f)
+			im := intermediary.Start(t, f, false)
 			url := im.URL("link_retry_delay=1")
 			drivertest.Run(t, drivertest.Config{
 				URL:           func(testing.TB) string { return url },

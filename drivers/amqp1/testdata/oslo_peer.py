@@ -9,7 +9,7 @@ It talks to the Go test over stdout, one JSON object per line, and stops
 when its stdin closes. "server" serves the endpoints below and prints
 {"event": "ready"} and one {"event": "cast"} per cast of record. "client"
 reads one JSON command per line from stdin ({"id", "op": "call"|"cast"|
-"notify", ...}) and prints {"id", "ok", "result"|"error"} for each.
+"notify", "topic" (default: T), ...}) and prints {"id", "ok", "result"|"error"} for each.
 "listen" prints {"event": "notification", ...} for every notification of
 topic T (messagingv2, any priority). --option NAME=VALUE sets an
 [oslo_messaging_amqp] option.
@@ -119,11 +119,12 @@ def client(conf, args):
                         notifier_transport = oslo_messaging.get_notification_transport(conf, url=args.url)
                 n = oslo_messaging.Notifier(notifier_transport, driver='messagingv2',
                                             publisher_id=cmd.get('publisher_id', 'py-peer'),
-                                            topics=[args.topic])
+                                            topics=[cmd.get('topic', args.topic)])
                 getattr(n, cmd.get('priority', 'info'))(cmd.get('ctxt', {}), cmd['event_type'], cmd['payload'])
                 emit(id=cmd['id'], ok=True, result=None)
                 return
-            target = oslo_messaging.Target(topic=args.topic, namespace='interop', version='1.2',
+            target = oslo_messaging.Target(topic=cmd.get('topic', args.topic),
+                                           namespace='interop', version='1.2',
                                            server=cmd.get('server'), fanout=cmd.get('fanout', False))
             c = oslo_messaging.get_rpc_client(transport, target, timeout=cmd.get('timeout', 20),
                                               call_monitor_timeout=cmd.get('call_monitor_timeout'))

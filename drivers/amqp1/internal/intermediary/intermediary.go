@@ -79,6 +79,7 @@ type Intermediary struct {
 
 	t      testing.TB
 	path   string
+	trace  bool
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -88,8 +89,9 @@ type Intermediary struct {
 }
 
 // Start starts an intermediary of the given flavour on a free port of
-// 127.0.0.1, stopped when t ends.
-func Start(t testing.TB, f Flavour) *Intermediary {
+// 127.0.0.1, stopped when t ends. With trace, it reports every connection,
+// link and message it receives (see Events), at some cost in speed.
+func Start(t testing.TB, f Flavour, trace bool) *Intermediary {
 	t.Helper()
 	Need(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -102,7 +104,7 @@ func Start(t testing.TB, f Flavour) *Intermediary {
 	if err := os.WriteFile(path, script, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	i := &Intermediary{Flavour: f, Port: port, t: t, path: path, wake: make(chan struct{}, 1)}
+	i := &Intermediary{Flavour: f, Port: port, t: t, path: path, trace: trace, wake: make(chan struct{}, 1)}
 	if err := i.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,11 @@ func (i *Intermediary) URL(query string) string {
 func (i *Intermediary) start() error {
 	var lastErr error
 	for attempt := 0; attempt < 20; attempt++ { // the port may linger after a kill
-		cmd := exec.Command(Python, i.path, "--port", strconv.Itoa(i.Port), "--flavour", string(i.Flavour), "--trace")
+		args := []string{i.path, "--port", strconv.Itoa(i.Port), "--flavour", string(i.Flavour)}
+		if i.trace {
+			args = append(args, "--trace")
+		}
+		cmd := exec.Command(Python, args...)
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			return err
