@@ -3,6 +3,7 @@ module github.com/oslo-go/messaging
 go 1.24.0
 
 require (
+	github.com/Azure/go-amqp v1.6.0
 	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats-server/v2 v2.12.4
@@ -16,7 +17,6 @@ require (
 )
 
 require (
-	github.com/Azure/go-amqp v1.6.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.5.0-default-no-op // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs on a Debian machine: RabbitMQ on 5672,
-# NATS with JetStream on 4222, Redis on 6379, and Python's oslo.messaging
-# (the interoperability peer). Installs missing Debian packages when run as
+# NATS with JetStream on 4222, Redis on 6379, Python's oslo.messaging (the
+# interoperability peer) and Qpid Proton with pyngus (AMQP 1.0). Installs missing Debian packages when run as
 # root; starts services that are installed but stopped. Idempotent.
 set -uo pipefail
 
@@ -69,6 +69,13 @@ fi
 # Python peer: Debian's oslo.messaging, for the system python3.
 if ! /usr/bin/python3 -c 'import oslo_messaging' >/dev/null 2>&1; then
 	ensure_pkg python3-oslo.messaging || status=1
+fi
+
+# AMQP 1.0: Qpid Proton for the test intermediary (drivers/amqp1) and
+# pyngus for Python oslo.messaging's amqp1 driver (the interop peer).
+if ! /usr/bin/python3 -c 'import proton, pyngus' >/dev/null 2>&1; then
+	ensure_pkg python3-qpid-proton || status=1
+	ensure_pkg python3-pyngus || status=1
 fi
 
 exit $status

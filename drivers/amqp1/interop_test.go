@@ -291,4 +291,6 @@ func init() { phaseStart = time.Now() }
 
 var phaseStart time.Time
 
-func phase(t testing.TB, what string) { t.Logf("phase %s at %v", what, time.Since(phaseStart).Round(time.Millisecond)) }
+func phase(t testing.TB, what string) {
+	t.Logf("phase %s at %v", what, time.Since(phaseStart).Round(time.Millisecond))
+}

@@ -35,7 +35,7 @@ func TestHostsAndURIs(t *testing.T) {
 			uris:  []string{"amqp://us%40r:p%3Aw%2Fd@[::1]:5672/nova?heartbeat=60"},
 		},
 		{
-			url:   "amqp://a:b@h:1////",
+			url:   "rabbit://a:b@h:1////",
 			hosts: []brokerHost{{"h", 1, "a", "b"}},
 			vhost: "///",
 			uris:  []string{"amqp://a:b@h:1/%2F%2F%2F?heartbeat=60"},
