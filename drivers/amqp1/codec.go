@@ -128,6 +128,11 @@ func encodeRequest(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("amqp1: request %w: %v", errNotObject, err)
 	}
+	if !isNull(monitor) {
+		if _, err := monitorSeconds(monitor); err != nil {
+			return nil, err
+		}
+	}
 	out := newObj(len(req.b) + len(ctx.b) + 48)
 	out.add("request", req.bytes())
 	out.add("context", ctx.bytes())
@@ -212,6 +217,9 @@ func encodeReply(body []byte, heartbeat bool) ([]byte, error) {
 	if heartbeat || !ending && isNull(result) && isNull(failure) {
 		return nil, nil
 	}
+	if !isNull(failure) && failure[0] != '"' {
+		return nil, errors.New("amqp1: reply failure is not a string")
+	}
 	out := newObj(len(result) + len(failure) + 16)
 	if !isNull(failure) {
 		out.add("failure", failure)
@@ -222,6 +230,15 @@ func encodeReply(body []byte, heartbeat bool) ([]byte, error) {
 		out.add("response", result)
 	}
 	return out.bytes(), nil
+}
+
+// monitorSeconds reads a call-monitor timeout, a JSON number of seconds.
+func monitorSeconds(raw []byte) (time.Duration, error) {
+	s, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(s) || s < 0 || s > 1e9 {
+		return 0, fmt.Errorf("amqp1: call_monitor_timeout %.40s is not a number of seconds", raw)
+	}
+	return time.Duration(s * float64(time.Second)), nil
 }
 
 // incomingRequest is a decoded amqp1 request body.
@@ -298,12 +315,10 @@ func decodeRequest(wire []byte, msgID, replyTo string) (*incomingRequest, error)
 		if isNull(monitor) {
 			o.add("_timeout", []byte("null"))
 		} else {
-			s, err := strconv.ParseFloat(string(monitor), 64)
-			if err != nil || math.IsNaN(s) || s < 0 || s > 1e9 {
-				return nil, fmt.Errorf("amqp1: call_monitor_timeout %.40s is not a number of seconds", monitor)
+			if in.monitor, err = monitorSeconds(monitor); err != nil {
+				return nil, err
 			}
 			o.add("_timeout", monitor)
-			in.monitor = time.Duration(s * float64(time.Second))
 		}
 	}
 	if msgID != "" {
@@ -329,7 +344,11 @@ func decodeNotification(wire []byte) ([]byte, error) {
 		return nil, err
 	}
 	if isNull(ctx) || len(bytes.TrimSpace(ctx[1:len(ctx)-1])) == 0 {
-		// No context to merge: hand over what the sender wrote.
+		// No context to merge: hand over what the sender wrote, once it
+		// is known to hold an object.
+		if err := pyjson.Fields(dict, func(string, []byte) error { return nil }); err != nil {
+			return nil, fmt.Errorf("amqp1: notification %w: %v", errNotObject, err)
+		}
 		return bytes.Clone(request), nil
 	}
 	o := newObj(len(dict) + len(ctx) + 64)
