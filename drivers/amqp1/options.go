@@ -253,11 +253,16 @@ type driverOption struct {
 	apply func(*options) error
 }
 
+// param is the driver option that sets option name from its string form.
+func param(name, value string) driverOption {
+	return driverOption{apply: func(o *options) error { return o.setOption(name, value) }}
+}
+
 // Param sets a driver option by its oslo name, as the URL query parameter
 // name=value would: Param("addressing_mode", "routable"). A query
 // parameter of the same name overrides it.
 func Param(name, value string) transport.Option {
-	return transport.WithDriverOption(driverOption{apply: func(o *options) error { return o.setOption(name, value) }})
+	return transport.WithDriverOption(param(name, value))
 }
 
 // AddressingMode sets addressing_mode: "dynamic" (the default: legacy
@@ -265,29 +270,33 @@ func Param(name, value string) transport.Option {
 // product, routable addresses otherwise), "legacy" or "routable".
 func AddressingMode(mode string) transport.Option { return Param("addressing_mode", mode) }
 
-// ConnectionRetry sets connection_retry_interval,
-// connection_retry_backoff and connection_retry_interval_max: the first
-// pause before reconnecting, the factor it grows by after each failed
-// attempt, and its maximum. oslo's options are whole seconds; these are
-// rounded up to them.
-func ConnectionRetry(interval time.Duration, backoff int, max time.Duration) transport.Option {
-	return transport.WithDriverOption(driverOption{apply: func(o *options) error {
-		for name, v := range map[string]string{
-			"connection_retry_interval":     seconds(interval),
-			"connection_retry_backoff":      strconv.Itoa(backoff),
-			"connection_retry_interval_max": seconds(max),
+func connectionRetry(interval time.Duration, backoff int, max time.Duration) driverOption {
+	return driverOption{apply: func(o *options) error {
+		for _, kv := range [][2]string{
+			{"connection_retry_interval", seconds(interval)},
+			{"connection_retry_backoff", strconv.Itoa(backoff)},
+			{"connection_retry_interval_max", seconds(max)},
 		} {
-			if err := o.setOption(name, v); err != nil {
+			if err := o.setOption(kv[0], kv[1]); err != nil {
 				return err
 			}
 		}
 		return nil
-	}})
+	}}
+}
+
+// ConnectionRetry sets connection_retry_interval,
+// connection_retry_backoff and connection_retry_interval_max: the first
+// pause before reconnecting, the factor it is multiplied by after each
+// failed attempt (as oslo's code does), and its maximum. oslo's options
+// are whole seconds; durations are rounded up to them.
+func ConnectionRetry(interval time.Duration, backoff int, max time.Duration) transport.Option {
+	return transport.WithDriverOption(connectionRetry(interval, backoff, max))
 }
 
 // LinkRetryDelay sets link_retry_delay: the pause before re-attaching a
 // link the peer detached and before re-sending a message the peer
-// released (whole seconds, at least 1).
+// released (whole seconds, at least 1; rounded up).
 func LinkRetryDelay(d time.Duration) transport.Option { return Param("link_retry_delay", seconds(d)) }
 
 // PreSettled sets pre_settled: the kinds of message sent pre-settled,
@@ -297,15 +306,17 @@ func PreSettled(kinds ...string) transport.Option {
 	return Param("pre_settled", strings.Join(kinds, ","))
 }
 
-// TLSConfig sets the TLS configuration, instead of the one built from the
-// ssl_* options (Go only). It implies ssl.
-func TLSConfig(c *tls.Config) transport.Option {
-	return transport.WithDriverOption(driverOption{apply: func(o *options) error {
+func tlsConfig(c *tls.Config) driverOption {
+	return driverOption{apply: func(o *options) error {
 		o.tlsConfig = c
 		o.ssl = o.ssl || c != nil
 		return nil
-	}})
+	}}
 }
+
+// TLSConfig sets the TLS configuration, instead of the one built from the
+// ssl_* options (Go only). It implies ssl.
+func TLSConfig(c *tls.Config) transport.Option { return transport.WithDriverOption(tlsConfig(c)) }
 
 // seconds renders d as oslo's whole seconds, rounding up.
 func seconds(d time.Duration) string {
