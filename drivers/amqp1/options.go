@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oslo-go/messaging/drivers/internal/oslopt"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -56,67 +57,32 @@ type options struct {
 	ignoredPreSettled []string        // unknown pre_settled values, logged at Open
 }
 
-// optionSpec describes one option that can be set from the URL query.
-type optionSpec struct {
-	name string
-	def  string
-	set  func(o *options, v string) error
-}
+type spec = oslopt.Spec[options]
 
-func boolOpt(f func(*options) *bool) func(*options, string) error {
-	return func(o *options, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
-		}
-		*f(o) = b
-		return nil
-	}
-}
-
-func intOpt(lo int64, f func(*options, int)) func(*options, string) error {
-	return func(o *options, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", v)
-		}
-		if n < lo {
-			return fmt.Errorf("%d is below the minimum %d", n, lo)
-		}
-		f(o, int(n))
-		return nil
-	}
-}
-
-// secondsOpt parses oslo's IntOpt seconds, with their minimum; 0 is kept
-// as 0.
+// secondsOpt parses oslo's IntOpt seconds, with their minimum.
 func secondsOpt(lo int64, f func(*options) *time.Duration) func(*options, string) error {
-	return intOpt(lo, func(o *options, n int) { *f(o) = time.Duration(n) * time.Second })
+	return oslopt.Int(lo, func(o *options, n int) { *f(o) = time.Duration(n) * time.Second })
 }
 
-func stringOpt(f func(*options) *string, choices ...string) func(*options, string) error {
-	return func(o *options, v string) error {
-		if len(choices) > 0 && !slices.Contains(choices, v) {
-			return fmt.Errorf("%q is not one of %s", v, strings.Join(choices, ", "))
-		}
-		*f(o) = v
-		return nil
-	}
-}
+var (
+	boolOpt   = oslopt.Bool[options]
+	intOpt    = oslopt.Int[options]
+	stringOpt = oslopt.String[options]
+)
 
 // optionTable lists every [oslo_messaging_amqp] option of oslo.messaging
 // 14 with its default. The URL query and Param use it.
-var optionTable = []optionSpec{
-	{"container_name", "", stringOpt(func(o *options) *string { return &o.containerName })},
-	{"idle_timeout", "0", secondsOpt(0, func(o *options) *time.Duration { return &o.idleTimeout })},
-	{"trace", "false", boolOpt(func(o *options) *bool { return &o.trace })},
-	{"ssl", "false", boolOpt(func(o *options) *bool { return &o.ssl })},
-	{"ssl_ca_file", "", stringOpt(func(o *options) *string { return &o.sslCAFile })},
-	{"ssl_cert_file", "", stringOpt(func(o *options) *string { return &o.sslCertFile })},
-	{"ssl_key_file", "", stringOpt(func(o *options) *string { return &o.sslKeyFile })},
-	{"ssl_key_password", "", stringOpt(func(o *options) *string { return &o.sslKeyPassword })},
-	{"ssl_verify_vhost", "false", boolOpt(func(o *options) *bool { return &o.sslVerifyVhost })},
-	{"sasl_mechanisms", "", func(o *options, v string) error {
+var optionTable = &oslopt.Table[options]{Prefix: "amqp1", Specs: []spec{
+	{Name: "container_name", Default: "", Set: stringOpt(func(o *options) *string { return &o.containerName })},
+	{Name: "idle_timeout", Default: "0", Set: secondsOpt(0, func(o *options) *time.Duration { return &o.idleTimeout })},
+	{Name: "trace", Default: "false", Set: boolOpt(func(o *options) *bool { return &o.trace })},
+	{Name: "ssl", Default: "false", Set: boolOpt(func(o *options) *bool { return &o.ssl })},
+	{Name: "ssl_ca_file", Default: "", Set: stringOpt(func(o *options) *string { return &o.sslCAFile })},
+	{Name: "ssl_cert_file", Default: "", Set: stringOpt(func(o *options) *string { return &o.sslCertFile })},
+	{Name: "ssl_key_file", Default: "", Set: stringOpt(func(o *options) *string { return &o.sslKeyFile })},
+	{Name: "ssl_key_password", Default: "", Set: stringOpt(func(o *options) *string { return &o.sslKeyPassword })},
+	{Name: "ssl_verify_vhost", Default: "false", Set: boolOpt(func(o *options) *bool { return &o.sslVerifyVhost })},
+	{Name: "sasl_mechanisms", Default: "", Set: func(o *options, v string) error {
 		o.saslMechanisms = strings.Fields(strings.ToUpper(strings.ReplaceAll(v, ",", " ")))
 		for _, m := range o.saslMechanisms {
 			if !slices.Contains(supportedSASL, m) {
@@ -125,34 +91,34 @@ var optionTable = []optionSpec{
 		}
 		return nil
 	}},
-	{"sasl_config_dir", "", stringOpt(func(o *options) *string { return &o.saslConfigDir })},
-	{"sasl_config_name", "", stringOpt(func(o *options) *string { return &o.saslConfigName })},
-	{"sasl_default_realm", "", stringOpt(func(o *options) *string { return &o.saslDefaultRealm })},
-	{"connection_retry_interval", "1", secondsOpt(1, func(o *options) *time.Duration { return &o.retryInterval })},
-	{"connection_retry_backoff", "2", intOpt(0, func(o *options, n int) { o.retryBackoff = float64(n) })},
-	{"connection_retry_interval_max", "30", secondsOpt(1, func(o *options) *time.Duration { return &o.retryIntervalMax })},
-	{"link_retry_delay", "10", secondsOpt(1, func(o *options) *time.Duration { return &o.linkRetryDelay })},
-	{"default_reply_retry", "0", intOpt(-1, func(o *options, n int) { o.replyRetry = n })},
-	{"default_reply_timeout", "30", secondsOpt(5, func(o *options) *time.Duration { return &o.replyTimeout })},
-	{"default_send_timeout", "30", secondsOpt(5, func(o *options) *time.Duration { return &o.sendTimeout })},
-	{"default_notify_timeout", "30", secondsOpt(5, func(o *options) *time.Duration { return &o.notifyTimeout })},
-	{"default_sender_link_timeout", "600", secondsOpt(1, func(o *options) *time.Duration { return &o.senderLinkTimeout })},
-	{"addressing_mode", "dynamic", stringOpt(func(o *options) *string { return &o.addressingMode }, "dynamic", "legacy", "routable")},
-	{"pseudo_vhost", "true", boolOpt(func(o *options) *bool { return &o.pseudoVhost })},
-	{"server_request_prefix", "exclusive", stringOpt(func(o *options) *string { return &o.serverPrefix })},
-	{"broadcast_prefix", "broadcast", stringOpt(func(o *options) *string { return &o.broadcastPrefix })},
-	{"group_request_prefix", "unicast", stringOpt(func(o *options) *string { return &o.groupPrefix })},
-	{"rpc_address_prefix", "openstack.org/om/rpc", stringOpt(func(o *options) *string { return &o.rpcPrefix })},
-	{"notify_address_prefix", "openstack.org/om/notify", stringOpt(func(o *options) *string { return &o.notifyPrefix })},
-	{"multicast_address", "multicast", stringOpt(func(o *options) *string { return &o.multicastTag })},
-	{"unicast_address", "unicast", stringOpt(func(o *options) *string { return &o.unicastTag })},
-	{"anycast_address", "anycast", stringOpt(func(o *options) *string { return &o.anycastTag })},
-	{"default_notification_exchange", "", stringOpt(func(o *options) *string { return &o.notifyExchange })},
-	{"default_rpc_exchange", "", stringOpt(func(o *options) *string { return &o.rpcExchange })},
-	{"reply_link_credit", "200", intOpt(1, func(o *options, n int) { o.replyCredit = n })},
-	{"rpc_server_credit", "100", intOpt(1, func(o *options, n int) { o.rpcCredit = n })},
-	{"notify_server_credit", "100", intOpt(1, func(o *options, n int) { o.notifyCredit = n })},
-	{"pre_settled", "rpc-cast,rpc-reply", func(o *options, v string) error {
+	{Name: "sasl_config_dir", Default: "", Set: stringOpt(func(o *options) *string { return &o.saslConfigDir })},
+	{Name: "sasl_config_name", Default: "", Set: stringOpt(func(o *options) *string { return &o.saslConfigName })},
+	{Name: "sasl_default_realm", Default: "", Set: stringOpt(func(o *options) *string { return &o.saslDefaultRealm })},
+	{Name: "connection_retry_interval", Default: "1", Set: secondsOpt(1, func(o *options) *time.Duration { return &o.retryInterval })},
+	{Name: "connection_retry_backoff", Default: "2", Set: intOpt(0, func(o *options, n int) { o.retryBackoff = float64(n) })},
+	{Name: "connection_retry_interval_max", Default: "30", Set: secondsOpt(1, func(o *options) *time.Duration { return &o.retryIntervalMax })},
+	{Name: "link_retry_delay", Default: "10", Set: secondsOpt(1, func(o *options) *time.Duration { return &o.linkRetryDelay })},
+	{Name: "default_reply_retry", Default: "0", Set: intOpt(-1, func(o *options, n int) { o.replyRetry = n })},
+	{Name: "default_reply_timeout", Default: "30", Set: secondsOpt(5, func(o *options) *time.Duration { return &o.replyTimeout })},
+	{Name: "default_send_timeout", Default: "30", Set: secondsOpt(5, func(o *options) *time.Duration { return &o.sendTimeout })},
+	{Name: "default_notify_timeout", Default: "30", Set: secondsOpt(5, func(o *options) *time.Duration { return &o.notifyTimeout })},
+	{Name: "default_sender_link_timeout", Default: "600", Set: secondsOpt(1, func(o *options) *time.Duration { return &o.senderLinkTimeout })},
+	{Name: "addressing_mode", Default: "dynamic", Set: stringOpt(func(o *options) *string { return &o.addressingMode }, "dynamic", "legacy", "routable")},
+	{Name: "pseudo_vhost", Default: "true", Set: boolOpt(func(o *options) *bool { return &o.pseudoVhost })},
+	{Name: "server_request_prefix", Default: "exclusive", Set: stringOpt(func(o *options) *string { return &o.serverPrefix })},
+	{Name: "broadcast_prefix", Default: "broadcast", Set: stringOpt(func(o *options) *string { return &o.broadcastPrefix })},
+	{Name: "group_request_prefix", Default: "unicast", Set: stringOpt(func(o *options) *string { return &o.groupPrefix })},
+	{Name: "rpc_address_prefix", Default: "openstack.org/om/rpc", Set: stringOpt(func(o *options) *string { return &o.rpcPrefix })},
+	{Name: "notify_address_prefix", Default: "openstack.org/om/notify", Set: stringOpt(func(o *options) *string { return &o.notifyPrefix })},
+	{Name: "multicast_address", Default: "multicast", Set: stringOpt(func(o *options) *string { return &o.multicastTag })},
+	{Name: "unicast_address", Default: "unicast", Set: stringOpt(func(o *options) *string { return &o.unicastTag })},
+	{Name: "anycast_address", Default: "anycast", Set: stringOpt(func(o *options) *string { return &o.anycastTag })},
+	{Name: "default_notification_exchange", Default: "", Set: stringOpt(func(o *options) *string { return &o.notifyExchange })},
+	{Name: "default_rpc_exchange", Default: "", Set: stringOpt(func(o *options) *string { return &o.rpcExchange })},
+	{Name: "reply_link_credit", Default: "200", Set: intOpt(1, func(o *options, n int) { o.replyCredit = n })},
+	{Name: "rpc_server_credit", Default: "100", Set: intOpt(1, func(o *options, n int) { o.rpcCredit = n })},
+	{Name: "notify_server_credit", Default: "100", Set: intOpt(1, func(o *options, n int) { o.notifyCredit = n })},
+	{Name: "pre_settled", Default: "rpc-cast,rpc-reply", Set: func(o *options, v string) error {
 		// A MultiStrOpt: repeated query keys arrive joined with ",".
 		o.preSettled = map[string]bool{}
 		o.ignoredPreSettled = nil
@@ -167,7 +133,7 @@ var optionTable = []optionSpec{
 		}
 		return nil
 	}},
-}
+}}
 
 // supportedSASL lists the mechanisms go-amqp implements that oslo's
 // configurations name.
@@ -175,35 +141,12 @@ var supportedSASL = []string{"ANONYMOUS", "PLAIN", "EXTERNAL"}
 
 func defaultOptions() *options {
 	o := &options{}
-	for _, spec := range optionTable {
-		if err := spec.set(o, spec.def); err != nil {
-			panic("amqp1: bad default for " + spec.name + ": " + err.Error())
-		}
-	}
+	optionTable.Defaults(o)
 	return o
 }
 
-func knownOptionNames() string {
-	names := make([]string, 0, len(optionTable))
-	for _, s := range optionTable {
-		names = append(names, s.name)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
-
 // setOption sets option name from its string form.
-func (o *options) setOption(name, value string) error {
-	for _, spec := range optionTable {
-		if spec.name == name {
-			if err := spec.set(o, value); err != nil {
-				return fmt.Errorf("amqp1: option %s: %v", name, err)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("amqp1: unknown option %q; known options: %s", name, knownOptionNames())
-}
+func (o *options) setOption(name, value string) error { return optionTable.Set(o, name, value) }
 
 // parseOptions builds the options from the driver options given to
 // transport.Open, then the URL query, which overrides them.
@@ -218,15 +161,8 @@ func parseOptions(query map[string]string, driverOpts []any) (*options, error) {
 			return nil, err
 		}
 	}
-	keys := make([]string, 0, len(query))
-	for k := range query {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if err := o.setOption(k, query[k]); err != nil {
-			return nil, err
-		}
+	if err := optionTable.SetAll(o, query); err != nil {
+		return nil, err
 	}
 	if o.sslKeyPassword != "" {
 		return nil, fmt.Errorf("amqp1: option ssl_key_password: encrypted private keys are not supported; give ssl_key_file an unencrypted key or use TLSConfig")
@@ -235,16 +171,6 @@ func parseOptions(query map[string]string, driverOpts []any) (*options, error) {
 		return nil, fmt.Errorf("amqp1: ssl_key_file needs ssl_cert_file")
 	}
 	return o, nil
-}
-
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on", "y", "t":
-		return true, nil
-	case "false", "0", "no", "off", "n", "f":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q is not a boolean", v)
 }
 
 // driverOption is the value the option functions pass through
