@@ -42,14 +42,8 @@ func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (drive
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	onReply := cfg.OnReply
-	if onReply == nil {
-		onReply = func(driver.Reply) {}
-	}
+	// The core guarantees cfg.Logger and cfg.OnReply are set.
+	log, onReply := cfg.Logger, cfg.OnReply
 	for _, v := range o.ignoredPreSettled {
 		log.Warn("amqp1: ignoring unrecognized pre_settled value", "value", v)
 	}
