@@ -1,17 +1,19 @@
 #!/usr/bin/python3
 """A Python oslo.messaging peer on the amqp1 driver, for the Go interop tests.
 
-    oslo_peer.py server --url amqp://127.0.0.1:N/ --topic T --server S
-    oslo_peer.py client --url amqp://127.0.0.1:N/ --topic T
+    oslo_peer.py server --url amqp://127.0.0.1:N/ --topic T --server S [--server S2]
+    oslo_peer.py client --url amqp://127.0.0.1:N/ --topic T [--listen-topic L]
     oslo_peer.py listen --url amqp://127.0.0.1:N/ --topic T
 
 It talks to the Go test over stdout, one JSON object per line, and stops
-when its stdin closes. "server" serves the endpoints below and prints
-{"event": "ready"} and one {"event": "cast"} per cast of record. "client"
+when its stdin closes. "server" serves the endpoints below, one RPC server
+per --server name, and prints {"event": "ready"} and one {"event": "cast"}
+per cast of record. "client"
 reads one JSON command per line from stdin ({"id", "op": "call"|"cast"|
 "notify", "topic" (default: T), ...}) and prints {"id", "ok", "result"|"error"} for each.
-"listen" prints {"event": "notification", ...} for every notification of
-topic T (messagingv2, any priority). --option NAME=VALUE sets an
+"listen" (and "client" with --listen-topic L, for topic L) prints
+{"event": "notification", ...} for every notification of topic T
+(messagingv2, any priority). --option NAME=VALUE sets an
 [oslo_messaging_amqp] option.
 
 Endpoints (namespace "interop", version 1.2):
@@ -93,17 +95,19 @@ class Interop(object):
 
 
 def serve(conf, args):
-    transport = oslo_messaging.get_rpc_transport(conf, url=args.url)
-    target = oslo_messaging.Target(topic=args.topic, server=args.server)
-    server = oslo_messaging.get_rpc_server(transport, target,
-                                           [Interop(args.server)],
-                                           executor='threading')
-    server.start()
-    emit(event='ready', server=args.server)
+    for name in args.server or ['py']:
+        transport = oslo_messaging.get_rpc_transport(conf, url=args.url)
+        target = oslo_messaging.Target(topic=args.topic, server=name)
+        server = oslo_messaging.get_rpc_server(transport, target, [Interop(name)],
+                                               executor='threading')
+        server.start()
+    emit(event='ready', servers=args.server)
     sys.stdin.read()
 
 
 def client(conf, args):
+    if args.listen_topic:
+        start_listener(conf, args.url, args.listen_topic)
     transport = oslo_messaging.get_rpc_transport(conf, url=args.url)
     notifier_transport = None
     emit(event='ready')
@@ -157,12 +161,16 @@ class Notifications(object):
         return handle
 
 
-def listen(conf, args):
-    transport = oslo_messaging.get_notification_transport(conf, url=args.url)
+def start_listener(conf, url, topic):
+    transport = oslo_messaging.get_notification_transport(conf, url=url)
     listener = oslo_messaging.get_notification_listener(
-        transport, [oslo_messaging.Target(topic=args.topic)], [Notifications()],
+        transport, [oslo_messaging.Target(topic=topic)], [Notifications()],
         executor='threading')
     listener.start()
+
+
+def listen(conf, args):
+    start_listener(conf, args.url, args.topic)
     emit(event='ready')
     sys.stdin.read()
 
@@ -172,7 +180,8 @@ def main():
     p.add_argument('mode', choices=['server', 'client', 'listen'])
     p.add_argument('--url', required=True)
     p.add_argument('--topic', required=True)
-    p.add_argument('--server', default='py')
+    p.add_argument('--server', action='append', default=[])
+    p.add_argument('--listen-topic', default='')
     p.add_argument('--option', action='append', default=[], metavar='NAME=VALUE')
     p.add_argument('--debug', action='store_true')
     args = p.parse_args()
