@@ -14,9 +14,9 @@
 //
 // scheme://[user:pass@]host[:port][,...]/virtual_host?option=value. The
 // port defaults to 5672; a URL without hosts means localhost:5672. Hosts
-// with credentials authenticate with SASL PLAIN, others with ANONYMOUS
-// (sasl_mechanisms narrows the choice; EXTERNAL is used when it is the only
-// one allowed). Connection attempts start at a random host and go on in
+// with credentials authenticate with SASL PLAIN, others with ANONYMOUS;
+// sasl_mechanisms narrows the choice, and EXTERNAL is used when it is
+// allowed and the one of those two that applies is not. Connection attempts start at a random host and go on in
 // order, as in oslo. Query parameters are the options below and override
 // the options given in Go (Param, AddressingMode, ...); an unknown one
 // fails Open with the list of known ones.

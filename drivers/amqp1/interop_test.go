@@ -285,11 +285,3 @@ func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
 		}
 	}
 }
-
-func init() { phaseStart = time.Now() }
-
-var phaseStart time.Time
-
-func phase(t testing.TB, what string) {
-	t.Logf("phase %s at %v", what, time.Since(phaseStart).Round(time.Millisecond))
-}
