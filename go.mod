@@ -3,6 +3,7 @@ module github.com/oslo-go/messaging
 go 1.24.0
 
 require (
+	github.com/Azure/go-amqp v1.6.0
 	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/nats-io/nats-server/v2 v2.12.4
 	github.com/nats-io/nats.go v1.49.0

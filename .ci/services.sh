@@ -2,8 +2,9 @@
 # Brings up what the test suite needs on a Debian machine: RabbitMQ on 5672,
 # NATS with JetStream on 4222, Redis on 6379, and the Python peers of the
 # interoperability tests (oslo.messaging, oslo.config, oslo.versionedobjects,
-# oslo.metrics). Installs missing Debian packages when run as root; starts
-# services that are installed but stopped. Idempotent.
+# oslo.metrics, Qpid Proton and pyngus for AMQP 1.0). Installs missing Debian
+# packages when run as root; starts services that are installed but stopped.
+# Idempotent.
 set -uo pipefail
 
 log() { echo "services: $*" >&2; }
@@ -84,6 +85,13 @@ fi
 # oslo.metrics, whose families contrib/prometheus's tests compare with.
 if ! /usr/bin/python3 -c 'import oslo_metrics.metrics.oslo_messaging' >/dev/null 2>&1; then
 	ensure_pkg python3-oslo.metrics || status=1
+fi
+
+# AMQP 1.0: Qpid Proton for the test intermediary (drivers/amqp1) and
+# pyngus for Python oslo.messaging's amqp1 driver (the interop peer).
+if ! /usr/bin/python3 -c 'import proton, pyngus' >/dev/null 2>&1; then
+	ensure_pkg python3-qpid-proton || status=1
+	ensure_pkg python3-pyngus || status=1
 fi
 
 exit $status

@@ -30,8 +30,10 @@ import (
 // The broker every test uses, shared with other packages' tests: every
 // test has topics of its own.
 const (
-	brokerURL  = "rabbit://guest:guest@127.0.0.1:5672/"
-	brokerAMQP = "amqp://guest:guest@127.0.0.1:5672/"
+	brokerURL = "rabbit://guest:guest@127.0.0.1:5672/"
+	// amqp091URI is amqp091-go's dial URI of the broker, not a transport
+	// URL: a transport URL amqp:// selects the AMQP 1.0 driver.
+	amqp091URI = "amqp://guest:guest@127.0.0.1:5672/"
 	// python is Debian's interpreter, for which python3-oslo.messaging is
 	// installed (a python3 earlier on PATH may lack it).
 	python = "/usr/bin/python3"
@@ -143,7 +145,7 @@ func awaitConsumers(t testing.TB, queue string, n int) {
 }
 
 func amqpDial() (*amqp.Connection, error) {
-	return amqp.DialConfig(brokerAMQP, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+	return amqp.DialConfig(amqp091URI, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
 }
 
 // testLogger logs the library through t.Log until t ends.

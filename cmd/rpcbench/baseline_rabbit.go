@@ -29,7 +29,7 @@ import (
 type rabbitBaseline struct{}
 
 func init() {
-	for _, scheme := range []string{"rabbit", "amqp", "kombu"} {
+	for _, scheme := range []string{"rabbit", "kombu"} {
 		registerBaseline(scheme, rabbitBaseline{})
 	}
 }

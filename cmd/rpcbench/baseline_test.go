@@ -47,7 +47,7 @@ func TestAMQPURI(t *testing.T) {
 		"rabbit://":                           "amqp://guest:guest@localhost:5672/%2F",
 		"rabbit://u:p%40ss@h:5673/vh":         "amqp://u:p%40ss@h:5673/vh",
 		"rabbit://h1,h2/":                     "amqp://guest:guest@h1:5672/%2F",
-		"amqp://guest:guest@[::1]:5672/":      "amqp://guest:guest@[::1]:5672/%2F",
+		"rabbit://guest:guest@[::1]:5672/":    "amqp://guest:guest@[::1]:5672/%2F",
 		"kombu://guest:guest@127.0.0.1:5672/": "amqp://guest:guest@127.0.0.1:5672/%2F",
 	} {
 		got, err := amqpURI(in)

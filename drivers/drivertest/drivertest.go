@@ -55,6 +55,11 @@ type Config struct {
 	NoServersFailFast bool
 	// Notifications says that the driver implements driver.Notifier.
 	Notifications bool
+	// NoPools says that the driver has no notification listener pools (as
+	// oslo's AMQP 1.0 driver): ListenNotifications with a pool must fail
+	// with an error matching errors.ErrUnsupported, and the notification
+	// tests use the default pool only.
+	NoPools bool
 	// Scale multiplies the timeouts, for slow brokers; 0 means 1.
 	Scale float64
 	// MaxMessageSize is the driver's maximum message size: the hostile
@@ -740,7 +745,8 @@ func (s *suite) testClose(t *testing.T) {
 
 // testNotifications drives the driver's notification interface directly:
 // messages sent before any listener exists are kept; each pool and the
-// default pool get every message once; requeue redelivers.
+// default pool get every message once; requeue redelivers. With NoPools,
+// a pool is refused with errors.ErrUnsupported instead.
 func (s *suite) testNotifications(t *testing.T) {
 	tr := s.open(t)
 	n, ok := engine.Of(tr).Driver().(driver.Notifier)
@@ -749,13 +755,24 @@ func (s *suite) testNotifications(t *testing.T) {
 	}
 	tg := engine.Of(tr).ResolveTarget(target.Target{Topic: topic(t) + ".info"})
 	ctx := s.ctx(t, 30*time.Second)
+	listeners := map[string]driver.Listener{}
 	// Listeners in a pool only get what is sent after they exist; start the
 	// pool first, then send, then start the default listener late.
 	pooled, err := n.ListenNotifications(ctx, []target.Target{tg}, "pool1", driver.ListenOptions{})
-	if err != nil {
+	switch {
+	case s.cfg.NoPools && err == nil:
+		pooled.Close()
+		t.Fatal("ListenNotifications with a pool succeeded; the driver is configured as having no pools")
+	case s.cfg.NoPools && !errors.Is(err, errors.ErrUnsupported):
+		t.Fatalf("ListenNotifications with a pool: err = %v, want one matching errors.ErrUnsupported", err)
+	case s.cfg.NoPools:
+		pooled = nil
+	case err != nil:
 		t.Fatal(err)
+	default:
+		defer pooled.Close()
+		listeners["pool1"] = pooled
 	}
-	defer pooled.Close()
 	const count = 5
 	for i := range count {
 		if err := n.Notify(ctx, tg, &driver.Message{Body: []byte(fmt.Sprintf(`{"n": %d}`, i))}); err != nil {
@@ -767,7 +784,8 @@ func (s *suite) testNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer def.Close()
-	for name, l := range map[string]driver.Listener{"pool1": pooled, "default": def} {
+	listeners["default"] = def
+	for name, l := range listeners {
 		got := map[string]bool{}
 		for len(got) < count {
 			in, err := l.Next(ctx)
@@ -804,7 +822,9 @@ func (s *suite) testNotifications(t *testing.T) {
 	}
 	in2.Ack()
 	// Drain the pooled copy.
-	if in3, err := pooled.Next(ctx); err == nil {
-		in3.Ack()
+	if pooled != nil {
+		if in3, err := pooled.Next(ctx); err == nil {
+			in3.Ack()
+		}
 	}
 }

@@ -222,7 +222,7 @@ func BenchmarkCast(b *testing.B) {
 }
 
 func rawChannelB(b testing.TB) (*amqp.Connection, *amqp.Channel) {
-	c, err := amqp.Dial(brokerAMQP)
+	c, err := amqp.Dial(amqp091URI)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,8 @@
 //
 //	tr, err := transport.Open(ctx, "rabbit://guest:guest@h1:5672,guest:guest@h2:5672/?amqp_durable_queues=true")
 //
-// It registers the URL schemes rabbit, amqp and kombu (kombu+x:// too).
+// It registers the URL schemes rabbit and kombu (kombu+x:// too). amqp://
+// is oslo's AMQP 1.0 driver, drivers/amqp1.
 //
 // # URL
 //

@@ -22,7 +22,10 @@ import (
 )
 
 func init() {
-	for _, scheme := range []string{"rabbit", "amqp", "kombu"} {
+	// amqp:// is not registered here: oslo.messaging gives it to its AMQP
+	// 1.0 driver (drivers/amqp1), and a URL shared with Python peers must
+	// mean the same protocol to both.
+	for _, scheme := range []string{"rabbit", "kombu"} {
 		transport.Register(scheme, Driver{})
 	}
 }
@@ -32,8 +35,8 @@ const (
 	defaultExchange = transport.DefaultControlExchange
 )
 
-// Driver is the RabbitMQ driver, registered for the URL schemes rabbit://,
-// amqp:// and kombu:// (and kombu+<anything>://).
+// Driver is the RabbitMQ driver, registered for the URL schemes rabbit://
+// and kombu:// (and kombu+<anything>://).
 type Driver struct{}
 
 // Open parses the options (driver options, then the URL query) and

@@ -64,7 +64,7 @@ func loadCapture(t *testing.T, name string) capture {
 // rawChannel opens a plain amqp091 connection and channel to the broker.
 func rawChannel(t *testing.T) (*amqp.Connection, *amqp.Channel) {
 	t.Helper()
-	c, err := amqp.Dial(brokerAMQP)
+	c, err := amqp.Dial(amqp091URI)
 	if err != nil {
 		t.Fatal(err)
 	}

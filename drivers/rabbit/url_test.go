@@ -36,7 +36,7 @@ func TestHostsAndURIs(t *testing.T) {
 			uris:  []string{"amqp://[::1]:5672/nova?heartbeat=60"},
 		},
 		{
-			url:   "amqp://a:b@h:1////",
+			url:   "rabbit://a:b@h:1////",
 			hosts: []brokerHost{{"h", 1, "a", "b"}},
 			vhost: "///",
 			uris:  []string{"amqp://h:1/%2F%2F%2F?heartbeat=60"},
