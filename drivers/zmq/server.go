@@ -39,7 +39,7 @@ func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptio
 		ln:    ln,
 		addr:  net.JoinHostPort(c.advertise, strconv.Itoa(port)),
 		keys:  []Key{{Topic: t.Topic}, {Topic: t.Topic, Server: t.Server}},
-		inbox: inbox.New[*incoming](),
+		inbox: inbox.New(inbox.Config[*incoming]{Limits: inbox.Limits{Items: math.MaxInt, Bytes: math.MaxInt}}),
 		done:  make(chan struct{}),
 		conns: map[*serverConn]struct{}{},
 	}
@@ -190,7 +190,7 @@ func (l *listener) addConn(sc *serverConn) bool {
 }
 
 // push queues a request for Next; false once the listener is closed.
-func (l *listener) push(in *incoming) bool { return l.inbox.Push(in) }
+func (l *listener) push(in *incoming) bool { return l.inbox.Push(context.Background(), in) == nil }
 
 // Next returns the next request; requests whose caller has stopped waiting
 // are dropped.
