@@ -22,6 +22,10 @@ import (
 // to another one.
 const maxResends = 3
 
+// sendBacklog is how many bytes of requests a client connection queues
+// while its server does not read them; more requests wait (backpressure).
+const sendBacklog = 4 << 20
+
 // errConnClosed is what writes to a closed or failed connection get.
 var errConnClosed = errors.New("zmq: connection closed")
 
@@ -31,7 +35,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	if c.closed.Load() {
 		return driver.ErrClosed
 	}
-	if n := len(m.Body) + len(m.MsgID) + len(m.ContentType) + len(t.Topic) + len(t.Server) + frameOverhead; n > c.cfg.maxMessageSize {
+	if n := requestSize(Key{Topic: t.Topic, Server: t.Server}, m); n > c.cfg.maxMessageSize {
 		return fmt.Errorf("zmq: message of %d bytes is over max_message_size (%d)", n, c.cfg.maxMessageSize)
 	}
 	if t.Fanout {
@@ -44,9 +48,16 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	return c.sendTo(ctx, Key{Topic: t.Topic, Server: t.Server}, k, m, nil, 0)
 }
 
+// requestSize bounds the encoded size of a request.
+func requestSize(k Key, m *driver.Message) int {
+	return len(m.Body) + len(m.MsgID) + len(m.ContentType) + len(k.Topic) + len(k.Server) + frameOverhead
+}
+
 // sendTo sends a call or cast to one server of key, round-robin over its
 // addresses, skipping addresses whose connection failed recently unless
-// no other is left.
+// no other is left, and servers that are not reading (their connection's
+// send buffer is full) unless all are: then it waits for the first of
+// them, within ctx.
 func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, exclude *peer, resends int) error {
 	r := c.route(key)
 	addrs, err := c.resolve(ctx, r)
@@ -58,6 +69,26 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 	}
 	start := int(r.rr.Add(1) - 1)
 	retries := m.Retry
+	size := requestSize(key, m)
+	var full *peer // the first server skipped for a full send buffer
+	// try sends on p; done reports that sendTo returns err.
+	try := func(p *peer) (done bool, err error) {
+		sent, err := p.send(ctx, k, key, m, resends)
+		switch {
+		case err == nil:
+			return true, nil
+		case ctx.Err() != nil:
+			return true, fmt.Errorf("zmq: sending to %s: %w", p.addr, err)
+		case !sent:
+			return false, nil
+		case retries == 0:
+			return true, fmt.Errorf("zmq: sending to %s: %v: %w", p.addr, err, driver.ErrConnectionLost)
+		}
+		if retries > 0 {
+			retries--
+		}
+		return false, nil
+	}
 	var tried uint64 // bit i: addrs[i] was tried (for the first 64)
 	for pass := range 2 {
 		for i := range addrs {
@@ -87,19 +118,20 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 			if p == exclude {
 				continue
 			}
-			sent, err := p.send(k, key, m, resends)
-			if err == nil {
-				return nil
-			}
-			if !sent {
+			if !p.w.hasRoom(size) {
+				if full == nil {
+					full = p
+				}
 				continue
 			}
-			if retries == 0 {
-				return fmt.Errorf("zmq: sending to %s: %v: %w", addr, err, driver.ErrConnectionLost)
+			if done, err := try(p); done {
+				return err
 			}
-			if retries > 0 {
-				retries--
-			}
+		}
+	}
+	if full != nil {
+		if done, err := try(full); done {
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -131,7 +163,7 @@ func (c *conn) sendFanout(ctx context.Context, t target.Target, m *driver.Messag
 			}
 			continue
 		}
-		if _, err := p.send(kindFanout, key, m, 0); err == nil {
+		if _, err := p.send(ctx, kindFanout, key, m, 0); err == nil {
 			sent++
 		}
 	}
@@ -329,7 +361,8 @@ func (c *conn) getPeer(ctx context.Context, addr string) (*peer, error) {
 		}
 		if p = c.peers[addr]; p == nil {
 			p = &peer{c: c, addr: addr, ready: make(chan struct{}), done: make(chan struct{}), pending: map[string]*pendingCall{}}
-			p.w.timeout, p.w.onError = c.cfg.heartbeatTimeout, p.die
+			p.w.timeout, p.w.onError, p.w.limit = c.cfg.heartbeatTimeout, p.die, sendBacklog
+			p.w.alive = func() bool { return time.Now().UnixNano()-p.lastRecv.Load() < c.cfg.heartbeatTimeout.Nanoseconds() }
 			c.peers[addr] = p
 			c.allPeers[p] = struct{}{}
 			c.wg.Add(1)
@@ -421,7 +454,7 @@ func (p *peer) dial() (net.Conn, *bufio.Reader, error) {
 // by die but by the error returned here, which lets sendTo try another
 // server when Message.Retry allows; if the connection fails after the
 // write, the call fails with driver.ErrConnectionLost.
-func (p *peer) send(k kind, key Key, m *driver.Message, resends int) (sent bool, err error) {
+func (p *peer) send(ctx context.Context, k kind, key Key, m *driver.Message, resends int) (sent bool, err error) {
 	now := time.Now()
 	p.lastSend.Store(now.UnixNano())
 	var pc *pendingCall
@@ -441,15 +474,15 @@ func (p *peer) send(k kind, key Key, m *driver.Message, resends int) (sent bool,
 		p.deadline = max(p.deadline, dl)
 		p.mu.Unlock()
 	}
-	buf, err := p.w.begin()
+	buf, err := p.w.beginRoom(ctx, requestSize(key, m))
 	if err == nil {
 		buf = appendRequest(buf, k, m.MsgID, m.ContentType, m.Expiration, key.Topic, key.Server, m.Body)
 		sent = true
-		if pc == nil {
+		if pc == nil && !m.Mandatory {
 			p.w.commitLater(buf) // casts: written by the background flusher
 			return sent, nil
 		}
-		err = p.w.commit(buf) // on failure p dies (onError)
+		err = p.w.commitWait(ctx, buf) // on failure p dies (onError)
 	}
 	if pc != nil {
 		p.mu.Lock()
@@ -492,7 +525,7 @@ func (p *peer) lastDeadline() int64 {
 
 func (p *peer) ping() {
 	if buf, err := p.w.begin(); err == nil {
-		p.w.commit(appendControl(buf, kindPing))
+		p.w.commitLater(appendControl(buf, kindPing))
 	}
 }
 
@@ -546,7 +579,7 @@ func (p *peer) readLoop(br *bufio.Reader) error {
 		case kindPong:
 		case kindPing:
 			if buf, err := p.w.begin(); err == nil {
-				p.w.commit(appendControl(buf, kindPong))
+				p.w.commitLater(appendControl(buf, kindPong))
 			}
 		case kindBye:
 			p.drain()

@@ -131,6 +131,9 @@
 //	heartbeat_timeout     Heartbeat             5s          silence after which a connection is dead
 //	dial_timeout          DialTimeout           2s          connect and ZMTP handshake bound
 //	max_message_size      MaxMessageSize        64 MiB      largest message accepted
+//	inbox_messages        Inbox                 MaxConcurrency  requests a server holds for its workers
+//	(rpc_zmq_topic_backlog)                     (at least 16)
+//	inbox_bytes           Inbox                 16 MiB      bytes of requests a server holds
 //
 // oslo used target_expire=300 and target_update=180, which leave a dead
 // server registered for minutes; the defaults here drop one within 15 s
@@ -186,6 +189,25 @@
 //
 // Connections to servers a client no longer sends to are closed after
 // 5 minutes idle.
+//
+// # Backpressure and memory
+//
+// A server holds at most inbox_messages requests and inbox_bytes bytes
+// (plus one request, however large) that its workers have not taken.
+// When its inbox is full it stops reading from its client connections, so
+// the requests wait in the TCP buffers and then in the clients: each
+// client connection queues at most 4 MiB of requests not yet written, and
+// Send then waits, within its ctx, for the server to read (a cast that
+// cannot be queued before its ctx ends fails with a timeout that says the
+// server is busy). Nothing is dropped to keep memory bounded. A client
+// sending to a topic skips a server whose connection is full when another
+// server of the topic has room. A busy server keeps telling its clients
+// it is alive (it sends PONG every heartbeat_interval on every client
+// connection, read or not), so that a slow server is not taken for a dead
+// one: servers' heartbeat_interval must be shorter than clients'
+// heartbeat_timeout. Handlers that send to their own server's topic can
+// fill the inbox they consume; with backpressure they then wait for each
+// other until their ctx ends.
 //
 // # Not supported
 //

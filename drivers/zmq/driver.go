@@ -236,6 +236,13 @@ func (c *conn) sweep(now time.Time) {
 		if !sc.ready.Load() {
 			continue
 		}
+		// Tell the client the server is alive, even while its PINGs wait
+		// unread behind requests (a busy server reads slowly, and not at
+		// all while its inbox is full).
+		sc.keepalive()
+		if sc.stalled.Load() {
+			continue
+		}
 		if nowNano-sc.lastRecv.Load() > timeout {
 			c.log.Debug("zmq: closing silent client connection", "remote", sc.remote)
 			sc.close()

@@ -53,6 +53,8 @@ type config struct {
 	heartbeatTimeout  time.Duration
 	dialTimeout       time.Duration
 	maxMessageSize    int
+	inboxMessages     int // 0: from the listener's capacity
+	inboxBytes        int // 0: inbox.DefaultBytes
 }
 
 func defaultConfig() *config {
@@ -99,6 +101,8 @@ var queryOptions = option.Table[config]{Driver: "zmq", Specs: []option.Spec[conf
 	{Name: "heartbeat_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.heartbeatTimeout })},
 	{Name: "dial_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.dialTimeout })},
 	{Name: "max_message_size", Set: option.IntField(math.MinInt, math.MaxInt, func(c *config) *int { return &c.maxMessageSize })},
+	{Name: "inbox_messages", Aliases: []string{"rpc_zmq_topic_backlog"}, Set: option.IntField(0, math.MaxInt, func(c *config) *int { return &c.inboxMessages })},
+	{Name: "inbox_bytes", Set: option.IntField(0, math.MaxInt, func(c *config) *int { return &c.inboxBytes })},
 }}
 
 // parseConfig reads the Go options, then the URL (whose query overrides
@@ -361,6 +365,24 @@ func DialTimeout(d time.Duration) transport.Option {
 // sends a larger one is disconnected (default [DefaultMaxMessageSize]).
 func MaxMessageSize(n int) transport.Option {
 	return wrap("MaxMessageSize", func(c *config) error { c.maxMessageSize = n; return nil })
+}
+
+// Inbox bounds what a server holds of the requests it received and its
+// workers have not taken yet: at most messages requests (oslo's
+// rpc_zmq_topic_backlog) and bytes bytes. When the inbox is full the
+// server stops reading from its client connections, and clients' Send
+// waits (within its ctx) once their connection's send buffer is full too:
+// backpressure, not loss. 0 keeps a default: as many messages as the
+// server's MaxConcurrency and 16 MiB; values below
+// 16 messages or 64 KiB are raised to them.
+func Inbox(messages, bytes int) transport.Option {
+	return wrap("Inbox", func(c *config) error {
+		if messages < 0 || bytes < 0 {
+			return fmt.Errorf("zmq: Inbox(%d, %d): negative", messages, bytes)
+		}
+		c.inboxMessages, c.inboxBytes = messages, bytes
+		return nil
+	})
 }
 
 func positive(name string, d time.Duration) error {
