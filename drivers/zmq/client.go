@@ -36,7 +36,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		return driver.ErrClosed
 	}
 	if n := requestSize(Key{Topic: t.Topic, Server: t.Server}, m); n > c.cfg.maxMessageSize {
-		return fmt.Errorf("zmq: message of %d bytes is over max_message_size (%d)", n, c.cfg.maxMessageSize)
+		return fmt.Errorf("zmq: message of %d bytes is over max_message_size (%d): %w", n, c.cfg.maxMessageSize, driver.ErrMessageTooLarge)
 	}
 	if t.Fanout {
 		return c.sendFanout(ctx, t, m)
@@ -573,7 +573,12 @@ func (p *peer) readLoop(br *bufio.Reader) error {
 				Heartbeat: f.kind == kindBeat,
 			}})
 		case kindReject:
-			if pc := p.take(f.msgID); pc != nil {
+			pc := p.take(f.msgID)
+			switch {
+			case pc == nil:
+			case f.reason == rejectTooLarge:
+				c.onReply(driver.Reply{MsgID: pc.msgID, Err: fmt.Errorf("zmq: server %s: the reply to call %s is over its max_message_size: %w", p.addr, pc.msgID, driver.ErrMessageTooLarge)})
+			default:
 				c.resend(p, pc, f.reason)
 			}
 		case kindPong:

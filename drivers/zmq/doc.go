@@ -52,7 +52,8 @@
 //	                         server            the target server; empty for topic and fanout sends
 //	                         body              the encoded oslo message, opaque to the driver
 //	REPLY, HEARTBEAT         msg_id, content_type, body   (the final reply; a call-monitor heartbeat)
-//	REJECT                   msg_id, reason    1 byte: 1 listener closing, 2 wrong target
+//	REJECT                   msg_id, reason    1 byte: 1 listener closing, 2 wrong target,
+//	                                           3 reply over the server's max_message_size
 //	PING, PONG, BYE          no further frames
 //
 // Kinds: CALL 1, CAST 2, FANOUT 3, REPLY 4, REJECT 5, PING 6, PONG 7, BYE 8,
@@ -61,8 +62,11 @@
 // server checks the topic and server frames against its target, so an
 // address reused by another server after a restart is never served by
 // mistake (calls get REJECT reason 2 and go elsewhere). Messages larger
-// than max_message_size are refused when sent, and a peer that sends one
-// anyway is disconnected; malformed messages are logged and dropped. ZMTP
+// than max_message_size are refused when sent, at once, with an error
+// wrapping transport.ErrMessageTooLarge; a reply over it is replaced by a
+// REJECT that fails the call the same way on the caller, and a peer that
+// sends one anyway is disconnected; malformed messages are logged and
+// dropped. ZMTP
 // PING commands (libzmq heartbeats) are answered with PONG.
 //
 // # Matchmakers

@@ -224,16 +224,24 @@ func TestMessageTooLarge(t *testing.T) {
 	}
 	defer srv.Close()
 	c, _ := client.New(tr, target.Target{Topic: "big"}, client.Timeout(5*time.Second))
-	err := c.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
-	if err == nil || !strings.Contains(err.Error(), "max_message_size") {
-		t.Fatalf("oversized call: %v", err)
+	for _, op := range []string{"call", "cast"} {
+		start := time.Now()
+		var err error
+		if op == "call" {
+			err = c.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
+		} else {
+			err = c.Cast(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)})
+		}
+		if !errors.Is(err, transport.ErrMessageTooLarge) || !strings.Contains(err.Error(), "max_message_size") || time.Since(start) > time.Second {
+			t.Fatalf("oversized %s: %v after %v, want ErrMessageTooLarge at once", op, err, time.Since(start))
+		}
 	}
 	if err := c.Call(context.Background(), "echo", drivertest.EchoArgs{Text: "small"}, nil); err != nil {
 		t.Fatalf("call after the oversized one: %v", err)
 	}
 	// A client with a larger limit gets disconnected by the server.
 	big, _ := client.New(openTr(t, "zmq:///"+t.Name()+"?max_message_size=1048576"), target.Target{Topic: "big"}, client.Timeout(5*time.Second))
-	err = big.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
+	err := big.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
 	if !errors.Is(err, transport.ErrConnectionLost) {
 		t.Fatalf("oversized call to a server with a smaller limit: %v, want ErrConnectionLost", err)
 	}
@@ -331,5 +339,40 @@ func TestHeartbeatKeepsCallTracked(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("call not failed when its server died after heartbeating")
+	}
+}
+
+// bigReply returns results of the size asked for.
+type bigReply struct{}
+
+type sizeArgs struct {
+	N int `json:"n"`
+}
+
+func (bigReply) Big(_ context.Context, a sizeArgs) (string, error) {
+	return strings.Repeat("x", a.N), nil
+}
+
+// TestReplyTooLarge: a result over the server's max_message_size fails the
+// call at once with ErrMessageTooLarge, not by the call's timeout, and the
+// connection goes on serving.
+func TestReplyTooLarge(t *testing.T) {
+	noLeaks(t)
+	url := "zmq:///" + t.Name() + "?max_message_size=65536"
+	srv, _ := server.New(openTr(t, url), target.Target{Topic: "big", Server: "s"}, []any{bigReply{}})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := client.New(openTr(t, url), target.Target{Topic: "big"}, client.Timeout(20*time.Second))
+	start := time.Now()
+	err := c.Call(context.Background(), "big", sizeArgs{N: 100000}, nil)
+	if !errors.Is(err, transport.ErrMessageTooLarge) || time.Since(start) > 5*time.Second {
+		t.Fatalf("call with a reply over max_message_size: %v after %v, want ErrMessageTooLarge at once", err, time.Since(start))
+	}
+	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	var s string
+	if err := c.Call(context.Background(), "big", sizeArgs{N: 1000}, &s); err != nil || len(s) != 1000 {
+		t.Fatalf("call after the oversized reply: %d bytes, %v", len(s), err)
 	}
 }

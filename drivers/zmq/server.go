@@ -462,7 +462,9 @@ func (in *incoming) Reply(_ context.Context, m *driver.Message) error {
 		msgID = in.msg.MsgID
 	}
 	if n := len(m.Body) + len(msgID) + len(m.ContentType) + frameOverhead; n > sc.l.c.cfg.maxMessageSize {
-		return fmt.Errorf("zmq: reply of %d bytes is over max_message_size (%d)", n, sc.l.c.cfg.maxMessageSize)
+		// Tell the caller rather than leave it waiting for its timeout.
+		sc.send(appendReject(nil, msgID, rejectTooLarge))
+		return fmt.Errorf("zmq: reply of %d bytes to %s is over max_message_size (%d); the caller was told: %w", n, sc.remote, sc.l.c.cfg.maxMessageSize, driver.ErrMessageTooLarge)
 	}
 	buf, err := sc.w.begin()
 	if err == nil {
