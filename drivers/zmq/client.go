@@ -65,7 +65,7 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 		return err
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("zmq: no server registered for %s: %w", key, driver.ErrNoServers)
+		return noServers(m, "zmq: no server registered for %s", key)
 	}
 	start := int(r.rr.Add(1) - 1)
 	retries := m.Retry
@@ -140,7 +140,18 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 	if c.closed.Load() {
 		return driver.ErrClosed
 	}
-	return fmt.Errorf("zmq: no live server for %s (%d registered, none reachable): %w", key, len(addrs), driver.ErrNoServers)
+	return noServers(m, "zmq: no live server for %s (%d registered, none reachable)", key, len(addrs))
+}
+
+// noServers is the error of a message no server could take: it wraps
+// driver.ErrNoServers, and driver.ErrUndeliverable too when m is
+// mandatory.
+func noServers(m *driver.Message, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if m.Mandatory {
+		return fmt.Errorf("%w: %w: %w", err, driver.ErrNoServers, driver.ErrUndeliverable)
+	}
+	return fmt.Errorf("%w: %w", err, driver.ErrNoServers)
 }
 
 // sendFanout sends one copy of m to every live server of the topic. A
@@ -163,11 +174,17 @@ func (c *conn) sendFanout(ctx context.Context, t target.Target, m *driver.Messag
 			}
 			continue
 		}
-		if _, err := p.send(ctx, kindFanout, key, m, 0); err == nil {
+		_, err = p.send(ctx, kindFanout, key, m, 0)
+		if err == nil {
 			sent++
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("zmq: fanout to %s: sending to %s: %w", t.Topic, addr, err)
 		}
 	}
 	if sent == 0 {
+		if m.Mandatory {
+			return fmt.Errorf("zmq: fanout to %s reached no server (%d registered): %w", t.Topic, len(addrs), driver.ErrUndeliverable)
+		}
 		c.log.Debug("zmq: fanout reached no server", "topic", t.Topic, "registered", len(addrs))
 	}
 	return nil
@@ -615,7 +632,7 @@ func (c *conn) resend(from *peer, pc *pendingCall, reason byte) {
 	}
 	fail := func(err error) { c.onReply(driver.Reply{MsgID: pc.msgID, Err: err}) }
 	if pc.resends >= maxResends {
-		fail(fmt.Errorf("zmq: call %s rejected by %d servers: %w", pc.msgID, pc.resends+1, driver.ErrNoServers))
+		fail(noServers(pc.m, "zmq: call %s rejected by %d servers", pc.msgID, pc.resends+1))
 		return
 	}
 	m := *pc.m

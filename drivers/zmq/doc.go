@@ -37,6 +37,19 @@
 // transport.ErrNoServers; a fanout cast to a topic without servers is
 // dropped without error, as on a broker.
 //
+// # Delivery guarantees
+//
+// By default (oslo's at-most-once) a cast returns once it is queued on the
+// connection to a live server; a cast queued on a connection that then
+// fails is lost (logged). With client.AtLeastOnce (driver.Message
+// Mandatory), a cast returns only once it is written to the connection of
+// a live server, and a call, cast or fanout cast that no server can take
+// (none registered, none reachable, or, for calls, every server rejected
+// it) fails with an error wrapping transport.ErrUndeliverable (and
+// transport.ErrNoServers, except for fanout). Neither mode says a server
+// handled the message: there is no acknowledgement, and a server that
+// dies with requests in its inbox or in its TCP buffers loses them.
+//
 // # Frames
 //
 // The driver speaks ZMTP 3.0 with the NULL security mechanism: the

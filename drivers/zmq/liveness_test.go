@@ -376,3 +376,47 @@ func TestReplyTooLarge(t *testing.T) {
 		t.Fatalf("call after the oversized reply: %d bytes, %v", len(s), err)
 	}
 }
+
+// TestMandatory: with AtLeastOnce, a cast, call or fanout cast that no
+// server takes fails with ErrUndeliverable; without it, only sends to one
+// server fail (ErrNoServers) and a fanout to nobody is dropped.
+func TestMandatory(t *testing.T) {
+	noLeaks(t)
+	url := "zmq:///" + t.Name()
+	tr := openTr(t, url)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		mandatory, fanout, call  bool
+		undeliverable, noServers bool
+	}{
+		{mandatory: true, undeliverable: true, noServers: true},
+		{mandatory: true, call: true, undeliverable: true, noServers: true},
+		{mandatory: true, fanout: true, undeliverable: true},
+		{noServers: true},
+		{call: true, noServers: true},
+		{fanout: true},
+	} {
+		c, _ := client.New(tr, target.Target{Topic: "nobody", Fanout: tc.fanout}, client.AtLeastOnce(tc.mandatory), client.Timeout(2*time.Second))
+		var err error
+		if tc.call {
+			err = c.Call(ctx, "echo", nil, nil)
+		} else {
+			err = c.Cast(ctx, "echo", nil)
+		}
+		if errors.Is(err, transport.ErrUndeliverable) != tc.undeliverable || errors.Is(err, transport.ErrNoServers) != tc.noServers || (err == nil) == (tc.undeliverable || tc.noServers) {
+			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+	e := &drivertest.Echo{}
+	srv, _ := server.New(openTr(t, url), target.Target{Topic: "somebody", Server: "s"}, []any{e})
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, fanout := range []bool{false, true} {
+		c, _ := client.New(tr, target.Target{Topic: "somebody", Fanout: fanout}, client.AtLeastOnce(true))
+		if err := c.Cast(ctx, "echo", drivertest.EchoArgs{Text: "x"}); err != nil {
+			t.Fatalf("mandatory cast (fanout %v) to a live server: %v", fanout, err)
+		}
+	}
+}
