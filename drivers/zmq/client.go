@@ -60,7 +60,7 @@ func requestSize(k Key, m *driver.Message) int {
 // them, within ctx.
 func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, exclude *peer, resends int) error {
 	r := c.route(key)
-	addrs, err := c.resolve(ctx, r)
+	addrs, err := c.resolve(ctx, r, m.Retry)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func noServers(m *driver.Message, format string, args ...any) error {
 // topic without servers is not an error (as on a broker).
 func (c *conn) sendFanout(ctx context.Context, t target.Target, m *driver.Message) error {
 	key := Key{Topic: t.Topic}
-	addrs, err := c.resolve(ctx, c.route(key))
+	addrs, err := c.resolve(ctx, c.route(key), m.Retry)
 	if err != nil {
 		return err
 	}
@@ -223,10 +223,11 @@ func (c *conn) route(k Key) *route {
 // resolve returns the addresses of r's key: from the matchmaker, or from
 // the cache while it is younger than lookup_cache (older entries are used
 // while a background lookup refreshes them). Empty results are not cached.
-func (c *conn) resolve(ctx context.Context, r *route) ([]string, error) {
+// A failed lookup is tried again as retries allows (see withMatchmaker).
+func (c *conn) resolve(ctx context.Context, r *route, retries int) ([]string, error) {
 	ttl := c.cfg.lookupCache
 	if ttl == 0 {
-		return c.mm.Lookup(ctx, r.key)
+		return c.lookup(ctx, r.key, retries)
 	}
 	r.mu.Lock()
 	if !r.fetched.IsZero() && len(r.addrs) > 0 {
@@ -241,7 +242,7 @@ func (c *conn) resolve(ctx context.Context, r *route) ([]string, error) {
 		return addrs, nil
 	}
 	r.mu.Unlock()
-	addrs, err := c.mm.Lookup(ctx, r.key)
+	addrs, err := c.lookup(ctx, r.key, retries)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +250,15 @@ func (c *conn) resolve(ctx context.Context, r *route) ([]string, error) {
 	r.addrs, r.fetched = addrs, time.Now()
 	r.mu.Unlock()
 	return addrs, nil
+}
+
+// lookup asks the matchmaker for k, as withMatchmaker retries.
+func (c *conn) lookup(ctx context.Context, k Key, retries int) (addrs []string, err error) {
+	err = c.withMatchmaker(ctx, retries, func() (err error) {
+		addrs, err = c.mm.Lookup(ctx, k)
+		return err
+	})
+	return addrs, err
 }
 
 func (c *conn) refreshRoute(r *route) {

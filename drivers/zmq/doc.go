@@ -93,8 +93,9 @@
 //   - in-process (matchmaker=inproc, the default of zmq://): a table in
 //     memory, shared by the transports of one process that use the same
 //     virtual host ("zmq:///ns"); for single-process programs and tests.
+//
 //   - redis (zmq+redis://host:port/db, or matchmaker=redis with the host in
-//     the URL or redis_url=redis://...): one sorted set per key,
+//     the URL or redis_url=redis://... or rediss://...): one sorted set per key,
 //     <prefix>topic/<topic> and <prefix>server/<topic>/<server> (names
 //     path-escaped, prefix redis_prefix, default "oslo.messaging.zmq:"),
 //     whose members are addresses scored with their expiry time from the
@@ -107,6 +108,28 @@
 //     a client already sends to gets that client's topic and fanout
 //     messages within lookup_cache; calls to its topic.server key reach it
 //     as soon as its Listen returns.
+//
+//     Open does not wait for Redis (a service may start before it):
+//     the connection checks Redis in the background, every
+//     heartbeat_interval while it answers and with backoff (up to 5 s)
+//     while it does not, logging the first failure (a warning) and the
+//     recovery. While Redis is unreachable, matchmaker operations fail at
+//     once with the last error: Listen (server Start) and Send wait for
+//     Redis within their ctx (Send as Message.Retry allows; Retry 0 fails
+//     at once) and then report that error along with the ctx's;
+//     transport.Ping waits within its ctx for Redis to answer a PING.
+//     Servers register again as soon as Redis answers after an outage or
+//     on a new connection to it, so that a Redis restarted empty knows
+//     them again within a second or so, not at the next target_update.
+//
+//     TLS (rediss:// or redis_ssl=true) verifies Redis's certificate
+//     against the system's CAs, or redis_ssl_ca_file, and the host name of
+//     the URL, as any TLS client does; redis_ssl_insecure (or skip_verify
+//     in a rediss:// redis_url, or a RedisTLSConfig with
+//     InsecureSkipVerify) turns verification off, which the driver logs as
+//     a warning at Open. Credentials (in the URL or in redis_url) appear in
+//     no error and no log line.
+//
 //   - static (matchmaker=static with static_targets or static_file): a
 //     fixed table of keys "topic" and "topic.server" to addresses, from the
 //     URL (static_targets=compute=h1:9501;h2:9501,compute.h1=h1:9501;
@@ -128,8 +151,14 @@
 //	matchmaker            WithMatchmaker,       inproc      inproc (alias dummy), redis or static
 //	                      RedisMatchmaker,                  (redis for zmq+redis://)
 //	                      StaticMatchmaker
-//	redis_url             RedisMatchmaker       -           redis://[user:pass@]host:port/db
+//	redis_url             RedisMatchmaker       -           redis://[user:pass@]host:port/db, or rediss://
+//	                                                        for TLS (its skip_verify=true as redis_ssl_insecure)
 //	redis_prefix          RedisPrefix           oslo.messaging.zmq:   prefix of the Redis keys
+//	redis_ssl             RedisTLSConfig        false       TLS to Redis (true with rediss://)
+//	redis_ssl_ca_file     RedisTLSConfig        system CAs  CAs that verify Redis's certificate
+//	redis_ssl_cert_file,  RedisTLSConfig        -           client certificate and key (PEM)
+//	redis_ssl_key_file
+//	redis_ssl_insecure    RedisTLSConfig        false       skip certificate verification (logs a warning)
 //	static_targets        StaticMatchmaker      -           key=host:port[;host:port][,key=...]
 //	static_file           -                     -           JSON file of key -> addresses
 //	bind_address          BindAddress           127.0.0.1   address servers bind ("*": all)
@@ -237,7 +266,13 @@
 // Redis Sentinel and Cluster matchmakers, ZMTP CURVE or PLAIN security (the
 // driver is for trusted networks, as oslo's was), PUB/SUB fanout through a
 // proxy, and oslo's old zmq wire format (a libzmq peer can connect, since
-// the framing is ZMTP, but must speak the frames above). go-redis logs its own connection errors through
-// its global logger (redis.SetLogger); everything else is logged through
-// the transport's logger, with Debug on the normal path.
+// the framing is ZMTP, but must speak the frames above).
+//
+// # Logging
+//
+// Through the transport's logger, with Debug on the normal path. go-redis logs its own
+// dial failures through its global logger (redis.SetLogger): the driver
+// checks Redis with a dialer of its own while Redis is unreachable, so
+// that go-redis dials, and logs, only for the operations that reveal an
+// outage.
 package zmq

@@ -1,6 +1,7 @@
 package zmq
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net"
@@ -37,6 +38,7 @@ type config struct {
 	custom      Matchmaker // WithMatchmaker
 	namespace   string     // inproc: the URL's virtual host
 	redis       redisURLParts
+	redisTLS    redisTLS
 	redisPrefix string
 	static      map[string][]string
 	staticFile  string
@@ -88,6 +90,11 @@ var queryOptions = option.Table[config]{Driver: "zmq", Specs: []option.Spec[conf
 	}},
 	{Name: "redis_url", Secret: true, Set: func(c *config, v string) error { c.redis.url = v; return nil }},
 	{Name: "redis_prefix", Set: func(c *config, v string) error { c.redisPrefix = v; return nil }},
+	{Name: "redis_ssl", Set: option.BoolField(func(c *config) *bool { return &c.redisTLS.on })},
+	{Name: "redis_ssl_ca_file", Set: func(c *config, v string) error { c.redisTLS.caFile = v; return nil }},
+	{Name: "redis_ssl_cert_file", Set: func(c *config, v string) error { c.redisTLS.certFile = v; return nil }},
+	{Name: "redis_ssl_key_file", Set: func(c *config, v string) error { c.redisTLS.keyFile = v; return nil }},
+	{Name: "redis_ssl_insecure", Set: option.BoolField(func(c *config) *bool { return &c.redisTLS.insecure })},
 	{Name: "static_targets", Set: func(c *config, v string) error { return parseStaticTargets(v, c.static) }},
 	{Name: "static_file", Set: func(c *config, v string) error { c.staticFile = v; return nil }},
 	{Name: "bind_address", Aliases: []string{"rpc_zmq_bind_address"}, Set: func(c *config, v string) error { c.bindAddress = v; return nil }},
@@ -171,6 +178,9 @@ func (c *config) resolveMatchmaker(u *driver.URL) error {
 	}
 	if len(u.Hosts) > 0 {
 		return fmt.Errorf("zmq: URL hosts name the Redis server of the redis matchmaker; the %s matchmaker takes none", c.mmName())
+	}
+	if c.redisTLS.set() {
+		return fmt.Errorf("zmq: redis_ssl options given with the %s matchmaker", c.mmName())
 	}
 	if c.redis.url != "" {
 		return fmt.Errorf("zmq: redis_url given with the %s matchmaker", c.mmName())
@@ -282,6 +292,20 @@ func StaticMatchmaker(targets map[string][]string) transport.Option {
 				}
 			}
 		}
+		return nil
+	})
+}
+
+// RedisTLSConfig makes the Redis matchmaker connect with TLS, with cfg
+// (the redis_ssl_* options are then ignored). An empty ServerName is set
+// to the Redis host, which the certificate must name unless cfg skips
+// verification (InsecureSkipVerify, which the driver logs as a warning).
+func RedisTLSConfig(cfg *tls.Config) transport.Option {
+	return wrap("RedisTLSConfig", func(c *config) error {
+		if cfg == nil {
+			return fmt.Errorf("zmq: RedisTLSConfig(nil)")
+		}
+		c.redisTLS.custom = cfg
 		return nil
 	})
 }

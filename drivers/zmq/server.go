@@ -59,9 +59,11 @@ func (c *conn) Listen(ctx context.Context, t target.Target, o driver.ListenOptio
 		l.acceptLoop()
 	}()
 	c.mu.Unlock()
-	if err := l.register(ctx); err != nil {
+	// Registered means clients find the server: wait within ctx for the
+	// matchmaker (Redis may not be reachable yet).
+	if err := c.withMatchmaker(ctx, -1, func() error { return l.register(ctx) }); err != nil {
 		l.Close()
-		return nil, err
+		return nil, fmt.Errorf("zmq: listen on %s: %w", t.Topic, err)
 	}
 	if s, ok := c.mm.(*staticMatchmaker); ok {
 		for _, k := range l.keys {
