@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
 	"sync"
@@ -271,7 +270,7 @@ func (c *conn) refreshRoute(r *route) {
 	r.fetched = time.Now() // on failure too: keep the old addresses, retry after lookup_cache
 	if err != nil {
 		if c.ctx.Err() == nil {
-			c.log.Warn("zmq: matchmaker lookup failed; using the addresses found before", "key", r.key.String(), "error", err)
+			c.lim.Warn(c.log, "lookup-failed", "zmq: matchmaker lookup failed; using the addresses found before", "key", r.key.String(), "error", err)
 		}
 		return
 	}
@@ -580,7 +579,7 @@ func (p *peer) readLoop(br *bufio.Reader) error {
 		}
 		f, err := decodeFrames(frames)
 		if err != nil {
-			c.log.Warn("zmq: dropping malformed message from server", "addr", p.addr, "error", err)
+			c.lim.Warn(c.log, "malformed-reply", "zmq: dropping malformed message from server", "addr", p.addr, "error", err)
 			continue
 		}
 		switch f.kind {
@@ -695,11 +694,12 @@ func (p *peer) die(cause error) {
 	if !p.retired.Load() {
 		c.quarantineAddr(p.addr)
 		c.invalidate(p.addr)
-		level := slog.LevelDebug
+		args := []any{"addr", p.addr, "calls_failed", len(pend), "error", cause}
 		if len(pend) > 0 || !p.draining.Load() {
-			level = slog.LevelWarn
+			c.lim.Warn(c.log, "conn-lost", "zmq: connection to server lost", args...)
+		} else {
+			c.log.Debug("zmq: connection to server lost", args...)
 		}
-		c.log.Log(context.Background(), level, "zmq: connection to server lost", "addr", p.addr, "calls_failed", len(pend), "error", cause)
 	}
 	for _, pc := range pend {
 		c.onReply(driver.Reply{MsgID: pc.msgID, Err: p.lostError()})

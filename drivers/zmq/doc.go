@@ -270,7 +270,11 @@
 //
 // # Logging
 //
-// Through the transport's logger, with Debug on the normal path. go-redis logs its own
+// Through the transport's logger, with Debug on the normal path; warnings
+// that can repeat (per message, connection or retry: malformed messages,
+// lost connections, failed lookups, accept errors) are logged once per
+// 10 s with the count of those held back, the others at Debug. go-redis
+// logs its own
 // dial failures through its global logger (redis.SetLogger): the driver
 // checks Redis with a dialer of its own while Redis is unreachable, so
 // that go-redis dials, and logs, only for the operations that reveal an

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -104,7 +105,8 @@ func openMatchmaker(c *config, log *slog.Logger, onRecover func()) (Matchmaker, 
 // each) of one transport.
 type conn struct {
 	cfg        *config
-	refreshNow chan struct{} // re-register the listeners now
+	lim        ratelog.Limiter // warnings that can repeat per message or connection
+	refreshNow chan struct{}   // re-register the listeners now
 	log        *slog.Logger
 	onReply    func(driver.Reply)
 	mm         Matchmaker

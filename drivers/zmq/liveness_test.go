@@ -420,3 +420,53 @@ func TestMandatory(t *testing.T) {
 		}
 	}
 }
+
+// TestWarningsRateLimited: a client that sends a hundred malformed
+// messages gets one warning logged, not a hundred (the others go to
+// Debug), and the server goes on serving.
+func TestWarningsRateLimited(t *testing.T) {
+	noLeaks(t)
+	url := "zmq:///" + t.Name()
+	str, logs, err := openLogged(t, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serveEcho(t, context.Background(), str, target.Target{Topic: "noisy", Server: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	tr := openTr(t, url)
+	addrs, err := Lookup(tr, Key{Topic: "noisy"})
+	if err != nil || len(addrs) != 1 {
+		t.Fatalf("lookup: %v, %v", addrs, err)
+	}
+	nc, err := net.Dial("tcp", addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := handshake(nc, bufio.NewReader(nc), zmq4.Dealer, "noisy", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []byte
+	for range 100 {
+		msgs = appendZMTPFrame(msgs, []byte{9, byte(kindCast)}, false) // wire version 9
+	}
+	if _, err := nc.Write(msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(t, tr, "noisy"); err != nil {
+		t.Fatalf("call after the malformed messages: %v", err)
+	}
+	var warns, debugs int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		text := logs.String()
+		warns = strings.Count(text, `level=WARN msg="zmq: dropping malformed message from client"`)
+		debugs = strings.Count(text, `level=DEBUG msg="zmq: dropping malformed message from client"`)
+		if warns+debugs >= 100 {
+			break
+		}
+	}
+	if warns != 1 || warns+debugs != 100 {
+		t.Fatalf("%d warnings and %d debug lines for 100 malformed messages", warns, debugs)
+	}
+}

@@ -155,7 +155,7 @@ func (l *listener) acceptLoop() {
 			if l.isClosed() || c.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			c.log.Warn("zmq: accepting connections", "addr", l.addr, "error", err)
+			c.lim.Warn(c.log, "accept", "zmq: accepting connections", "addr", l.addr, "error", err)
 			if !backoff.Sleep(context.Background(), retry.Next(), l.done) {
 				return
 			}
@@ -265,7 +265,7 @@ func (l *listener) Close() error {
 	defer cancel()
 	for _, k := range l.keys {
 		if err := c.mm.Unregister(ctx, k, l.addr); err != nil {
-			c.log.Warn("zmq: unregistering", "key", k.String(), "addr", l.addr, "error", err)
+			c.lim.Warn(c.log, "unregister", "zmq: unregistering", "key", k.String(), "addr", l.addr, "error", err)
 		}
 	}
 	for _, sc := range conns {
@@ -342,7 +342,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 		frames, cmd, err := fr.next()
 		if err != nil {
 			if errors.Is(err, errTooLarge) || errors.Is(err, errBadFrame) {
-				c.log.Warn("zmq: closing client connection", "remote", sc.remote, "error", err)
+				c.lim.Warn(c.log, "bad-client", "zmq: closing client connection", "remote", sc.remote, "error", err)
 			}
 			return err
 		}
@@ -354,7 +354,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 		}
 		f, err := decodeFrames(frames)
 		if err != nil {
-			c.log.Warn("zmq: dropping malformed message from client", "remote", sc.remote, "error", err)
+			c.lim.Warn(c.log, "malformed-request", "zmq: dropping malformed message from client", "remote", sc.remote, "error", err)
 			continue
 		}
 		switch f.kind {
@@ -383,7 +383,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 				if call {
 					sc.send(appendReject(nil, in.msg.MsgID, rejectClosing))
 				} else {
-					c.log.Warn("zmq: cast for a closed listener dropped", "topic", l.t.Topic)
+					c.lim.Warn(c.log, "cast-after-close", "zmq: cast for a closed listener dropped", "topic", l.t.Topic)
 				}
 			}
 		case kindPing:
