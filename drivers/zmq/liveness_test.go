@@ -470,3 +470,22 @@ func TestWarningsRateLimited(t *testing.T) {
 		t.Fatalf("%d warnings and %d debug lines for 100 malformed messages", warns, debugs)
 	}
 }
+
+// TestPing: the in-process and static matchmakers always answer; a closed
+// transport does not.
+func TestPing(t *testing.T) {
+	noLeaks(t)
+	for _, url := range []string{"zmq:///" + t.Name(), "zmq://?static_targets=t=127.0.0.1:1"} {
+		tr, err := transport.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Ping(ctxFor(t, time.Second)); err != nil {
+			t.Errorf("%s: Ping: %v", url, err)
+		}
+		tr.Close()
+		if err := tr.Ping(ctxFor(t, time.Second)); !errors.Is(err, transport.ErrClosed) {
+			t.Errorf("%s: Ping after Close: %v", url, err)
+		}
+	}
+}
