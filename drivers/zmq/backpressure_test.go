@@ -131,7 +131,7 @@ func TestFloodBackpressure(t *testing.T) {
 // the other, and every cast is handled once both run.
 func TestBusyServerSkipped(t *testing.T) {
 	noLeaks(t)
-	const n, size = 1500, 10 << 10
+	const n, size = 800, 64 << 10 // 51 MB: more than the stuck server's buffers hold
 	url := "zmq:///" + t.Name()
 	stuck, free := &gatedSink{gate: make(chan struct{})}, &gatedSink{gate: make(chan struct{})}
 	close(free.gate)
@@ -156,7 +156,7 @@ func TestBusyServerSkipped(t *testing.T) {
 		t.Fatalf("%d of %d casts handled", got, n)
 	}
 	t.Logf("the stuck server got %d casts, the free one %d", stuck.n.Load(), free.n.Load())
-	if s := stuck.n.Load(); s > n/2 {
+	if s := stuck.n.Load(); s > n/3 {
 		t.Errorf("the stuck server got %d of %d casts: it was not skipped", s, n)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +49,26 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	return c.sendTo(ctx, Key{Topic: t.Topic, Server: t.Server}, k, m, nil, 0)
 }
 
+// waitRoom returns the first of peers whose send buffer has room for n
+// bytes (or that failed: its error shows when sending), waiting within
+// ctx.
+func waitRoom(ctx context.Context, peers []*peer, n int) (*peer, error) {
+	cases := make([]reflect.SelectCase, len(peers)+1)
+	cases[0] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}
+	for {
+		for i, p := range peers {
+			ch := p.w.roomChan(n)
+			if ch == nil {
+				return p, nil
+			}
+			cases[i+1] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
+		}
+		if i, _, _ := reflect.Select(cases); i == 0 {
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // requestSize bounds the encoded size of a request.
 func requestSize(k Key, m *driver.Message) int {
 	return len(m.Body) + len(m.MsgID) + len(m.ContentType) + len(k.Topic) + len(k.Server) + frameOverhead
@@ -55,8 +77,8 @@ func requestSize(k Key, m *driver.Message) int {
 // sendTo sends a call or cast to one server of key, round-robin over its
 // addresses, skipping addresses whose connection failed recently unless
 // no other is left, and servers that are not reading (their connection's
-// send buffer is full) unless all are: then it waits for the first of
-// them, within ctx.
+// send buffer is full) unless all are: then it waits, within ctx, for the
+// first of them to have room.
 func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, exclude *peer, resends int) error {
 	r := c.route(key)
 	addrs, err := c.resolve(ctx, r, m.Retry)
@@ -69,7 +91,7 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 	start := int(r.rr.Add(1) - 1)
 	retries := m.Retry
 	size := requestSize(key, m)
-	var full *peer // the first server skipped for a full send buffer
+	var full []*peer // servers skipped for a full send buffer
 	// try sends on p; done reports that sendTo returns err.
 	try := func(p *peer) (done bool, err error) {
 		sent, err := p.send(ctx, k, key, m, resends)
@@ -118,9 +140,7 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 				continue
 			}
 			if !p.w.hasRoom(size) {
-				if full == nil {
-					full = p
-				}
+				full = append(full, p)
 				continue
 			}
 			if done, err := try(p); done {
@@ -128,10 +148,15 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 			}
 		}
 	}
-	if full != nil {
-		if done, err := try(full); done {
+	for len(full) > 0 {
+		p, err := waitRoom(ctx, full, size)
+		if err != nil {
+			return fmt.Errorf("zmq: sending to %s: the send buffers of its %d live server(s) are full (the servers are busy, not reading): %w", key, len(full), err)
+		}
+		if done, err := try(p); done {
 			return err
 		}
+		full = slices.DeleteFunc(full, func(q *peer) bool { return q == p })
 	}
 	if err := ctx.Err(); err != nil {
 		return err

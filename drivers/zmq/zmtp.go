@@ -208,6 +208,20 @@ func (w *connWriter) hasRoom(n int) bool {
 	return w.err != nil || w.roomFor(n)
 }
 
+// roomChan returns nil when a message of n bytes can be queued now (see
+// hasRoom), or else a channel closed at the next write or failure.
+func (w *connWriter) roomChan(n int) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil || w.roomFor(n) {
+		return nil
+	}
+	if w.progress == nil {
+		w.progress = make(chan struct{})
+	}
+	return w.progress
+}
+
 // roomFor is hasRoom with w.mu held.
 func (w *connWriter) roomFor(n int) bool {
 	backlog := w.queued - w.written
