@@ -471,10 +471,27 @@ func TestWarningsRateLimited(t *testing.T) {
 	}
 }
 
-// TestPing: the in-process and static matchmakers always answer; a closed
-// transport does not.
+// pingingMatchmaker is an in-process matchmaker with a Ping method.
+type pingingMatchmaker struct {
+	*memMatchmaker
+	err error
+}
+
+func (m pingingMatchmaker) Ping(context.Context) error { return m.err }
+
+// TestPing: the in-process and static matchmakers always answer, a
+// matchmaker of WithMatchmaker is asked when it has a Ping method; a
+// closed transport does not answer.
 func TestPing(t *testing.T) {
 	noLeaks(t)
+	down := errors.New("matchmaker down")
+	tr, _, err := openLogged(t, "zmq://", WithMatchmaker(pingingMatchmaker{memMatchmakerFor(t.Name()), down}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Ping(ctxFor(t, time.Second)); !errors.Is(err, down) {
+		t.Errorf("Ping with a custom matchmaker: %v, want its Ping's error", err)
+	}
 	for _, url := range []string{"zmq:///" + t.Name(), "zmq://?static_targets=t=127.0.0.1:1"} {
 		tr, err := transport.Open(context.Background(), url)
 		if err != nil {
