@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs on a Debian machine: RabbitMQ on 5672,
-# NATS with JetStream on 4222, Redis on 6379, and Python's oslo.messaging
-# (the interoperability peer). Installs missing Debian packages when run as
-# root; starts services that are installed but stopped. Idempotent.
+# NATS with JetStream on 4222, Redis on 6379, and the Python peers of the
+# interoperability tests (oslo.messaging, oslo.config, oslo.versionedobjects,
+# oslo.metrics). Installs missing Debian packages when run as root; starts
+# services that are installed but stopped. Idempotent.
 set -uo pipefail
 
 log() { echo "services: $*" >&2; }
@@ -66,9 +67,23 @@ if ! port_open 6379; then
 	wait_port 6379 20 || { log "Redis did not come up on 6379"; status=1; }
 fi
 
-# Python peer: Debian's oslo.messaging, for the system python3.
+# Python peer: Debian's oslo.messaging, for the system python3, and
+# oslo.config (the config package's interoperability test).
 if ! /usr/bin/python3 -c 'import oslo_messaging' >/dev/null 2>&1; then
 	ensure_pkg python3-oslo.messaging || status=1
+fi
+if ! /usr/bin/python3 -c 'import oslo_config' >/dev/null 2>&1; then
+	ensure_pkg python3-oslo.config || status=1
+fi
+
+# Python oslo.versionedobjects, for the objects interop tests.
+if ! /usr/bin/python3 -c 'import oslo_versionedobjects' >/dev/null 2>&1; then
+	ensure_pkg python3-oslo.versionedobjects || status=1
+fi
+
+# oslo.metrics, whose families contrib/prometheus's tests compare with.
+if ! /usr/bin/python3 -c 'import oslo_metrics.metrics.oslo_messaging' >/dev/null 2>&1; then
+	ensure_pkg python3-oslo.metrics || status=1
 fi
 
 exit $status

@@ -48,6 +48,9 @@ type Client struct {
 	// call (invalid target or version, the version cap); computed once by
 	// New and Prepare.
 	castErr, callErr error
+	// invoke is the middleware chain around invoke; nil without
+	// middleware.
+	invoke Invoker
 }
 
 // check computes castErr and callErr from the settings.
@@ -60,6 +63,14 @@ func (c *Client) check() {
 	if err := c.s.target.ValidateCall(); err != nil {
 		c.callErr = fmt.Errorf("client: %w", err)
 	}
+	c.invoke = nil
+	if len(c.s.mw) > 0 {
+		h := Invoker(c.base)
+		for i := len(c.s.mw) - 1; i >= 0; i-- {
+			h = c.s.mw[i](h)
+		}
+		c.invoke = h
+	}
 }
 
 type settings struct {
@@ -70,6 +81,7 @@ type settings struct {
 	monitor    time.Duration
 	ser        serializer.Serializer
 	atLeast    bool
+	mw         []Middleware
 }
 
 // An Option sets a target field or a call setting, for New and Prepare.
@@ -117,6 +129,56 @@ func Retry(n int) Option { return func(s *settings) { s.retry = n } }
 // d. The overall Timeout still applies, so long calls set both. 0 disables
 // it.
 func CallMonitorTimeout(d time.Duration) Option { return func(s *settings) { s.monitor = d } }
+
+// Invocation is one call or cast as client middleware sees it.
+type Invocation struct {
+	// CallType is "call" or "cast" (oslo.metrics' call_type).
+	CallType string
+	Method   string
+	// Args are the keyword arguments as given to Call or Cast.
+	Args any
+	// Target is the client's target, with the transport's control
+	// exchange filled in when it names none.
+	Target target.Target
+	// Timeout is the call's timeout, or the bound on a cast's sending.
+	Timeout time.Duration
+	// Reply is where a call's result is decoded once next returns; nil for
+	// casts and discarded results.
+	Reply any
+}
+
+// Invoker sends an invocation; the innermost one is the client's own.
+type Invoker func(ctx context.Context, inv *Invocation) error
+
+// Middleware wraps an Invoker: it may read or change the invocation and
+// the ctx (its request context travels with the message), call next, and
+// look at the error and inv.Reply when next returns. It is the client side
+// of dispatcher.Middleware: metrics, tracing, logging.
+type Middleware func(next Invoker) Invoker
+
+// WithMiddleware adds middleware around every call and cast of the
+// client, after the client's own checks (target, version cap); the first
+// given is the outermost. Prepare adds to the client's middleware.
+func WithMiddleware(mw ...Middleware) Option {
+	return func(s *settings) { s.mw = append(s.mw[:len(s.mw):len(s.mw)], mw...) }
+}
+
+// base is the innermost Invoker: the client's own call or cast.
+func (c *Client) base(ctx context.Context, inv *Invocation) error {
+	if inv.CallType == "cast" {
+		return c.cast(ctx, inv.Method, inv.Args)
+	}
+	return c.call(ctx, inv.Method, inv.Args, inv.Reply)
+}
+
+// invocation describes one call or cast for the middleware.
+func (c *Client) invocation(callType, method string, args, reply any) *Invocation {
+	tg := c.s.target
+	if tg.Exchange == "" {
+		tg.Exchange = c.e.ControlExchange()
+	}
+	return &Invocation{CallType: callType, Method: method, Args: args, Target: tg, Timeout: c.timeout(), Reply: reply}
+}
 
 // AtLeastOnce makes the broker confirm that the message reached a queue
 // (oslo's TransportOptions(at_least_once=True), which publishes with
@@ -234,22 +296,19 @@ func (c *Client) prepare(ctx context.Context, method string, args any) (*wire.Re
 	return &wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
 }
 
-// withTimeout bounds ctx by the client's timeout unless its deadline is
-// sooner.
-func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := c.timeout()
-	if hasSoonerDeadline(ctx, time.Now().Add(d)) {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
-}
-
 // Cast sends method with args to the target and returns once the broker
 // has accepted it; nothing tells whether a server handled it.
 func (c *Client) Cast(ctx context.Context, method string, args any) error {
 	if c.castErr != nil {
 		return c.castErr
 	}
+	if c.invoke != nil {
+		return c.invoke(ctx, c.invocation("cast", method, args, nil))
+	}
+	return c.cast(ctx, method, args)
+}
+
+func (c *Client) cast(ctx context.Context, method string, args any) error {
 	req, err := c.prepare(ctx, method, args)
 	if err != nil {
 		return err
@@ -285,12 +344,24 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 	if c.callErr != nil {
 		return c.callErr
 	}
+	if c.invoke != nil {
+		return c.invoke(ctx, c.invocation("call", method, args, reply))
+	}
+	return c.call(ctx, method, args, reply)
+}
+
+func (c *Client) call(ctx context.Context, method string, args, reply any) error {
 	req, err := c.prepare(ctx, method, args)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
+	// The engine times the call itself: the lazy deadline starts a timer
+	// only if the driver waits on it.
+	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
+		lctx := lazyctx.WithDeadline(ctx, dl)
+		defer lctx.Release()
+		ctx = lctx
+	}
 	raw, err := c.e.Call(ctx, c.s.target, req, engine.CallOptions{
 		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast},
 		MonitorTimeout: c.s.monitor,

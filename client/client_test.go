@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -406,5 +407,61 @@ func TestTimeoutNamesTheCall(t *testing.T) {
 	}
 	if te.Op != "call" || te.Method != "get_filesystem_stats" || te.Target.Topic != "guestagent" || te.MsgID == "" {
 		t.Errorf("fields %+v", te)
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	tr := openRecorder(t, replyWith(`{"total": 7}`))
+	var trail []string
+	mw := func(name string) Middleware {
+		return func(next Invoker) Invoker {
+			return func(ctx context.Context, inv *Invocation) error {
+				trail = append(trail, name+">"+inv.CallType+":"+inv.Method+"@"+inv.Target.Exchange+"/"+inv.Target.Topic)
+				// A middleware can add to the request context (tracing does).
+				rc := serializer.RequestContext{name: "seen"}
+				for k, v := range serializer.RequestContextFrom(ctx) {
+					rc[k] = v
+				}
+				err := next(serializer.WithRequestContext(ctx, rc), inv)
+				if inv.Reply != nil {
+					trail = append(trail, fmt.Sprintf("<%s %v %v", name, *inv.Reply.(*map[string]int), err))
+				} else {
+					trail = append(trail, fmt.Sprintf("<%s %v", name, err))
+				}
+				return err
+			}
+		}
+	}
+	c, err := New(tr, target.Target{Topic: "t"}, WithMiddleware(mw("outer")), Timeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := c.Prepare(WithMiddleware(mw("inner")), Server("s1"))
+	var got map[string]int
+	if err := cc.Call(context.Background(), "stats", nil, &got); err != nil || got["total"] != 7 {
+		t.Fatalf("call: %v %v", got, err)
+	}
+	if rc := lastRequest(t).Context; rc["outer"] != "seen" || rc["inner"] != "seen" {
+		t.Errorf("request context %v lacks what the middleware added", rc)
+	}
+	if err := cc.Cast(context.Background(), "note", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"outer>call:stats@openstack/t", "inner>call:stats@openstack/t", "<inner map[total:7] <nil>", "<outer map[total:7] <nil>",
+		"outer>cast:note@openstack/t", "inner>cast:note@openstack/t", "<inner <nil>", "<outer <nil>",
+	}
+	if strings.Join(trail, "|") != strings.Join(want, "|") {
+		t.Fatalf("trail\n%s\nwant\n%s", strings.Join(trail, "\n"), strings.Join(want, "\n"))
+	}
+	// The client without Prepare's middleware has only its own.
+	trail = nil
+	if err := c.Cast(context.Background(), "note", nil); err != nil || len(trail) != 2 {
+		t.Fatalf("cast through the original client: %v %v", trail, err)
+	}
+	// Invalid settings fail before the middleware.
+	trail = nil
+	if err := c.Prepare(Fanout(true)).Call(context.Background(), "x", nil, nil); err == nil || len(trail) != 0 {
+		t.Fatalf("fanout call: %v, middleware ran %v", err, trail)
 	}
 }

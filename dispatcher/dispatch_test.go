@@ -228,7 +228,7 @@ func TestPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Method{{"", "1.2", "bar"}, {"", "1.2", "foo"}, {"", "", "oslo_rpc_server_ping"}}
+	want := []Method{{"fooBar", "", "1.2", "bar"}, {"fooBar", "", "1.2", "foo"}, {"PingEndpoint", "", "", "oslo_rpc_server_ping"}}
 	if got := d.Methods(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Methods() = %v, want %v", got, want)
 	}
@@ -243,7 +243,7 @@ func TestMethods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Method{{"b", "1.3", "foo"}, {"", "", "bar"}, {"", "", "alpha"}, {"", "", "zed"}}
+	want := []Method{{"fooBar", "b", "1.3", "foo"}, {"barOnly", "", "", "bar"}, {"Funcs", "", "", "alpha"}, {"Funcs", "", "", "zed"}}
 	got := d.Methods()
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Methods() = %v, want %v", got, want)
@@ -385,5 +385,59 @@ func TestConcurrentDispatch(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestMethodOf(t *testing.T) {
+	var seen []string
+	mw := func(next Handler) Handler {
+		return func(ctx context.Context, req *Request) (any, error) {
+			before, okBefore := MethodOf(ctx)
+			res, err := next(ctx, req)
+			m, ok := MethodOf(ctx)
+			if before != m || okBefore != ok {
+				t.Errorf("%s: MethodOf before next %v %+v, after %v %+v", req.Method, okBefore, before, ok, m)
+			}
+			seen = append(seen, fmt.Sprintf("%s %v %+v", req.Method, ok, m))
+			return res, err
+		}
+	}
+	d, err := New([]any{Endpoint(&fooBar{}, Namespace("ns"), Version("1.2"))}, Ping(true), WithMiddleware(mw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d.Dispatch(ctx, &Request{Method: "foo", Namespace: "ns", Version: "1.1"})
+	d.Dispatch(ctx, &Request{Method: "nope", Namespace: "ns"})
+	d.Dispatch(ctx, &Request{Method: "oslo_rpc_server_ping"})
+	want := []string{
+		"foo true {Endpoint:fooBar Namespace:ns Version:1.2 Name:foo}",
+		"nope false {Endpoint: Namespace: Version: Name:}",
+		"oslo_rpc_server_ping true {Endpoint:PingEndpoint Namespace: Version: Name:oslo_rpc_server_ping}",
+	}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("seen\n%s\nwant\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+	if _, ok := MethodOf(ctx); ok {
+		t.Fatal("MethodOf outside a dispatch")
+	}
+	// A middleware that changes the request: the handler runs the new
+	// method, and MethodOf says so once next returns.
+	rename := func(next Handler) Handler {
+		return func(ctx context.Context, req *Request) (any, error) {
+			req.Method = "bar"
+			res, err := next(ctx, req)
+			if m, ok := MethodOf(ctx); !ok || m.Name != "bar" {
+				t.Errorf("after a rename: %v %+v", ok, m)
+			}
+			return res, err
+		}
+	}
+	d, err = New([]any{&fooBar{}}, WithMiddleware(rename))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Dispatch(ctx, &Request{Method: "foo"}); err != nil || res != "bar@0 map[]" {
+		t.Fatalf("renamed dispatch: %v %v", res, err)
 	}
 }

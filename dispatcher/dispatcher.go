@@ -18,6 +18,9 @@ type Dispatcher struct {
 	ser       serializer.Serializer
 	noop      bool
 	handler   Handler
+	// hasMiddleware makes Dispatch record the method it resolves, for
+	// MethodOf.
+	hasMiddleware bool
 }
 
 // Option configures a [Dispatcher].
@@ -68,6 +71,12 @@ type Request struct {
 	// Context is the caller's request context as received (oslo's ctxt
 	// dict), for the serializer's DeserializeContext; nil for none.
 	Context map[string]any
+	// Target is the target the request was received on (the server's,
+	// with its exchange), for middleware; zero when dispatched otherwise.
+	Target target.Target
+	// Call is true when the caller waits for the result (a call, not a
+	// cast), as the server received it.
+	Call bool
 }
 
 // Handler dispatches a request; [Dispatcher.Dispatch] is one.
@@ -80,6 +89,9 @@ type Middleware func(next Handler) Handler
 // Method describes one callable method, as listed by
 // [Dispatcher.Methods].
 type Method struct {
+	// Endpoint is the endpoint's Go type name ("PingEndpoint" for oslo's
+	// ping endpoint), oslo.metrics' endpoint label.
+	Endpoint string
 	// Namespace is the endpoint's namespace ("" is the null namespace).
 	Namespace string
 	// Version is the endpoint's version; "" means 1.0.
@@ -121,7 +133,8 @@ func New(endpoints []any, opts ...Option) (*Dispatcher, error) {
 	}
 	if o.ping && !hasPing {
 		d.endpoints = append(d.endpoints, &endpoint{
-			ver: target.Version{Major: 1},
+			typeName: "PingEndpoint",
+			ver:      target.Version{Major: 1},
 			methods: map[string]*method{pingMethod: {
 				wire:    pingMethod,
 				goName:  pingMethod,
@@ -141,7 +154,33 @@ func New(endpoints []any, opts ...Option) (*Dispatcher, error) {
 		}
 	}
 	d.handler = h
+	d.hasMiddleware = len(o.mw) > 0
 	return d, nil
+}
+
+type resolvedKey struct{}
+
+// resolution is the method a request resolves to, recorded before the
+// middleware runs so that MethodOf works for middleware before next.
+type resolution struct {
+	method, namespace, version string // the request it is for
+	ep                         *endpoint
+	m                          *method
+	err                        error
+	info                       Method
+}
+
+// MethodOf returns, to middleware and handlers, the endpoint method a
+// request is dispatched to; false when there is none (the dispatch fails
+// with NoSuchMethod or UnsupportedVersion) or the dispatcher has no
+// middleware. It gives metrics their endpoint label. A middleware that
+// changes the request sees the new method once next returns.
+func MethodOf(ctx context.Context) (Method, bool) {
+	r, ok := ctx.Value(resolvedKey{}).(*resolution)
+	if !ok || r.m == nil {
+		return Method{}, false
+	}
+	return r.info, true
 }
 
 // Methods returns every callable method in dispatch order: endpoint by
@@ -152,10 +191,19 @@ func (d *Dispatcher) Methods() []Method {
 	var out []Method
 	for _, ep := range d.endpoints {
 		for _, n := range ep.names {
-			out = append(out, Method{Namespace: ep.namespace, Version: ep.version, Name: n})
+			out = append(out, Method{Endpoint: ep.typeName, Namespace: ep.namespace, Version: ep.version, Name: n})
 		}
 	}
 	return out
+}
+
+// resolve records in r the method req resolves to.
+func (d *Dispatcher) resolve(r *resolution, req *Request) {
+	*r = resolution{method: req.Method, namespace: req.Namespace, version: req.Version}
+	r.ep, r.m, r.err = d.lookup(req)
+	if r.m != nil {
+		r.info = Method{Endpoint: r.ep.typeName, Namespace: r.ep.namespace, Version: r.ep.version, Name: r.m.wire}
+	}
 }
 
 // Dispatch calls the method req names, through the middleware, and returns
@@ -177,6 +225,11 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req *Request) (res any, err e
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if d.hasMiddleware {
+		r := new(resolution)
+		d.resolve(r, req)
+		ctx = context.WithValue(ctx, resolvedKey{}, r)
+	}
 	if ctx, err = d.ser.DeserializeContext(ctx, req.Context); err != nil {
 		return nil, fmt.Errorf("dispatcher: %s(): deserializing the request context: %w", req.Method, err)
 	}
@@ -193,6 +246,26 @@ var version10 = target.Version{Major: 1}
 
 // dispatch is oslo's RPCDispatcher.dispatch: the innermost Handler.
 func (d *Dispatcher) dispatch(ctx context.Context, req *Request) (any, error) {
+	r, ok := ctx.Value(resolvedKey{}).(*resolution)
+	if !ok {
+		_, m, err := d.lookup(req)
+		if err != nil {
+			return nil, err
+		}
+		return d.call(ctx, m, req)
+	}
+	if r.method != req.Method || r.namespace != req.Namespace || r.version != req.Version {
+		d.resolve(r, req) // a middleware changed the request
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return d.call(ctx, r.m, req)
+}
+
+// lookup finds the method req names: the first endpoint whose namespace
+// and version accept the request and which has the method.
+func (d *Dispatcher) lookup(req *Request) (*endpoint, *method, error) {
 	version := req.Version
 	if version == "" {
 		version = "1.0"
@@ -207,14 +280,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, req *Request) (any, error) {
 			continue
 		}
 		if m := ep.methods[req.Method]; m != nil && m.allowed {
-			return d.call(ctx, m, req)
+			return ep, m, nil
 		}
 		found = true
 	}
 	if found {
-		return nil, &NoSuchMethodError{Method: req.Method}
+		return nil, nil, &NoSuchMethodError{Method: req.Method}
 	}
-	return nil, &UnsupportedVersionError{Version: version, Method: req.Method}
+	return nil, nil, &UnsupportedVersionError{Version: version, Method: req.Method}
 }
 
 // compatible is target.Compatible on parsed versions (have is never None

@@ -157,6 +157,7 @@ type method struct {
 }
 
 type endpoint struct {
+	typeName  string // the implementation's Go type name, for Method.Endpoint
 	namespace string
 	legacy    []string
 	version   string         // as registered; "" is 1.0
@@ -254,7 +255,7 @@ func newEndpoint(i int, elem any) (*endpoint, error) {
 		return nil, fmt.Errorf("dispatcher: endpoint %d is nil", i)
 	}
 	name := fmt.Sprintf("endpoint %d (%T)", i, impl)
-	ep := &endpoint{methods: map[string]*method{}}
+	ep := &endpoint{methods: map[string]*method{}, typeName: typeName(impl)}
 
 	var all map[string]*method // by Go name or Funcs key
 	var order []string
@@ -470,4 +471,16 @@ func present(kw map[string]any, name string) bool {
 		}
 	}
 	return false
+}
+
+// typeName is the name of v's type, without pointers.
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Name() == "" {
+		return t.String()
+	}
+	return t.Name()
 }

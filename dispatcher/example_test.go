@@ -60,6 +60,6 @@ func Example() {
 	// true dispatcher: Endpoint does not support RPC version 1.6. Attempted method: get_filesystem_stats
 	// dispatcher: get_filesystem_stats() missing required argument: 'fs_path'
 	// pong
-	// {Namespace: Version:1.5 Name:get_filesystem_stats}
-	// {Namespace: Version: Name:oslo_rpc_server_ping}
+	// {Endpoint:GuestManager Namespace: Version:1.5 Name:get_filesystem_stats}
+	// {Endpoint:PingEndpoint Namespace: Version: Name:oslo_rpc_server_ping}
 }

@@ -72,13 +72,22 @@
 //
 // TestPythonNotifierGoListener: Python's Notifier (messagingv2 and the
 // envelope-less messaging driver, every priority, a prepared publisher id)
-// to a Go notify.Listener, first while it is down (delivered when it
+// to a Go listener.Listener, first while it is down (delivered when it
 // starts), then while it runs: payload, context, publisher id, event type,
 // priority, message id and timestamp intact.
 //
 // TestGoNotifierPythonListeners: the Go notify.Notifier to Python listeners:
 // an unpooled one gets every notification; a pool shared by a Python and a
 // Go listener gets each once, split between them.
+//
+// TestObjectsPythonClientGoServer, TestObjectsGoClientPythonServer and
+// TestObjectsGoServerBackportsThroughPythonConductor: oslo.versionedobjects
+// (package objects) against Python's oslo.versionedobjects 3.0.1 with a
+// Nova-like Instance: a Go server changes an object and Python sees the
+// change set; a Go client caps a newer object for an older Python server,
+// or, uncapped, gets IncompatibleObjectVersion, or has the Python server
+// ask a Go conductor for a backport; a Go server backports through a
+// Python conductor.
 //
 // # Where Go and Python differ
 //

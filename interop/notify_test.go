@@ -11,13 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
 
-var priorities = []string{"audit", "debug", "info", "warn", "error", "critical", "sample"}
+// priorities are oslo's, in oslo's order.
+var priorities = wire.Priorities[:]
 
 // notificationQueues names the queues a notifier and listeners of topic
 // use: <topic>.<priority>, and the pools' queues.
@@ -36,7 +39,7 @@ type received struct {
 	PublisherID string
 	EventType   string
 	Payload     any
-	Metadata    notify.Metadata
+	Metadata    listener.Metadata
 	Context     serializer.RequestContext
 }
 
@@ -47,38 +50,38 @@ type recorder struct {
 	got  []received
 }
 
-func (r *recorder) record(ctx context.Context, priority, publisherID, eventType string, payload any, md notify.Metadata) error {
+func (r *recorder) record(ctx context.Context, priority, publisherID, eventType string, payload any, md listener.Metadata) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, received{r.name, priority, publisherID, eventType, payload, md, serializer.RequestContextFrom(ctx)})
 	return nil
 }
 
-func (r *recorder) Audit(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Audit(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "audit", pub, ev, p, md)
 }
 
-func (r *recorder) Debug(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Debug(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "debug", pub, ev, p, md)
 }
 
-func (r *recorder) Info(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Info(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "info", pub, ev, p, md)
 }
 
-func (r *recorder) Warn(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Warn(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "warn", pub, ev, p, md)
 }
 
-func (r *recorder) Error(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Error(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "error", pub, ev, p, md)
 }
 
-func (r *recorder) Critical(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Critical(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "critical", pub, ev, p, md)
 }
 
-func (r *recorder) Sample(ctx context.Context, pub, ev string, p any, md notify.Metadata) error {
+func (r *recorder) Sample(ctx context.Context, pub, ev string, p any, md listener.Metadata) error {
 	return r.record(ctx, "sample", pub, ev, p, md)
 }
 
@@ -108,11 +111,11 @@ func (r *recorder) await(t testing.TB, n int) []received {
 // not empty), shut down when t ends.
 func startGoListener(t testing.TB, tr *transport.Transport, topic, pool string, r *recorder) {
 	t.Helper()
-	var opts []notify.ListenerOption
+	var opts []listener.Option
 	if pool != "" {
-		opts = append(opts, notify.Pool(pool))
+		opts = append(opts, listener.Pool(pool))
 	}
-	l, err := notify.NewListener(tr, []target.Target{{Topic: topic}}, []any{r}, opts...)
+	l, err := listener.New(tr, []target.Target{{Topic: topic}}, []any{r}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +162,7 @@ var (
 )
 
 // TestPythonNotifierGoListener sends notifications with Python's
-// oslo.messaging Notifier to a Go notify.Listener: first while no Go
+// oslo.messaging Notifier to a Go listener.Listener: first while no Go
 // listener runs (the Python notifier declares the queues; the Go listener
 // gets them when it starts), then to the running listener.
 func TestPythonNotifierGoListener(t *testing.T) {
@@ -248,12 +251,12 @@ func TestGoNotifierPythonListeners(t *testing.T) {
 	pool, auditPool := topic+"_billing", topic+"_audit"
 	deleteQueues(t, notificationQueues(topic, pool, auditPool)...)
 
-	listener := func(name string, args ...string) *peer {
+	pyListener := func(name string, args ...string) *peer {
 		return startPeer(t, name, "notifications.py", append([]string{"listen", "--url", brokerURL, "--topic", topic, "--name", name}, args...)...)
 	}
-	plain := listener("py-plain")
-	pooled := listener("py-pool", "--pool", pool)
-	audit := listener("py-audit", "--pool", auditPool)
+	plain := pyListener("py-plain")
+	pooled := pyListener("py-pool", "--pool", pool)
+	audit := pyListener("py-audit", "--pool", auditPool)
 	awaitReady(t, plain, pooled, audit)
 	awaitConsumers(t, pool, 1)
 	awaitConsumers(t, auditPool, 1)

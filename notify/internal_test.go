@@ -59,9 +59,15 @@ func TestFnmatch(t *testing.T) {
 func TestContextSanitized(t *testing.T) {
 	rc := serializer.RequestContext{"user_id": "u", "project_id": "p", "request_id": "req-1", "roles": []any{"admin"},
 		"auth_token": "secret", "service_catalog": []any{"x"}, "is_admin": true, "global_request_id": "g"}
-	got := sanitizeContext(rc)
+	got := sanitizeContext(rc, nil)
 	want := serializer.RequestContext{"user_id": "u", "project_id": "p", "request_id": "req-1", "roles": []any{"admin"}, "is_admin": true, "global_request_id": "g"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("sanitized %v, want %v", got, want)
+	}
+	rc["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	got = sanitizeContext(rc, map[string]bool{"traceparent": true, "tracestate": true})
+	want["traceparent"] = rc["traceparent"]
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("sanitized with ContextKeys %v, want %v", got, want)
 	}
 }

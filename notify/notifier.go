@@ -25,13 +25,6 @@ const DefaultTopic = "notifications"
 // console script and most services pick messagingv2.
 const DefaultDriver = "messagingv2"
 
-// priorities are oslo's PRIORITIES, lower case, in oslo's order. On the
-// wire a priority is upper case.
-var priorities = [...]string{"audit", "debug", "info", "warn", "error", "critical", "sample"}
-
-// isPriority reports whether p (lower case) is one of oslo's priorities.
-func isPriority(p string) bool { return slices.Contains(priorities[:], p) }
-
 // Notifier sends notifications (oslo's Notifier). It is immutable and safe
 // for concurrent use; Prepare returns a copy with another publisher id or
 // retry that shares the drivers.
@@ -49,6 +42,8 @@ type core struct {
 	drivers []notifyDriver
 	ser     serializer.Serializer
 	logger  *slog.Logger
+	// extraKeys are the ContextKeys sent besides safeContextKeys.
+	extraKeys map[string]bool
 }
 
 // An Option configures a Notifier; see New.
@@ -61,13 +56,6 @@ type Option interface {
 type PrepareOption interface {
 	Option
 	applyPrepare(*sendSettings)
-}
-
-// A SharedOption configures a Notifier (New) as well as a Listener
-// (NewListener): WithSerializer and WithLogger.
-type SharedOption interface {
-	Option
-	ListenerOption
 }
 
 type sendSettings struct {
@@ -86,6 +74,7 @@ type notifierOptions struct {
 	recorder     *Recorder
 	ser          serializer.Serializer
 	logger       *slog.Logger
+	contextKeys  []string
 }
 
 type optionFunc func(*notifierOptions)
@@ -131,39 +120,29 @@ func Driver(names ...string) Option {
 	})
 }
 
-type sharedOption struct {
-	notifier func(*notifierOptions)
-	listener func(*listenerOptions)
-}
-
-func (s sharedOption) applyNotifier(o *notifierOptions) { s.notifier(o) }
-func (s sharedOption) applyListener(o *listenerOptions) { s.listener(o) }
-
-// WithSerializer sets the serializer; the default is serializer.NoOp.
-//
-// A Notifier runs SerializeEntity on the payload and SerializeContext on
-// the ctx of each send (the request context sent as _context_* keys). A
-// Listener runs DeserializeContext on the received request context (the
-// handlers' ctx carries its result) and DeserializeEntity on the payload
-// before it is bound to the handler's payload type (not in batch mode).
-func WithSerializer(s serializer.Serializer) SharedOption {
+// WithSerializer sets the serializer; the default is serializer.NoOp. The
+// notifier runs SerializeEntity on the payload and SerializeContext on the
+// ctx of each send (the request context sent as _context_* keys).
+func WithSerializer(s serializer.Serializer) Option {
 	if s == nil {
 		s = serializer.NoOp{}
 	}
-	return sharedOption{
-		notifier: func(o *notifierOptions) { o.ser = s },
-		listener: func(o *listenerOptions) { o.ser = s },
-	}
+	return optionFunc(func(o *notifierOptions) { o.ser = s })
 }
 
-// WithLogger sets the logger; the default is the transport's. The library
-// logs problems at Warn and Error and details at Debug. The "log" driver
-// writes notifications to this logger.
-func WithLogger(l *slog.Logger) SharedOption {
-	return sharedOption{
-		notifier: func(o *notifierOptions) { o.logger = l },
-		listener: func(o *listenerOptions) { o.logger = l },
-	}
+// WithLogger sets the logger; the default is the transport's. The notifier
+// logs details at Debug. The "log" driver writes notifications to this
+// logger.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *notifierOptions) { o.logger = l })
+}
+
+// ContextKeys adds request-context keys that notifications carry besides
+// oslo's allowlist (_sanitize_context: user_id, project_id, request_id,
+// roles, ...), which drops every other key. Tracing uses it for its trace
+// context keys (traceparent, tracestate). Several ContextKeys add up.
+func ContextKeys(keys ...string) Option {
+	return optionFunc(func(o *notifierOptions) { o.contextKeys = append(o.contextKeys, keys...) })
 }
 
 // New returns a notifier sending through tr with the drivers and topics of
@@ -201,6 +180,12 @@ func New(tr *transport.Transport, opts ...Option) (*Notifier, error) {
 		return nil, errors.New("notify: Driver needs at least one driver name")
 	}
 	c := &core{e: engine.Of(tr), topics: o.topics, ser: o.ser, logger: o.logger}
+	for _, k := range o.contextKeys {
+		if c.extraKeys == nil {
+			c.extraKeys = map[string]bool{}
+		}
+		c.extraKeys[k] = true
+	}
 	for _, name := range o.drivers {
 		if slices.Contains(c.names, name) {
 			continue
@@ -295,8 +280,8 @@ func (n *Notifier) Notify(ctx context.Context, priority, eventType string, paylo
 	if p == "warning" {
 		p = "warn"
 	}
-	if !isPriority(p) {
-		return fmt.Errorf("notify: unknown priority %q (want one of %s)", priority, strings.Join(priorities[:], ", "))
+	if !wire.IsPriority(p) {
+		return fmt.Errorf("notify: unknown priority %q (want one of %s)", priority, strings.Join(wire.Priorities[:], ", "))
 	}
 	return n.send(ctx, strings.ToUpper(p), eventType, payload)
 }
@@ -311,7 +296,7 @@ func (n *Notifier) send(ctx context.Context, priority, eventType string, payload
 		}
 	}
 	// As oslo's _sanitize_context, before the serializer sees the context.
-	sctx := serializer.WithRequestContext(ctx, sanitizeContext(serializer.RequestContextFrom(ctx)))
+	sctx := serializer.WithRequestContext(ctx, sanitizeContext(serializer.RequestContextFrom(ctx), c.extraKeys))
 	rc, err := c.ser.SerializeContext(sctx)
 	if err != nil {
 		return fmt.Errorf("notify: serializing request context: %w", err)
@@ -349,14 +334,15 @@ var safeContextKeys = map[string]bool{
 	"user": true, "domain": true, "user_domain": true, "project_domain": true,
 }
 
-// sanitizeContext returns the safe keys of rc (see safeContextKeys).
-func sanitizeContext(rc serializer.RequestContext) serializer.RequestContext {
+// sanitizeContext returns the keys of rc that are safe (safeContextKeys)
+// or in extra.
+func sanitizeContext(rc serializer.RequestContext, extra map[string]bool) serializer.RequestContext {
 	if len(rc) == 0 {
 		return rc
 	}
 	safe := make(serializer.RequestContext, len(rc))
 	for k, v := range rc {
-		if safeContextKeys[k] {
+		if safeContextKeys[k] || extra[k] {
 			safe[k] = v
 		}
 	}

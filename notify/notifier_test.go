@@ -8,22 +8,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/internal/notifytest"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/transport"
-)
-
-var (
-	uuidRE      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	timestampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$`)
 )
 
 func TestFormatTimestamp(t *testing.T) {
@@ -81,27 +75,27 @@ func TestWireFormat(t *testing.T) {
 		{"critical", (*notify.Notifier).Critical},
 		{"sample", (*notify.Notifier).Sample},
 	}
-	pyInner := innerDict(t, []byte(loadCapture(t, "notification_info").Body))
+	pyInner := innerDict(t, []byte(notifytest.LoadCapture(t, "notification_info").Body))
 	for _, drv := range []string{"messagingv2", "messaging"} {
 		for _, m := range methods {
 			t.Run(drv+"/"+m.prio, func(t *testing.T) {
-				tr := open(t, fakeURL(t))
+				tr := notifytest.Open(t, notifytest.FakeURL(t))
 				topics := []string{"notifications", "billing"}
-				raws := make([]*rawListener, len(topics))
+				raws := make([]*notifytest.RawListener, len(topics))
 				for i, topic := range topics {
-					raws[i] = listenRaw(t, tr, topic+"."+m.prio)
+					raws[i] = notifytest.ListenRaw(t, tr, topic+"."+m.prio)
 				}
 				n, err := notify.New(tr, notify.Driver(drv), notify.Topics(topics...), notify.PublisherID("compute.host1"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx := serializer.WithRequestContext(testCtx(t), serializer.RequestContext{"user": "u1", "project_id": "p1", "request_id": "req-1", "is_admin": false})
+				ctx := serializer.WithRequestContext(notifytest.Ctx(t), serializer.RequestContext{"user": "u1", "project_id": "p1", "request_id": "req-1", "is_admin": false})
 				if err := m.send(n, ctx, "compute.instance.create.end", payload{"i-1", "ACTIVE"}); err != nil {
 					t.Fatal(err)
 				}
 				var ids []string
 				for i, r := range raws {
-					msg := r.next(t)
+					msg := r.Next(t)
 					enveloped := bytes.HasPrefix(msg.Body, []byte(`{"oslo.version"`))
 					if enveloped != (drv == "messagingv2") {
 						t.Fatalf("%s: enveloped=%v: %s", drv, enveloped, msg.Body)
@@ -110,7 +104,7 @@ func TestWireFormat(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !uuidRE.MatchString(got.MessageID) || !timestampRE.MatchString(got.Timestamp) ||
+					if !notifytest.UUIDRE.MatchString(got.MessageID) || !notifytest.TimestampRE.MatchString(got.Timestamp) ||
 						got.Priority != strings.ToUpper(m.prio) || got.PublisherID != "compute.host1" ||
 						got.EventType != "compute.instance.create.end" || len(got.UniqueID) != 32 ||
 						got.Context["request_id"] != "req-1" || got.Context["is_admin"] != false {
@@ -170,11 +164,11 @@ func sameKeys(a, b map[string]any) bool { return slices.Equal(keysOf(a), keysOf(
 
 func TestNotifyPriorityByName(t *testing.T) {
 	var rec notify.Recorder
-	n, err := notify.New(open(t, fakeURL(t)), notify.Driver("test"), notify.Record(&rec))
+	n, err := notify.New(notifytest.Open(t, notifytest.FakeURL(t)), notify.Driver("test"), notify.Record(&rec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
+	ctx := notifytest.Ctx(t)
 	for _, p := range []string{"info", "WARNING", "Critical", "sample"} {
 		if err := n.Notify(ctx, p, "e", nil); err != nil {
 			t.Fatalf("Notify(%s): %v", p, err)
@@ -194,11 +188,11 @@ func TestNotifyPriorityByName(t *testing.T) {
 
 func TestPrepare(t *testing.T) {
 	var rec notify.Recorder
-	n, err := notify.New(open(t, fakeURL(t)), notify.Driver("test"), notify.Record(&rec), notify.PublisherID("a"), notify.Retry(3))
+	n, err := notify.New(notifytest.Open(t, notifytest.FakeURL(t)), notify.Driver("test"), notify.Record(&rec), notify.PublisherID("a"), notify.Retry(3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
+	ctx := notifytest.Ctx(t)
 	b := n.Prepare(notify.PublisherID("b"))
 	r0 := n.Prepare(notify.Retry(0))
 	forever := b.Prepare(notify.Retry(-7))
@@ -226,7 +220,7 @@ func TestPrepare(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	var rec notify.Recorder
-	tr := open(t, fakeURL(t))
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
 	n, err := notify.New(tr)
 	if err != nil {
 		t.Fatal(err)
@@ -234,18 +228,18 @@ func TestDefaults(t *testing.T) {
 	if !slices.Equal(n.Drivers(), []string{"messagingv2"}) || !n.IsEnabled() || n.PublisherID() != "" {
 		t.Fatalf("defaults: %v %v", n.Drivers(), n.IsEnabled())
 	}
-	raw := listenRaw(t, tr, "notifications.info")
-	if err := n.Info(testCtx(t), "e", nil); err != nil {
+	raw := notifytest.ListenRaw(t, tr, "notifications.info")
+	if err := n.Info(notifytest.Ctx(t), "e", nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := raw.next(t); !bytes.HasPrefix(got.Body, []byte(`{"oslo.version"`)) {
+	if got := raw.Next(t); !bytes.HasPrefix(got.Body, []byte(`{"oslo.version"`)) {
 		t.Fatalf("not messagingv2 to notifications.info: %s", got.Body)
 	}
 	n, err = notify.New(tr, notify.Driver("test"), notify.Record(&rec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Info(testCtx(t), "e", nil)
+	n.Info(notifytest.Ctx(t), "e", nil)
 	if r := rec.Notifications(); len(r) != 1 || r[0].Retry != -1 {
 		t.Fatalf("default retry: %+v", r)
 	}
@@ -256,8 +250,8 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestNoop(t *testing.T) {
-	tr := open(t, fakeURL(t))
-	raw := listenRaw(t, tr, "notifications.info")
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
+	raw := notifytest.ListenRaw(t, tr, "notifications.info")
 	n, err := notify.New(tr, notify.Driver("noop"))
 	if err != nil {
 		t.Fatal(err)
@@ -265,10 +259,10 @@ func TestNoop(t *testing.T) {
 	if n.IsEnabled() || n.Prepare(notify.PublisherID("x")).IsEnabled() {
 		t.Fatal("noop notifier is enabled")
 	}
-	if err := n.Info(testCtx(t), "e", map[string]any{"a": 1}); err != nil {
+	if err := n.Info(notifytest.Ctx(t), "e", map[string]any{"a": 1}); err != nil {
 		t.Fatal(err)
 	}
-	raw.none(t, 50*time.Millisecond)
+	raw.None(t, 50*time.Millisecond)
 	var rec notify.Recorder
 	n, _ = notify.New(tr, notify.Driver("noop", "test"), notify.Record(&rec))
 	if !n.IsEnabled() {
@@ -303,12 +297,12 @@ func (failingSerializer) SerializeEntity(context.Context, any) (any, error) {
 
 func TestSerializer(t *testing.T) {
 	var rec notify.Recorder
-	tr := open(t, fakeURL(t))
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
 	n, err := notify.New(tr, notify.Driver("test"), notify.Record(&rec), notify.WithSerializer(upper{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := serializer.WithRequestContext(testCtx(t), serializer.RequestContext{"user": "u1"})
+	ctx := serializer.WithRequestContext(notifytest.Ctx(t), serializer.RequestContext{"user": "u1"})
 	if err := n.Info(ctx, "e", "hello"); err != nil {
 		t.Fatal(err)
 	}
@@ -322,49 +316,50 @@ func TestSerializer(t *testing.T) {
 	}
 }
 
-// captureHandler keeps the records it gets.
-type captureHandler struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	h.recs = append(h.recs, r.Clone())
-	h.mu.Unlock()
-	return nil
-}
-func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *captureHandler) WithGroup(string) slog.Handler      { return h }
-
-func (h *captureHandler) records() []slog.Record {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.recs)
-}
-
-func attr(r slog.Record, key string) string {
-	var v string
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == key {
-			v = a.Value.String()
-			return false
-		}
-		return true
-	})
-	return v
+func TestContextKeys(t *testing.T) {
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
+	rc := serializer.RequestContext{"request_id": "req-1", "auth_token": "secret",
+		"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "k=v"}
+	ctx := serializer.WithRequestContext(notifytest.Ctx(t), rc)
+	for _, tc := range []struct {
+		name string
+		opts []notify.Option
+		want []string
+	}{
+		{"oslo's allowlist", nil, []string{"request_id"}},
+		{"trace context", []notify.Option{notify.ContextKeys("traceparent"), notify.ContextKeys("tracestate")}, []string{"request_id", "traceparent", "tracestate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec notify.Recorder
+			n, err := notify.New(tr, append(tc.opts, notify.Driver("test"), notify.Record(&rec))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Info(ctx, "e", "x"); err != nil {
+				t.Fatal(err)
+			}
+			r := rec.Notifications()
+			if len(r) != 1 || !slices.Equal(keysOf(r[0].Context), tc.want) {
+				t.Fatalf("recorded %+v, want context keys %v", r, tc.want)
+			}
+			for _, k := range tc.want {
+				if r[0].Context[k] != rc[k] {
+					t.Errorf("context[%s] = %v, want %v", k, r[0].Context[k], rc[k])
+				}
+			}
+		})
+	}
 }
 
 func TestLogDriver(t *testing.T) {
-	h := &captureHandler{}
-	tr := open(t, fakeURL(t))
-	raw := listenRaw(t, tr, "notifications.info")
+	h := &notifytest.Logs{}
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
+	raw := notifytest.ListenRaw(t, tr, "notifications.info")
 	n, err := notify.New(tr, notify.Driver("log"), notify.WithLogger(slog.New(h)), notify.PublisherID("api.host"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
+	ctx := notifytest.Ctx(t)
 	levels := map[string]slog.Level{
 		"audit": notify.LevelAudit, "debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn,
 		"error": slog.LevelError, "critical": notify.LevelCritical, "sample": notify.LevelSample,
@@ -375,7 +370,7 @@ func TestLogDriver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs := h.records()
+	recs := h.Records()
 	if len(recs) != len(levels) {
 		t.Fatalf("%d records", len(recs))
 	}
@@ -394,9 +389,9 @@ func TestLogDriver(t *testing.T) {
 			t.Fatalf("message %q: %v", r.Message, err)
 		}
 		p := strings.ToLower(msg.Priority)
-		if r.Level != levels[p] || attr(r, "logger") != "oslo.messaging.notification.identity.user."+p ||
-			msg.PublisherID != "api.host" || !uuidRE.MatchString(msg.MessageID) || !timestampRE.MatchString(msg.Timestamp) {
-			t.Errorf("record %v %q %v", r.Level, r.Message, attr(r, "logger"))
+		if r.Level != levels[p] || notifytest.Attr(r, "logger") != "oslo.messaging.notification.identity.user."+p ||
+			msg.PublisherID != "api.host" || !notifytest.UUIDRE.MatchString(msg.MessageID) || !notifytest.TimestampRE.MatchString(msg.Timestamp) {
+			t.Errorf("record %v %q %v", r.Level, r.Message, notifytest.Attr(r, "logger"))
 		}
 		nested, _ := msg.Payload["nested"].(map[string]any)
 		if msg.Payload["user"] != "bob" || msg.Payload["admin_password"] != "***" || nested["auth_token"] != "***" ||
@@ -407,13 +402,13 @@ func TestLogDriver(t *testing.T) {
 			t.Errorf("keys not in oslo's order: %s", r.Message)
 		}
 	}
-	raw.none(t, 20*time.Millisecond) // the log driver sends nothing
+	raw.None(t, 20*time.Millisecond) // the log driver sends nothing
 
 	// A logger at its default level drops DEBUG and SAMPLE.
 	var buf bytes.Buffer
 	n, _ = notify.New(tr, notify.Driver("log"), notify.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
-	n.Debug(ctx, "quiet", nil)
-	n.Sample(ctx, "quiet", nil)
+	n.Debug(ctx, "notifytest.Quiet", nil)
+	n.Sample(ctx, "notifytest.Quiet", nil)
 	if buf.Len() != 0 {
 		t.Fatalf("logged below Info: %s", buf.String())
 	}
@@ -424,7 +419,7 @@ func TestLogDriver(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	tr := open(t, fakeURL(t))
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("group: [not, a, mapping]\n"), 0o600)
@@ -458,14 +453,14 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestSendErrorsJoined(t *testing.T) {
-	tr := open(t, fakeURL(t))
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
 	var rec notify.Recorder
 	n, err := notify.New(tr, notify.Driver("messagingv2", "test"), notify.Record(&rec), notify.Topics("a", "b"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr.Close()
-	err = n.Error(testCtx(t), "compute.fail", nil)
+	err = n.Error(notifytest.Ctx(t), "compute.fail", nil)
 	if !errors.Is(err, transport.ErrClosed) || !strings.Contains(err.Error(), "to a.error") || !strings.Contains(err.Error(), "to b.error") {
 		t.Fatalf("err = %v", err)
 	}
@@ -476,7 +471,7 @@ func TestSendErrorsJoined(t *testing.T) {
 }
 
 func TestMessagingDriverNeedsNotifications(t *testing.T) {
-	tr, err := transport.Open(testCtx(t), "zmq:///"+t.Name())
+	tr, err := transport.Open(notifytest.Ctx(t), "zmq:///"+t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/internal/notifytest"
 )
 
 // routingYAML follows oslo's etc/routing_notifier.yaml.sample.
@@ -36,15 +37,15 @@ func TestRoutingDriver(t *testing.T) {
 	if err := os.WriteFile(path, []byte(routingYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tr := open(t, fakeURL(t))
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
 	var rec notify.Recorder
-	h := &captureHandler{}
+	h := &notifytest.Logs{}
 	n, err := notify.New(tr, notify.Driver("routing"), notify.RoutingConfig(path), notify.Record(&rec), notify.WithLogger(slog.New(h)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := listenRaw(t, tr, "notifications.error")
-	ctx := testCtx(t)
+	raw := notifytest.ListenRaw(t, tr, "notifications.error")
+	ctx := notifytest.Ctx(t)
 	for _, c := range []struct {
 		prio, event string
 		test, log   bool
@@ -60,7 +61,7 @@ func TestRoutingDriver(t *testing.T) {
 		{prio: "sample", event: "Volume.create"},                                  // event types are case-sensitive
 	} {
 		rec.Reset()
-		before := len(h.records())
+		before := len(h.Records())
 		if err := n.Notify(ctx, c.prio, c.event, map[string]any{"k": "v"}); err != nil {
 			t.Fatal(err)
 		}
@@ -68,8 +69,8 @@ func TestRoutingDriver(t *testing.T) {
 			t.Errorf("%s %s: test driver got %d", c.prio, c.event, got)
 		}
 		logged := 0
-		for _, r := range h.records()[before:] {
-			if attr(r, "logger") != "" {
+		for _, r := range h.Records()[before:] {
+			if notifytest.Attr(r, "logger") != "" {
 				logged++
 			}
 		}
@@ -77,12 +78,12 @@ func TestRoutingDriver(t *testing.T) {
 			t.Errorf("%s %s: log driver wrote %d records", c.prio, c.event, logged)
 		}
 		if c.messaging {
-			if m := raw.next(t); !strings.Contains(string(m.Body), "volume.create") {
+			if m := raw.Next(t); !strings.Contains(string(m.Body), "volume.create") {
 				t.Errorf("messagingv2 sent %s", m.Body)
 			}
 		}
 	}
-	raw.none(t, 20*time.Millisecond)
+	raw.None(t, 20*time.Millisecond)
 }
 
 func b2i(b bool) int {
@@ -93,7 +94,7 @@ func b2i(b bool) int {
 }
 
 func TestRoutingRules(t *testing.T) {
-	tr := open(t, fakeURL(t))
+	tr := notifytest.Open(t, notifytest.FakeURL(t))
 	var rec notify.Recorder
 	for _, c := range []struct {
 		name  string
@@ -112,7 +113,7 @@ func TestRoutingRules(t *testing.T) {
 		rec.Reset()
 		for _, pe := range []string{"info a", "info b.c", "error a", "warn a", "critical b", "sample b.c"} {
 			p, e, _ := strings.Cut(pe, " ")
-			n.Notify(testCtx(t), p, e, nil)
+			n.Notify(notifytest.Ctx(t), p, e, nil)
 		}
 		var got []string
 		for _, r := range rec.Notifications() {

@@ -50,8 +50,12 @@ func (NoOp) SerializeContext(ctx context.Context) (map[string]any, error) {
 	return RequestContextFrom(ctx), nil
 }
 
-// DeserializeContext stores rc in ctx as a RequestContext.
+// DeserializeContext stores rc in ctx as a RequestContext (nothing when
+// rc is empty: RequestContextFrom then gives nil as well).
 func (NoOp) DeserializeContext(ctx context.Context, rc map[string]any) (context.Context, error) {
+	if len(rc) == 0 && RequestContextFrom(ctx) == nil {
+		return ctx, nil
+	}
 	return WithRequestContext(ctx, rc), nil
 }
 

@@ -84,11 +84,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // Server consumes the requests of one target and dispatches them to
 // endpoints.
 type Server struct {
-	e      *engine.Engine
-	target target.Target
-	disp   *dispatcher.Dispatcher
-	o      options
-	dedup  *dedup.Window
+	e        *engine.Engine
+	target   target.Target
+	resolved target.Target // target with the exchange, for middleware
+	disp     *dispatcher.Dispatcher
+	o        options
+	dedup    *dedup.Window
 
 	// handlerCtx is the parent of handler contexts; Close cancels it.
 	handlerCtx    context.Context
@@ -153,13 +154,22 @@ func New(tr *transport.Transport, t target.Target, endpoints []any, opts ...Opti
 	hctx, cancel := context.WithCancel(context.Background())
 	rctx, cancelReplies := context.WithCancel(context.Background())
 	srv := &Server{
-		e: engine.Of(tr), target: t, disp: disp, o: o, dedup: dedup.New(256),
+		e: engine.Of(tr), target: t, resolved: engine.Of(tr).ResolveTarget(t), disp: disp, o: o, dedup: dedup.New(256),
 		handlerCtx: hctx, cancelHandler: cancel,
 		replyCtx: rctx, cancelReplies: cancelReplies,
 	}
 	srv.idle = sync.NewCond(&srv.idleMu)
 	return srv, nil
 }
+
+// InFlight returns how many requests the server is handling or replying
+// to now.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// RepliesDropped returns how many replies the server could not send
+// (undeliverable, given up at Shutdown, abandoned at Close) since it
+// started.
+func (s *Server) RepliesDropped() int64 { return s.dropped.Load() }
 
 // Target returns the server's target.
 func (s *Server) Target() target.Target { return s.target }
@@ -320,10 +330,14 @@ func (s *Server) handle(d *engine.Delivery) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	ctx := s.handlerCtx
+	// The handler's ctx and the reply's end at the caller's deadline; they
+	// are allocated together.
+	var lazy *deadlines
 	if !d.Deadline.IsZero() {
-		dctx := lazyctx.WithDeadline(ctx, d.Deadline)
-		defer dctx.Release()
-		ctx = dctx
+		lazy = new(deadlines)
+		lazy.handler.Init(ctx, d.Deadline)
+		defer lazy.handler.Release()
+		ctx = &lazy.handler
 	}
 	result, err := s.dispatch(ctx, d)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
@@ -347,16 +361,19 @@ func (s *Server) handle(d *engine.Delivery) {
 	// A reply is worth sending until its caller stops waiting; Close, and
 	// Shutdown when its ctx ends, cancel it.
 	rctx := s.replyCtx
-	if !d.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		rctx, cancel = context.WithDeadline(rctx, d.Deadline)
-		defer cancel()
+	if lazy != nil {
+		lazy.reply.Init(rctx, d.Deadline)
+		defer lazy.reply.Release()
+		rctx = &lazy.reply
 	}
 	if rerr := d.Reply(rctx, result, err); rerr != nil {
 		s.dropped.Add(1)
 		s.warnings.Warn(s.o.logger, "reply", "server: sending reply", "method", d.Method, "msg_id", d.MsgID, "error", rerr)
 	}
 }
+
+// deadlines are the lazy contexts of one request.
+type deadlines struct{ handler, reply lazyctx.Ctx }
 
 // dispatch runs the handler, with heartbeats for monitored calls.
 func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) {
@@ -366,6 +383,7 @@ func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) 
 	}
 	return s.disp.Dispatch(ctx, &dispatcher.Request{
 		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args, Context: d.Context,
+		Target: s.resolved, Call: d.IsCall(),
 	})
 }
 

@@ -268,7 +268,7 @@ func TestSerializerAndMiddleware(t *testing.T) {
 	var seen []string
 	mw := func(next dispatcher.Handler) dispatcher.Handler {
 		return func(ctx context.Context, req *dispatcher.Request) (any, error) {
-			seen = append(seen, req.Method)
+			seen = append(seen, req.Method+"@"+req.Target.Exchange+"/"+req.Target.Topic)
 			return next(ctx, req)
 		}
 	}
@@ -282,7 +282,7 @@ func TestSerializerAndMiddleware(t *testing.T) {
 		t.Fatalf("result %v", got)
 	}
 	srv.Shutdown(context.Background())
-	if len(seen) != 1 || seen[0] != "who" {
+	if len(seen) != 1 || seen[0] != "who@openstack/"+srv.Target().Topic {
 		t.Fatalf("middleware saw %v", seen)
 	}
 }

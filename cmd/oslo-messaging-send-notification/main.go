@@ -7,22 +7,34 @@
 //
 // Flags (with - or --, before or after the payload):
 //
-//	--transport-url URL   the broker (required; default: $TRANSPORT_URL)
+//	--config-file FILE    an oslo.config file (nova.conf); repeat for several
+//	--config-dir DIR      a directory of *.conf files, read after the files before it
+//	--transport-url URL   the broker (default: $TRANSPORT_URL; required without a configuration)
 //	--publisher-id ID     the publisher_id (default "")
 //	--event-type TYPE     the event_type (default "test")
-//	--topic TOPIC         a topic; repeat for several (default "notifications")
+//	--topic TOPIC         a topic; repeat for several (default: the configuration's, "notifications")
 //	--priority P          audit, debug, info, warn, error, critical or sample (default info)
 //	--driver NAME         messagingv2, messaging, log, noop or routing (default messagingv2)
 //	--routing-config F    the routing driver's YAML rules (oslo's routing_config)
 //	--timeout D           bound on connecting and sending (default 30s)
 //	--verbose             also print the library's warnings to standard error
 //
+// With a configuration (--config-file, --config-dir, and the OS_*
+// environment variables oslo.config reads), the notification transport
+// is [oslo_messaging_notifications] transport_url, else [DEFAULT]
+// transport_url, with the file's driver options and control_exchange; an
+// explicit --transport-url replaces the URL only. The topics (unless
+// --topic is given), retry and routing_config come from
+// [oslo_messaging_notifications], as with oslo's script. Without a
+// configuration no file is searched for (oslo's script looks for
+// oslo-messaging-send-notification.conf in ~ and /etc).
+//
 // The payload, the only positional argument, is JSON and is sent as its
 // value (oslo's script sends the argument as a string). Unlike oslo's
-// script, --config-file is not supported, and debug is an accepted
-// priority. The log driver writes to standard output. The command exits
-// with status 2 on bad arguments and 1 when the notification could not be
-// sent, after printing one line to standard error.
+// script, debug is an accepted priority. The log driver writes to
+// standard output. The command exits with status 2 on bad arguments and 1
+// when the notification could not be sent, after printing one line to
+// standard error.
 package main
 
 import (
@@ -38,6 +50,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oslo-go/messaging/config"
 	_ "github.com/oslo-go/messaging/drivers/all"
 	"github.com/oslo-go/messaging/notify"
 	"github.com/oslo-go/messaging/transport"
@@ -52,8 +65,8 @@ func main() {
 	os.Exit(code)
 }
 
-// config is the parsed command line.
-type config struct {
+// settings is the parsed command line.
+type settings struct {
 	url           string
 	publisherID   string
 	eventType     string
@@ -64,6 +77,7 @@ type config struct {
 	timeout       time.Duration
 	verbose       bool
 	payload       json.RawMessage
+	files         config.Flags // --config-file and --config-dir
 }
 
 // topicsFlag collects repeated --topic flags.
@@ -99,12 +113,12 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
-// newFlagSet defines the flags; configFile is nil for the usage text,
-// which does not list --config-file.
-func newFlagSet(cfg *config, topics *topicsFlag, configFile *string) *flag.FlagSet {
+// newFlagSet defines the flags.
+func newFlagSet(cfg *settings, topics *topicsFlag) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.url, "transport-url", "", "transport URL (default $TRANSPORT_URL)")
+	cfg.files.AddFlags(fs)
+	fs.StringVar(&cfg.url, "transport-url", "", "transport URL (default $TRANSPORT_URL, else the configuration's)")
 	fs.StringVar(&cfg.publisherID, "publisher-id", "", "publisher id")
 	fs.StringVar(&cfg.eventType, "event-type", "test", "event type")
 	fs.Var(topics, "topic", "topic to send to; repeat for several (default notifications)")
@@ -113,28 +127,24 @@ func newFlagSet(cfg *config, topics *topicsFlag, configFile *string) *flag.FlagS
 	fs.StringVar(&cfg.routingConfig, "routing-config", "", "YAML rules of the routing driver")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on connecting and sending")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "also print the library's warnings to standard error")
-	if configFile != nil {
-		fs.StringVar(configFile, "config-file", "", "not supported")
-	}
 	return fs
 }
 
 func usage(w io.Writer) {
-	var cfg config
+	var cfg settings
 	var topics topicsFlag
-	fs := newFlagSet(&cfg, &topics, nil)
+	fs := newFlagSet(&cfg, &topics)
 	fs.SetOutput(w)
-	fmt.Fprintf(w, "usage: %s --transport-url URL [flags] PAYLOAD\n\nSends one notification with PAYLOAD (JSON) as its payload.\n\n", name)
+	fmt.Fprintf(w, "usage: %s (--transport-url URL | --config-file FILE) [flags] PAYLOAD\n\nSends one notification with PAYLOAD (JSON) as its payload.\n\n", name)
 	fs.PrintDefaults()
 }
 
 // parseArgs parses the command line; flags may follow the payload, as
 // with argparse.
-func parseArgs(args []string, getenv func(string) string) (*config, error) {
-	cfg := &config{}
+func parseArgs(args []string, getenv func(string) string) (*settings, error) {
+	cfg := &settings{}
 	var topics topicsFlag
-	var configFile string
-	fs := newFlagSet(cfg, &topics, &configFile)
+	fs := newFlagSet(cfg, &topics)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -154,14 +164,11 @@ func parseArgs(args []string, getenv func(string) string) (*config, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
-	if configFile != "" {
-		return nil, usagef("--config-file is not supported: give --transport-url, --topic and --driver")
-	}
 	if cfg.url == "" {
 		cfg.url = getenv("TRANSPORT_URL")
 	}
-	if cfg.url == "" {
-		return nil, usagef("--transport-url is required (or set TRANSPORT_URL)")
+	if cfg.url == "" && !cfg.files.Given() {
+		return nil, usagef("--transport-url is required (or set TRANSPORT_URL, or give --config-file)")
 	}
 	cfg.priority = strings.ToLower(cfg.priority)
 	if !contains(priorities, cfg.priority) {
@@ -170,7 +177,7 @@ func parseArgs(args []string, getenv func(string) string) (*config, error) {
 	if !contains(drivers, cfg.driver) {
 		return nil, usagef("--driver %q: want one of %s", cfg.driver, strings.Join(drivers, ", "))
 	}
-	if cfg.driver == "routing" && cfg.routingConfig == "" {
+	if cfg.driver == "routing" && cfg.routingConfig == "" && !cfg.files.Given() {
 		return nil, usagef("--driver routing needs --routing-config")
 	}
 	if cfg.timeout <= 0 {
@@ -190,7 +197,7 @@ func parseArgs(args []string, getenv func(string) string) (*config, error) {
 	}
 	cfg.payload = json.RawMessage(positional[0])
 	cfg.topics = topics
-	if len(cfg.topics) == 0 {
+	if len(cfg.topics) == 0 && !cfg.files.Given() {
 		cfg.topics = []string{notify.DefaultTopic}
 	}
 	return cfg, nil
@@ -218,7 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return 0
 }
 
-func send(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+func send(ctx context.Context, cfg *settings, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	// Quiet by default: the failure is reported in one line.
@@ -226,31 +233,73 @@ func send(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if cfg.verbose {
 		libLog = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	u, err := transport.ParseURL(cfg.url)
-	if err != nil {
-		return usagef("--transport-url: %v", err)
-	}
-	tr, err := transport.OpenURL(ctx, u, transport.WithLogger(libLog))
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
 	opts := []notify.Option{
-		notify.Driver(cfg.driver), notify.Topics(cfg.topics...), notify.PublisherID(cfg.publisherID),
+		notify.Driver(cfg.driver), notify.PublisherID(cfg.publisherID),
 		// The log driver writes every priority to standard output.
 		notify.WithLogger(slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: notify.LevelSample}))),
+	}
+	if len(cfg.topics) > 0 {
+		opts = append(opts, notify.Topics(cfg.topics...))
 	}
 	if cfg.routingConfig != "" {
 		opts = append(opts, notify.RoutingConfig(cfg.routingConfig))
 	}
-	n, err := notify.New(tr, opts...)
+	tr, n, err := openNotifier(ctx, cfg, libLog, opts)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
+	defer tr.Close()
 	if err := n.Notify(ctx, cfg.priority, cfg.eventType, cfg.payload); err != nil {
 		return fmt.Errorf("sending the notification: %w", err)
 	}
 	return nil
+}
+
+// openNotifier opens the transport and the notifier, from the
+// configuration when one is given.
+func openNotifier(ctx context.Context, cfg *settings, libLog *slog.Logger, opts []notify.Option) (*transport.Transport, *notify.Notifier, error) {
+	if !cfg.files.Given() {
+		u, err := transport.ParseURL(cfg.url)
+		if err != nil {
+			return nil, nil, usagef("--transport-url: %v", err)
+		}
+		tr, err := transport.OpenURL(ctx, u, transport.WithLogger(libLog))
+		if err != nil {
+			return nil, nil, err
+		}
+		n, err := notify.New(tr, opts...)
+		if err != nil {
+			tr.Close()
+			return nil, nil, usagef("%v", err)
+		}
+		return tr, n, nil
+	}
+	conf, err := cfg.files.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.driver == "routing" && cfg.routingConfig == "" {
+		path, err := conf.String(config.NotificationsGroup, "routing_config")
+		if path == "" || err != nil {
+			return nil, nil, usagef("--driver routing needs --routing-config or [oslo_messaging_notifications] routing_config")
+		}
+		opts = append(opts, notify.RoutingConfig(path))
+	}
+	var tr *transport.Transport
+	if cfg.url != "" {
+		tr, err = conf.OpenTransportURL(ctx, cfg.url, transport.WithLogger(libLog))
+	} else {
+		tr, err = conf.OpenNotificationTransport(ctx, transport.WithLogger(libLog))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := conf.NewNotifier(tr, opts...)
+	if err != nil {
+		tr.Close()
+		return nil, nil, usagef("%v", err)
+	}
+	return tr, n, nil
 }
 
 // oneLine joins the lines of a (joined) error.

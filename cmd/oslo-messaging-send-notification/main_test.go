@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -71,21 +71,21 @@ func runCmd(t *testing.T, env func(string) string, args ...string) (code int, st
 type received struct {
 	prio, pub, event string
 	payload          map[string]any
-	md               notify.Metadata
+	md               listener.Metadata
 }
 
 type endpoint struct{ ch chan received }
 
-func (e endpoint) handle(prio, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e endpoint) handle(prio, pub, ev string, p map[string]any, md listener.Metadata) error {
 	e.ch <- received{prio, pub, ev, p, md}
 	return nil
 }
 
-func (e endpoint) Info(_ context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e endpoint) Info(_ context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.handle("info", pub, ev, p, md)
 }
 
-func (e endpoint) Error(_ context.Context, pub, ev string, p map[string]any, md notify.Metadata) error {
+func (e endpoint) Error(_ context.Context, pub, ev string, p map[string]any, md listener.Metadata) error {
 	return e.handle("error", pub, ev, p, md)
 }
 
@@ -104,7 +104,7 @@ func receive(t *testing.T, url string, n int, topics ...string) []received {
 		tgs = append(tgs, target.Target{Topic: tp})
 	}
 	ep := endpoint{ch: make(chan received, 10)}
-	l, err := notify.NewListener(tr, tgs, []any{ep})
+	l, err := listener.New(tr, tgs, []any{ep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +173,41 @@ func TestSendDefaults(t *testing.T) {
 	}
 }
 
+// TestSendFromConfig takes the notification transport, the topics and
+// the routing rules from configuration files, as oslo's script does.
+func TestSendFromConfig(t *testing.T) {
+	url, other := fakeURL(), fakeURL()
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "routing.yaml")
+	os.WriteFile(rules, []byte("g:\n  messagingv2:\n    accepted_events: ['compute.*']\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "nova.conf"), []byte("[DEFAULT]\ntransport_url = "+other+"\n"+
+		"[oslo_messaging_notifications]\ntransport_url = "+url+"\ntopics = a, b\n"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "nova.conf.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "nova.conf.d", "routing.conf"), []byte("[oslo_messaging_notifications]\nrouting_config = "+rules+"\n"), 0o600)
+	conf, confDir := "--config-file="+filepath.Join(dir, "nova.conf"), "--config-dir="+filepath.Join(dir, "nova.conf.d")
+
+	if code, _, stderr := runCmd(t, noEnv, conf, "--event-type", "compute.x", "{}"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := receive(t, url, 2, "a", "b"); got[0].event != "compute.x" {
+		t.Fatalf("received %+v", got)
+	}
+	// --topic and --transport-url win over the file.
+	if code, _, stderr := runCmd(t, noEnv, conf, "--transport-url", other, "--topic", "c", "{}"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	receive(t, other, 1, "c")
+	// The routing driver reads routing_config from the directory.
+	for _, ev := range []string{"network.x", "compute.y"} {
+		if code, _, stderr := runCmd(t, noEnv, conf, confDir, "--driver", "routing", "--event-type", ev, "{}"); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+	if got := receive(t, url, 2, "a", "b"); got[0].event != "compute.y" {
+		t.Fatalf("routed %+v", got)
+	}
+}
+
 func TestLogDriver(t *testing.T) {
 	code, stdout, stderr := runCmd(t, noEnv, "--transport-url", fakeURL(), "--driver", "log", "--priority", "sample",
 		"--event-type", "cpu.util", `{"password": "secret", "value": 0.7}`)
@@ -213,6 +248,10 @@ func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	badYAML := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badYAML, []byte("g: [1]\n"), 0o600)
+	badConf := filepath.Join(dir, "bad.conf")
+	os.WriteFile(badConf, []byte("[oslo_messaging_notifications]\nretry = often\n"), 0o600)
+	emptyConf := filepath.Join(dir, "empty.conf")
+	os.WriteFile(emptyConf, nil, 0o600)
 	url := fakeURL()
 	for _, c := range []struct {
 		name string
@@ -220,7 +259,7 @@ func TestErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no url", []string{"{}"}, 2, "--transport-url is required (or set TRANSPORT_URL)"},
+		{"no url", []string{"{}"}, 2, "--transport-url is required (or set TRANSPORT_URL, or give --config-file)"},
 		{"no payload", []string{"--transport-url", url}, 2, "the payload (a JSON value) is required"},
 		{"two payloads", []string{"--transport-url", url, "{}", "[]"}, 2, "one payload expected, got 2"},
 		{"bad JSON", []string{"--transport-url", url, "{oops"}, 2, "the payload is not valid JSON"},
@@ -229,7 +268,9 @@ func TestErrors(t *testing.T) {
 		{"bad driver", []string{"--transport-url", url, "--driver", "kafka", "{}"}, 2, `--driver "kafka": want one of`},
 		{"routing without config", []string{"--transport-url", url, "--driver", "routing", "{}"}, 2, "--driver routing needs --routing-config"},
 		{"bad routing config", []string{"--transport-url", url, "--driver", "routing", "--routing-config", badYAML, "{}"}, 2, `notify: routing config: group "g"`},
-		{"config file", []string{"--config-file", "/etc/nova/nova.conf", "{}"}, 2, "--config-file is not supported"},
+		{"missing config file", []string{"--config-file", "/nonexistent/nova.conf", "{}"}, 1, "config: config files not found: /nonexistent/nova.conf"},
+		{"bad config file", []string{"--config-file", badConf, "{}"}, 1, "bad.conf:2: [oslo_messaging_notifications] retry = \"often\": not an integer"},
+		{"routing without config in the file", []string{"--config-file", emptyConf, "--driver", "routing", "{}"}, 2, "--driver routing needs --routing-config or [oslo_messaging_notifications] routing_config"},
 		{"empty topic", []string{"--transport-url", url, "--topic", "", "{}"}, 2, "empty topic"},
 		{"bad url", []string{"--transport-url", "rabbit://h:notaport/", "{}"}, 2, "--transport-url: "},
 		{"unknown scheme", []string{"--transport-url", "carrier-pigeon://coop/", "{}"}, 1, `transport: unknown driver "carrier-pigeon"`},

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +28,9 @@ var raceEnabled = false
 // TestMultiProcessRabbit builds the commands and runs trove-conductor,
 // trove-taskmanager (which starts a trove-guestagent process for each
 // instance) and trove-api as separate processes over the local RabbitMQ,
-// sharing one SQLite file, and takes the walk over HTTP. Then it takes the
-// walk again with trove-all-in-one on the same broker. Queue names are
+// sharing one SQLite file, all configured by one trove.conf, and takes the
+// walk over HTTP. Then it takes the walk again with trove-all-in-one on
+// the same broker, configured by flags. Queue names are
 // unique to the run, so that parallel runs do not meet.
 func TestMultiProcessRabbit(t *testing.T) {
 	rabbittest.Need(t)
@@ -48,13 +51,23 @@ func TestMultiProcessRabbit(t *testing.T) {
 	guest := []string{"--data-dir=" + filepath.Join(dir, "guests"), "--heartbeat-interval=500ms", "--install-time=200ms"}
 
 	t.Run("four processes", func(t *testing.T) {
-		flags := append(shared(run), "--db="+filepath.Join(dir, "trove.db"))
+		// The services read trove.conf, as Trove's do; the guest agents
+		// get it from the taskmanager.
+		conf := filepath.Join(dir, "trove.conf")
+		os.WriteFile(conf, []byte("[DEFAULT]\ntransport_url = "+rabbittest.URL()+"\n"+
+			"taskmanager_queue = "+run+"-taskmanager\nconductor_queue = "+run+"-conductor\n"+
+			"[database]\nconnection = sqlite:///"+filepath.Join(dir, "trove.db")+"\n"+
+			"[oslo_messaging_notifications]\ntopics = "+run+"-notifications\n"+
+			"[oslo_messaging_rabbit]\nheartbeat_timeout_threshold = 30\nrabbit_transient_queues_ttl = 600\n"+
+			"[upgrade_levels]\ntaskmanager = latest\nguestagent = 1.0\n"), 0o600)
+		flags := []string{"--config-file=" + conf}
 		addr := freeAddr(t)
-		conductor := startProcess(t, bin, "trove-conductor", flags...)
+		metricsAddr := freeAddr(t)
+		conductor := startProcess(t, bin, "trove-conductor", slices.Concat(flags, []string{"--metrics-listen=" + metricsAddr})...)
 		taskmanager := startProcess(t, bin, "trove-taskmanager", slices.Concat(flags, guest)...)
 		api := startProcess(t, bin, "trove-api", slices.Concat(flags, []string{"--listen=" + addr, "--agent-call-timeout=2s"})...)
 		for _, p := range []*process{conductor, taskmanager, api} {
-			p.waitFor(t, "msg=serving")
+			p.waitFor(t, `msg="service: ready"`)
 		}
 
 		var out bytes.Buffer
@@ -74,9 +87,28 @@ func TestMultiProcessRabbit(t *testing.T) {
 		taskmanager.waitFor(t, "msg=\"guest agent exited\" service=trove-taskmanager instance_id="+res.InstanceID)
 		taskmanager.waitFor(t, "service=trove-guestagent")
 
+		// The conductor's /metrics counts the guest's heartbeats in
+		// oslo.metrics' families.
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`oslo_messaging_rpc_server_invocation_end_total\{endpoint="Manager",exchange="trove",method="heartbeat",[^}]*process="trove-conductor"[^}]*\} [1-9]`).Match(metrics) {
+			t.Errorf("the conductor's /metrics has no heartbeats:\n%s", metrics)
+		}
+
+		// SIGTERM: each drains within seconds and exits 0, saying so.
 		for _, p := range []*process{api, taskmanager, conductor} {
-			if code := p.stop(); code != 0 {
-				t.Errorf("%s exited with status %d, want 0", p.name, code)
+			start := time.Now()
+			if code := p.stop(); code != 0 || time.Since(start) > 10*time.Second {
+				t.Errorf("%s exited with status %d after %v, want 0 within seconds", p.name, code, time.Since(start))
+			}
+		}
+		for _, p := range []*process{taskmanager, conductor} {
+			if !strings.Contains(p.out.String(), `msg="service: drained" service=`+p.name) {
+				t.Errorf("%s did not log what it drained:\n%s", p.name, p.out)
 			}
 		}
 	})

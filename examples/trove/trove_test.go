@@ -22,7 +22,7 @@ import (
 	"github.com/oslo-go/messaging/examples/trove/internal/walk"
 	"github.com/oslo-go/messaging/examples/trove/store"
 	"github.com/oslo-go/messaging/examples/trove/taskmanager"
-	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -68,7 +68,7 @@ func startSystem(t *testing.T, url string) *testSystem {
 	t.Cleanup(func() { st.Close() })
 
 	rec := &notificationRecorder{}
-	l, err := notify.NewListener(tr, []target.Target{{Topic: "notifications"}}, []any{rec})
+	l, err := listener.New(tr, []target.Target{{Topic: "notifications"}}, []any{rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ type notification struct {
 }
 
 // Info records an INFO notification.
-func (r *notificationRecorder) Info(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md notify.Metadata) error {
+func (r *notificationRecorder) Info(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md listener.Metadata) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rc := serializer.RequestContextFrom(ctx)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
@@ -230,30 +231,41 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 }
 
 func (e *Engine) wait(ctx context.Context, f Failed, w *waiter, monitor time.Duration) (serializer.Raw, error) {
-	var monitorC <-chan time.Time
-	if monitor > 0 {
-		timer := time.NewTimer(monitor)
-		defer timer.Stop()
-		monitorC = timer.C
-		for {
-			select {
-			case r := <-w.done:
-				return e.result(r)
-			case <-w.beat:
-				timer.Reset(monitor)
-			case <-monitorC:
-				f.Monitor, f.Cause = true, context.DeadlineExceeded
-				return serializer.Raw{}, e.errs.Timeout(f)
-			case <-ctx.Done():
-				return serializer.Raw{}, e.ctxError(ctx, f)
-			}
-		}
+	// The call's deadline runs on the waiter's own timer, and only the
+	// parent's cancellation on a channel: a lazyctx costs no timer or
+	// goroutine of its own.
+	done := ctx.Done
+	if lc, ok := ctx.(*lazyctx.Ctx); ok {
+		done = lc.Parent().Done
 	}
-	select {
-	case r := <-w.done:
-		return e.result(r)
-	case <-ctx.Done():
-		return serializer.Raw{}, e.ctxError(ctx, f)
+	var deadlineC, monitorC <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		w.deadline.Reset(time.Until(dl))
+		defer w.deadline.Stop()
+		deadlineC = w.deadline.C
+	}
+	if monitor > 0 {
+		w.monitor.Reset(monitor)
+		defer w.monitor.Stop()
+		monitorC = w.monitor.C
+	}
+	for {
+		select {
+		case r := <-w.done:
+			return e.result(r)
+		case <-w.beat:
+			if monitor > 0 {
+				w.monitor.Reset(monitor)
+			}
+		case <-monitorC:
+			f.Monitor, f.Cause = true, context.DeadlineExceeded
+			return serializer.Raw{}, e.errs.Timeout(f)
+		case <-deadlineC:
+			f.Cause = context.DeadlineExceeded
+			return serializer.Raw{}, e.errs.Timeout(f)
+		case <-done():
+			return serializer.Raw{}, e.ctxError(ctx, f)
+		}
 	}
 }
 
@@ -317,12 +329,18 @@ type callResult struct {
 type waiter struct {
 	done chan callResult // the final outcome; capacity 1, extra ones dropped
 	beat chan struct{}   // a heartbeat arrived; capacity 1, coalesced
+	// deadline and monitor time the call; stopped while pooled.
+	deadline, monitor *time.Timer
 
 	partial serializer.Raw // result of a legacy non-ending reply
 }
 
 var waiters = sync.Pool{New: func() any {
-	return &waiter{done: make(chan callResult, 1), beat: make(chan struct{}, 1)}
+	w := &waiter{done: make(chan callResult, 1), beat: make(chan struct{}, 1),
+		deadline: time.NewTimer(time.Hour), monitor: time.NewTimer(time.Hour)}
+	w.deadline.Stop()
+	w.monitor.Stop()
+	return w
 }}
 
 func getWaiter() *waiter { return waiters.Get().(*waiter) }

@@ -30,6 +30,16 @@ func WithDeadline(parent context.Context, deadline time.Time) *Ctx {
 	return &Ctx{Context: parent, deadline: deadline}
 }
 
+// Init makes the zero c a context like WithDeadline's, for callers that
+// allocate it with other values. c must not be in use.
+func (c *Ctx) Init(parent context.Context, deadline time.Time) {
+	c.Context, c.deadline = parent, deadline
+}
+
+// Parent returns the context this one derives from, for callers that
+// watch the deadline with a timer of their own and the parent's Done.
+func (c *Ctx) Parent() context.Context { return c.Context }
+
 // Deadline returns the caller's deadline.
 func (c *Ctx) Deadline() (time.Time, bool) { return c.deadline, true }
 
@@ -58,10 +68,17 @@ func (c *Ctx) Done() <-chan struct{} {
 func (c *Ctx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil && c.err == nil {
-		// No one waits on Done: decide from the clock and the parent; Done
-		// will be closed from now on.
+	if c.err == nil {
+		// Decide from the clock and the parent, as a context canceled with
+		// its parent reports it at once; from now on Done is closed.
 		c.err = c.expired()
+		if c.err != nil && c.done != nil {
+			select {
+			case <-c.done:
+			default:
+				close(c.done)
+			}
+		}
 	}
 	return c.err
 }

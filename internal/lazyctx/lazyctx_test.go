@@ -77,3 +77,25 @@ func TestWithDeadline(t *testing.T) {
 	c = WithDeadline(context.Background(), time.Now().Add(time.Hour))
 	c.Release()
 }
+
+// TestErrFollowsParentAtOnce: once the parent is canceled, Err says so
+// at once, whether or not Done was called, and Done is closed.
+func TestErrFollowsParentAtOnce(t *testing.T) {
+	for _, callDone := range []bool{false, true} {
+		parent, cancel := context.WithCancel(context.Background())
+		c := WithDeadline(parent, time.Now().Add(time.Hour))
+		if callDone {
+			c.Done()
+		}
+		cancel()
+		if !errors.Is(c.Err(), context.Canceled) {
+			t.Fatalf("Done called %v: Err = %v right after the parent's cancel", callDone, c.Err())
+		}
+		select {
+		case <-c.Done():
+		default:
+			t.Fatalf("Done called %v: Done open after Err", callDone)
+		}
+		c.Release()
+	}
+}

@@ -3,11 +3,19 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/oslo-go/messaging/internal/pyjson"
 	"github.com/oslo-go/messaging/serializer"
 )
+
+// Priorities are oslo's notification priorities (PRIORITIES), lower case,
+// in oslo's order. On the wire a priority is upper case.
+var Priorities = [...]string{"audit", "debug", "info", "warn", "error", "critical", "sample"}
+
+// IsPriority reports whether p (lower case) is one of Priorities.
+func IsPriority(p string) bool { return slices.Contains(Priorities[:], p) }
 
 // Notification is oslo's notification dict (reference 1.9, 2.6):
 // {message_id, publisher_id, event_type, priority, payload, timestamp} and

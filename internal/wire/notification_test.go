@@ -76,3 +76,16 @@ func FuzzDecodeNotification(f *testing.F) {
 		_ = n.Payload.Decode(&v)
 	})
 }
+
+func TestIsPriority(t *testing.T) {
+	for _, p := range Priorities {
+		if !IsPriority(p) {
+			t.Errorf("IsPriority(%q) = false", p)
+		}
+	}
+	for _, p := range []string{"INFO", "warning", "verbose", ""} {
+		if IsPriority(p) {
+			t.Errorf("IsPriority(%q) = true", p)
+		}
+	}
+}

@@ -30,6 +30,8 @@ const (
 type APIConfig struct {
 	Topic      string // DefaultTopic when empty
 	VersionCap string // the newest version to send, LatestVersion when empty ([upgrade_levels] conductor)
+	// ClientOptions are added to the client's (middleware: metrics, tracing).
+	ClientOptions []client.Option
 }
 
 // API is the conductor's RPC client, like Trove's conductor.api.API.
@@ -47,7 +49,7 @@ func NewAPI(tr *transport.Transport, cfg APIConfig) (*API, error) {
 		cfg.VersionCap = LatestVersion
 	}
 	c, err := client.New(tr, target.Target{Topic: cfg.Topic, Version: BaseVersion},
-		client.VersionCap(cfg.VersionCap))
+		append([]client.Option{client.VersionCap(cfg.VersionCap)}, cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -110,3 +110,48 @@ func TestHeartbeatRules(t *testing.T) {
 		t.Errorf("heartbeat of an unknown instance = %v, want an expected ErrNotFound", err)
 	}
 }
+
+// TestStaleHeartbeats: the periodic check marks a healthy instance whose
+// heartbeats stopped "shutdown"; a new heartbeat makes it healthy again;
+// other statuses are left alone.
+func TestStaleHeartbeats(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	m := conductor.NewManager(st, quiet, conductor.HeartbeatExpiry(time.Minute))
+	if tasks := m.PeriodicTasks(); len(tasks) != 1 || tasks[0].Name != "check_stale_heartbeats" || tasks[0].Spacing != 6*time.Second {
+		t.Fatalf("periodic tasks %+v", tasks)
+	}
+	now := float64(time.Now().Unix())
+	beat := func(status string, sent float64) {
+		t.Helper()
+		if err := m.Heartbeat(ctx, conductor.HeartbeatArgs{InstanceID: "i1", Payload: conductor.Payload{ServiceStatus: status}, Sent: sent}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() string {
+		inst, err := st.Get(ctx, "i1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inst.ServiceStatus
+	}
+	beat(conductor.ServiceHealthy, now-30)
+	if err := m.CheckStaleHeartbeats(ctx); err != nil || status() != conductor.ServiceHealthy {
+		t.Fatalf("a 30 s old heartbeat: %s, %v", status(), err)
+	}
+	beat(conductor.ServiceHealthy, now-90) // ignored: older than the last
+	beat(conductor.ServiceFailed, now-20)
+	beat(conductor.ServiceHealthy, now-19)
+	if err := m.CheckStaleHeartbeats(ctx); err != nil || status() != conductor.ServiceHealthy {
+		t.Fatalf("recent heartbeat: %s, %v", status(), err)
+	}
+	// Two minutes without a heartbeat.
+	late := conductor.NewManager(st, quiet, conductor.HeartbeatExpiry(10*time.Second))
+	if err := late.CheckStaleHeartbeats(ctx); err != nil || status() != conductor.ServiceShutdown {
+		t.Fatalf("stale heartbeat: %s, %v", status(), err)
+	}
+	beat(conductor.ServiceHealthy, now)
+	if status() != conductor.ServiceHealthy {
+		t.Fatalf("after a new heartbeat: %s", status())
+	}
+}

@@ -24,12 +24,15 @@ const (
 	ServiceBuilding = "building"
 	ServiceHealthy  = "healthy"
 	ServiceFailed   = "failed"
+	// ServiceShutdown is set by the conductor when a guest's heartbeats
+	// stop (see CheckStaleHeartbeats).
+	ServiceShutdown = "shutdown"
 )
 
 // IsServiceStatus reports whether s is one of the service statuses.
 func IsServiceStatus(s string) bool {
 	switch s {
-	case ServiceNew, ServiceBuilding, ServiceHealthy, ServiceFailed:
+	case ServiceNew, ServiceBuilding, ServiceHealthy, ServiceFailed, ServiceShutdown:
 		return true
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,7 +13,7 @@ import (
 	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/examples/trove/conductor"
 	"github.com/oslo-go/messaging/server"
-	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/service"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -32,6 +33,8 @@ type Config struct {
 	Conductor conductor.APIConfig
 	// Logger is slog.Default() when nil.
 	Logger *slog.Logger
+	// ServerOptions are added to the agent's server (middleware).
+	ServerOptions []server.Option
 }
 
 func (c Config) withDefaults() Config {
@@ -47,17 +50,17 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Agent is a running guest agent: a Manager serving the topic
-// guestagent.<instance id> as the server named after the instance.
+// Agent is a guest agent: a service named trove-guestagent serving the
+// Manager on the topic guestagent.<instance id> as the server named after
+// the instance, with the heartbeats as a periodic task. It answers oslo's
+// server ping, which tells the taskmanager that it is up.
 type Agent struct {
 	manager *Manager
-	server  *server.Server
+	service *service.Service
 }
 
-// Start starts the guest agent described by cfg on tr. It returns once the
-// agent is serving. The agent answers oslo's server ping, which tells the
-// taskmanager that it is up.
-func Start(ctx context.Context, tr *transport.Transport, cfg Config) (*Agent, error) {
+// New returns the guest agent described by cfg on tr, not started.
+func New(tr *transport.Transport, cfg Config) (*Agent, error) {
 	// The id names a directory and a topic: it must be a UUID in its usual form.
 	if id, err := uuid.Parse(cfg.InstanceID); err != nil || id.String() != cfg.InstanceID {
 		return nil, fmt.Errorf("the instance id %q is not a UUID", cfg.InstanceID)
@@ -70,23 +73,40 @@ func Start(ctx context.Context, tr *transport.Transport, cfg Config) (*Agent, er
 		return nil, err
 	}
 	m := NewManager(cfg, cond)
-	srv, err := server.New(tr, target.Target{Topic: Topic(cfg.InstanceID), Server: cfg.InstanceID},
-		[]any{m}, server.DispatchOptions(dispatcher.Ping(true)), server.WithLogger(m.log))
+	svc, err := service.New(tr, "trove-guestagent", m,
+		service.Topic(Topic(cfg.InstanceID)), service.Host(cfg.InstanceID), service.WithLogger(m.log),
+		service.ServerOptions(slices.Concat(cfg.ServerOptions, []server.Option{server.DispatchOptions(dispatcher.Ping(true))})...))
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.Start(ctx); err != nil {
+	return &Agent{manager: m, service: svc}, nil
+}
+
+// Start starts the guest agent described by cfg on tr. It returns once the
+// agent is serving.
+func Start(ctx context.Context, tr *transport.Transport, cfg Config) (*Agent, error) {
+	a, err := New(tr, cfg)
+	if err != nil {
 		return nil, err
 	}
-	return &Agent{manager: m, server: srv}, nil
+	if err := a.Start(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
+
+// Start starts serving and the periodic heartbeats.
+func (a *Agent) Start(ctx context.Context) error { return a.service.Start(ctx) }
 
 // Manager returns the agent's endpoint.
 func (a *Agent) Manager() *Manager { return a.manager }
 
-// Shutdown stops the heartbeats, then the server, letting the requests in
+// Service returns the agent's service.
+func (a *Agent) Service() *service.Service { return a.service }
+
+// Shutdown stops the heartbeats, then the service, letting the requests in
 // flight finish until ctx ends.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	a.manager.Stop()
-	return a.server.Shutdown(ctx)
+	return a.service.Shutdown(ctx)
 }

@@ -41,6 +41,8 @@ func Topic(instanceID string) string { return "guestagent." + instanceID }
 type APIConfig struct {
 	VersionCap  string        // the newest version to send, LatestVersion when empty ([upgrade_levels] guestagent)
 	CallTimeout time.Duration // timeout of quick calls, DefaultCallTimeout when 0
+	// ClientOptions are added to the client's (middleware: metrics, tracing).
+	ClientOptions []client.Option
 }
 
 // API is the RPC client of the guest agent of one instance, like Trove's
@@ -59,7 +61,7 @@ func NewAPI(tr *transport.Transport, instanceID string, cfg APIConfig) (*API, er
 		cfg.CallTimeout = DefaultCallTimeout
 	}
 	c, err := client.New(tr, target.Target{Topic: Topic(instanceID), Version: BaseVersion},
-		client.VersionCap(cfg.VersionCap))
+		append([]client.Option{client.VersionCap(cfg.VersionCap)}, cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, err
 	}

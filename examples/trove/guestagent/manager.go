@@ -14,6 +14,7 @@ import (
 	"github.com/oslo-go/messaging/examples/trove/conductor"
 	"github.com/oslo-go/messaging/examples/trove/internal/reqctx"
 	"github.com/oslo-go/messaging/serializer"
+	"github.com/oslo-go/messaging/service"
 	"github.com/oslo-go/messaging/target"
 )
 
@@ -37,9 +38,9 @@ type Manager struct {
 
 	mu       sync.Mutex
 	prepared bool
+	healthy  bool // the datastore is ready: the periodic heartbeats report it
 	stopped  bool
 	stop     chan struct{} // closed by Stop
-	loops    sync.WaitGroup
 }
 
 // NewManager returns the endpoint of the guest agent described by cfg,
@@ -87,12 +88,16 @@ func (m *Manager) Prepare(ctx context.Context, args PrepareArgs) error {
 	log.Info("the datastore is ready", "mount_point", m.mountPoint)
 
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.stopped {
-		m.loops.Add(1)
-		go m.heartbeatLoop()
-	}
+	m.healthy = true
+	m.mu.Unlock()
 	return nil
+}
+
+// PeriodicTasks are the guest agent's periodic tasks (Trove's
+// report_heartbeat): once the datastore is ready, "healthy" goes to the
+// conductor every heartbeat interval.
+func (m *Manager) PeriodicTasks() []service.Task {
+	return []service.Task{{Name: "report_heartbeat", Spacing: m.heartbeatInterval, Run: m.reportHeartbeat}}
 }
 
 // GetFilesystemStats returns the statistics of the filesystem holding the
@@ -101,16 +106,15 @@ func (m *Manager) GetFilesystemStats(ctx context.Context) (FSStats, error) {
 	return filesystemStats(m.mountPoint)
 }
 
-// Stop stops the periodic heartbeats and interrupts an installation in
-// progress. It is idempotent.
+// Stop stops the heartbeats and interrupts an installation in progress.
+// It is idempotent.
 func (m *Manager) Stop() {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if !m.stopped {
 		m.stopped = true
 		close(m.stop)
 	}
-	m.mu.Unlock()
-	m.loops.Wait()
 }
 
 // install stands for installing the datastore: it creates the mount point
@@ -146,21 +150,18 @@ func (m *Manager) heartbeat(ctx context.Context, status string) {
 	}
 }
 
-// heartbeatLoop reports "healthy" every heartbeatInterval until Stop,
-// each time with a request context of its own.
-func (m *Manager) heartbeatLoop() {
-	defer m.loops.Done()
-	ticker := time.NewTicker(m.heartbeatInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-ticker.C:
-			ctx := serializer.WithRequestContext(context.Background(), reqctx.ForService("trove-guestagent"))
-			ctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
-			m.heartbeat(ctx, conductor.ServiceHealthy)
-			cancel()
-		}
+// reportHeartbeat reports "healthy" once the datastore is ready, with a
+// request context of its own. A failure is logged by the service and the
+// next heartbeat tells the same.
+func (m *Manager) reportHeartbeat(ctx context.Context) error {
+	m.mu.Lock()
+	due := m.healthy && !m.stopped
+	m.mu.Unlock()
+	if !due {
+		return nil
 	}
+	ctx = serializer.WithRequestContext(ctx, reqctx.ForService("trove-guestagent"))
+	ctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
+	defer cancel()
+	return m.conductor.Heartbeat(ctx, m.instanceID, conductor.ServiceHealthy)
 }

@@ -154,6 +154,28 @@ func (s *Store) UpdateServiceStatus(ctx context.Context, id, status string, sent
 	return false, nil
 }
 
+// MarkStale sets the service status to to on the instances in status from
+// whose last heartbeat was sent before before (seconds since the Unix
+// epoch), and returns their ids.
+func (s *Store) MarkStale(ctx context.Context, before float64, from, to string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE instances SET service_status = ?, updated = ?
+		WHERE service_status = ? AND heartbeat_sent > 0 AND heartbeat_sent < ? RETURNING id`,
+		to, time.Now().UTC(), from, before)
+	if err != nil {
+		return nil, fmt.Errorf("mark stale instances: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return ids, fmt.Errorf("mark stale instances: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // Delete removes instance id.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM instances WHERE id = ?`, id)

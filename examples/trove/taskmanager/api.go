@@ -33,6 +33,8 @@ const (
 type APIConfig struct {
 	Topic      string // DefaultTopic when empty
 	VersionCap string // the newest version to send, LatestVersion when empty ([upgrade_levels] taskmanager)
+	// ClientOptions are added to the client's (middleware: metrics, tracing).
+	ClientOptions []client.Option
 }
 
 // API is the taskmanager's RPC client, like Trove's taskmanager.api.API.
@@ -50,7 +52,7 @@ func NewAPI(tr *transport.Transport, cfg APIConfig) (*API, error) {
 		cfg.VersionCap = LatestVersion
 	}
 	c, err := client.New(tr, target.Target{Topic: cfg.Topic, Version: BaseVersion},
-		client.VersionCap(cfg.VersionCap))
+		append([]client.Option{client.VersionCap(cfg.VersionCap)}, cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, err
 	}

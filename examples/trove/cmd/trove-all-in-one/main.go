@@ -23,13 +23,12 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
-	"github.com/oslo-go/messaging/examples/trove/guestagent"
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 	"github.com/oslo-go/messaging/examples/trove/internal/system"
 	"github.com/oslo-go/messaging/examples/trove/internal/walk"
 	"github.com/oslo-go/messaging/examples/trove/store"
 	"github.com/oslo-go/messaging/examples/trove/taskmanager"
-	"github.com/oslo-go/messaging/notify"
+	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -72,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := cfg.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	return cli.Exit(stderr, name, allInOne(ctx, &cfg, stdout, stderr))
 }
 
@@ -104,7 +106,7 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 		defer ns.Shutdown()
 		url = ns.URL()
 	}
-	tr, err := cli.OpenTransport(ctx, url, log)
+	tr, err := cfg.OpenTransportURL(ctx, url, log)
 	if err != nil {
 		return err
 	}
@@ -120,12 +122,14 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 		Store:             st,
 		Host:              cli.Host(),
 		TaskmanagerTopic:  cfg.TaskmanagerQueue,
+		TaskmanagerCap:    cfg.TaskmanagerAPI().VersionCap,
 		ConductorTopic:    cfg.ConductorQueue,
 		NotificationTopic: cfg.NotificationTopic,
 		Guest:             cfg.guest.Config(&cfg.Options),
-		GuestAPI:          guestagent.APIConfig{CallTimeout: cfg.agentTimeout},
+		GuestAPI:          cfg.GuestAPI(cfg.agentTimeout),
 		Listen:            cfg.listen,
 		Logger:            log,
+		ServerOptions:     cfg.ServerOptions(),
 	})
 	if err != nil {
 		return err
@@ -134,7 +138,7 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	fmt.Fprintf(out, "    transport %s, database %s\n", transport.RedactURL(tr.URL()), cfg.DB)
 	fmt.Fprintf(out, "    API %s\n", sys.URL)
 
-	listener, err := printNotifications(ctx, tr, cfg.NotificationTopic, out)
+	printer, err := printNotifications(ctx, tr, cfg.NotificationTopic, out)
 	if err != nil {
 		sys.Shutdown(ctx)
 		return err
@@ -149,8 +153,8 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
 	defer cancel()
 	err = sys.Shutdown(shutdownCtx)
-	if listener != nil {
-		err = errors.Join(err, listener.Shutdown(shutdownCtx))
+	if printer != nil {
+		err = errors.Join(err, printer.Shutdown(shutdownCtx))
 	}
 	if err := errors.Join(walkErr, err); err != nil {
 		return err
@@ -162,9 +166,9 @@ func allInOne(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 // printNotifications prints the notifications sent to topic, one at a time
 // so that they print in order. It returns a nil listener when the
 // transport carries no notifications.
-func printNotifications(ctx context.Context, tr *transport.Transport, topic string, out io.Writer) (*notify.Listener, error) {
-	l, err := notify.NewListener(tr, []target.Target{{Topic: topic}}, []any{&notificationPrinter{out: out}},
-		notify.MaxConcurrency(1))
+func printNotifications(ctx context.Context, tr *transport.Transport, topic string, out io.Writer) (*listener.Listener, error) {
+	l, err := listener.New(tr, []target.Target{{Topic: topic}}, []any{&notificationPrinter{out: out}},
+		listener.MaxConcurrency(1))
 	if err != nil {
 		return nil, err
 	}
@@ -181,13 +185,13 @@ func printNotifications(ctx context.Context, tr *transport.Transport, topic stri
 type notificationPrinter struct{ out io.Writer }
 
 // Info prints an INFO notification.
-func (p *notificationPrinter) Info(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md notify.Metadata) error {
+func (p *notificationPrinter) Info(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md listener.Metadata) error {
 	fmt.Fprintf(p.out, "    notification %s from %s: instance %s\n", eventType, publisherID, payload.InstanceID)
 	return nil
 }
 
 // Error prints an ERROR notification.
-func (p *notificationPrinter) Error(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md notify.Metadata) error {
+func (p *notificationPrinter) Error(ctx context.Context, publisherID, eventType string, payload taskmanager.InstancePayload, md listener.Metadata) error {
 	fmt.Fprintf(p.out, "    notification %s from %s: instance %s: %s\n", eventType, publisherID, payload.InstanceID, payload.Message)
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,6 +39,46 @@ func TestWalk(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("the output lacks %q", want)
 		}
+	}
+}
+
+// TestWalkFromTroveConf takes the broker, the database, the queue names,
+// the notification topic and the version caps from a trove.conf, as
+// Trove's services do.
+func TestWalkFromTroveConf(t *testing.T) {
+	t.Setenv("TRANSPORT_URL", "")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "trove.db")
+	conf := filepath.Join(dir, "trove.conf")
+	os.WriteFile(conf, []byte("[DEFAULT]\ntransport_url = fake:///"+t.Name()+"\ncontrol_exchange = trove-conf\n"+
+		"taskmanager_queue = tm-conf\nconductor_queue = conductor-conf\nexecutor_thread_pool_size = 4\n"+
+		"[database]\nconnection = sqlite:///"+db+"\n"+
+		"[oslo_messaging_notifications]\ntopics = trove_conf_notifications\n"+
+		"[upgrade_levels]\ntaskmanager = 1.0\nconductor = latest\nguestagent = icehouse\n"), 0o600)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"--config-file", conf}, &stdout, &stderr)
+	t.Logf("stdout:\n%s", &stdout)
+	if code != 0 || stderr.Len() != 0 {
+		t.Fatalf("run = %d, stderr:\n%s\nwant 0 and nothing", code, &stderr)
+	}
+	for _, want := range []string{
+		"transport fake:///" + t.Name() + ", database " + db,
+		" 2. waiting for ACTIVE: BUILD -> ACTIVE after ",
+		"notification trove.instance.create.end from trove-taskmanager.",
+		"\ndone in ",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("the database of trove.conf: %v", err)
+	}
+	stdout.Reset()
+	os.WriteFile(conf, []byte("[upgrade_levels]\ntaskmanager = havana\n"), 0o600)
+	if code := run(context.Background(), []string{"--config-file", conf}, &stdout, &stderr); code != 1 ||
+		!strings.HasPrefix(stderr.String(), "trove-all-in-one: config: "+conf+":2: [upgrade_levels] taskmanager = \"havana\"") {
+		t.Errorf("a bad trove.conf: %d %s", code, &stderr)
 	}
 }
 

@@ -7,13 +7,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/oslo-go/messaging/examples/trove/api"
@@ -24,12 +19,7 @@ import (
 
 const name = "trove-api"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run runs the command until ctx ends and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -47,6 +37,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := opts.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	if err := opts.Require(); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
@@ -61,13 +54,16 @@ func serve(ctx context.Context, opts *cli.Options, listen string, agentTimeout t
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: opts.TaskmanagerQueue})
+	tm, err := taskmanager.NewAPI(tr, opts.TaskmanagerAPI())
 	if err != nil {
 		return err
 	}
@@ -75,28 +71,8 @@ func serve(ctx context.Context, opts *cli.Options, listen string, agentTimeout t
 		Store:       st,
 		TaskManager: tm,
 		Transport:   tr,
-		GuestAPI:    guestagent.APIConfig{CallTimeout: agentTimeout},
+		GuestAPI:    opts.GuestAPI(agentTimeout),
 		Logger:      log,
 	})
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "url", "http://"+ln.Addr().String())
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(ctx)
-	if served := <-served; !errors.Is(served, http.ErrServerClosed) {
-		err = errors.Join(err, served)
-	}
-	return err
+	return opts.Launch(ctx, log, &cli.HTTPService{Listen: listen, Handler: handler, Logger: log})
 }

@@ -8,25 +8,17 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/oslo-go/messaging/examples/trove/conductor"
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
-	"github.com/oslo-go/messaging/server"
-	"github.com/oslo-go/messaging/target"
 )
 
 const name = "trove-conductor"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run runs the command until ctx ends and returns its exit status.
+// run runs the command until SIGTERM, SIGINT or the end of ctx, and
+// returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts cli.Options
 	fs := cli.NewFlagSet(name, "Runs trove-conductor: records the guest agents' heartbeats in the database.")
@@ -35,13 +27,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
+	if err := opts.LoadConfig(fs); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
 	if err := opts.Require(); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
 	return cli.Exit(stderr, name, serve(ctx, &opts, stderr))
 }
 
-// serve serves the conductor's topic until ctx ends.
+// serve serves the conductor's topic, with its periodic check for guests
+// that stopped reporting, until SIGTERM, SIGINT or the end of ctx.
 func serve(ctx context.Context, opts *cli.Options, stderr io.Writer) error {
 	log := opts.NewLogger(stderr, name)
 	tr, err := opts.OpenTransport(ctx, log)
@@ -49,24 +45,18 @@ func serve(ctx context.Context, opts *cli.Options, stderr io.Writer) error {
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	srv, err := server.New(tr, target.Target{Topic: opts.ConductorQueue, Server: cli.Host()},
-		[]any{conductor.NewManager(st, log)}, server.WithLogger(log))
+	manager := conductor.NewManager(st, log, conductor.HeartbeatExpiry(opts.HeartbeatExpiry()))
+	svc, err := opts.Service(name, opts.ConductorQueue, manager, log, tr)
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	log.Info("serving", "topic", opts.ConductorQueue)
-	<-ctx.Done()
-
-	ctx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
-	defer cancel()
-	return srv.Shutdown(ctx)
+	return opts.Launch(ctx, log, svc)
 }

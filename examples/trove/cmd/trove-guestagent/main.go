@@ -11,8 +11,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/oslo-go/messaging/examples/trove/guestagent"
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
@@ -20,12 +18,7 @@ import (
 
 const name = "trove-guestagent"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run runs the command until ctx ends and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -39,6 +32,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	guest.AddFlags(fs)
 	fs.StringVar(&instanceID, "instance-id", "", "`id` of the instance (a UUID; required)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
+	if err := opts.LoadConfig(fs); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
 	if err := opts.Require(); err != nil {
@@ -58,17 +54,17 @@ func serve(ctx context.Context, opts *cli.Options, cfg guestagent.Config, instan
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 
 	cfg.InstanceID = instanceID
 	cfg.Logger = log
-	agent, err := guestagent.Start(ctx, tr, cfg)
+	cfg.Conductor = opts.ConductorAPI() // with the middleware Start set up
+	cfg.ServerOptions = opts.ServerOptions()
+	agent, err := guestagent.New(tr, cfg)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "topic", guestagent.Topic(instanceID))
-	<-ctx.Done()
-
-	ctx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
-	defer cancel()
-	return agent.Shutdown(ctx)
+	return opts.Launch(ctx, log, agent)
 }

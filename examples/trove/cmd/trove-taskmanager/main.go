@@ -9,28 +9,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 	"github.com/oslo-go/messaging/examples/trove/provision"
 	"github.com/oslo-go/messaging/examples/trove/taskmanager"
-	"github.com/oslo-go/messaging/server"
-	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/service"
 )
 
 const name = "trove-taskmanager"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run runs the command until ctx ends and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,6 +36,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	guest.AddFlags(fs)
 	fs.StringVar(&guestBinary, "guestagent-binary", "", "`path` of trove-guestagent (default: next to this program)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
+		return cli.Exit(stderr, name, err)
+	}
+	if err := opts.LoadConfig(fs); err != nil {
 		return cli.Exit(stderr, name, err)
 	}
 	if err := opts.Require(); err != nil {
@@ -72,6 +66,9 @@ func serve(ctx context.Context, opts *cli.Options, guest *cli.GuestOptions, gues
 		return err
 	}
 	defer tr.Close()
+	if err := opts.Observe.Start(ctx, name, tr, os.Stdout, log); err != nil {
+		return err
+	}
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
@@ -80,10 +77,12 @@ func serve(ctx context.Context, opts *cli.Options, guest *cli.GuestOptions, gues
 
 	guests := provision.NewProcess(provision.ProcessConfig{
 		Binary: guestBinary,
-		Args: append([]string{
-			"--log-level=" + opts.LogLevel.String(),
-			"--conductor-queue=" + opts.ConductorQueue,
-		}, guest.Args()...),
+		// The guests read the same trove.conf; the flags, which win over
+		// it, say what this command settled on.
+		Args: append(append(opts.Files.Args(),
+			"--log-level="+opts.LogLevel.String(),
+			"--conductor-queue="+opts.ConductorQueue,
+		), guest.Args()...),
 		Env:    []string{"TRANSPORT_URL=" + opts.TransportURL},
 		Output: stderr,
 		Logger: log,
@@ -98,20 +97,14 @@ func serve(ctx context.Context, opts *cli.Options, guest *cli.GuestOptions, gues
 		Store:       st,
 		Provisioner: guests,
 		Notifier:    notifier,
+		GuestAPI:    opts.GuestAPI(0),
 		Logger:      log,
 	})
-	srv, err := server.New(tr, target.Target{Topic: opts.TaskmanagerQueue, Server: host},
-		[]any{manager}, server.WithLogger(log))
+	// The guest agents it started stop with it.
+	svc, err := opts.Service(name, opts.TaskmanagerQueue, manager, log, tr, service.OnStop(guests.Close))
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	log.Info("serving", "topic", opts.TaskmanagerQueue, "guestagent", guestBinary)
-	<-ctx.Done()
-
-	ctx, cancel := context.WithTimeout(context.Background(), cli.ShutdownTimeout)
-	defer cancel()
-	return errors.Join(srv.Shutdown(ctx), guests.Close(ctx))
+	log.Info("guest agents", "binary", guestBinary)
+	return opts.Launch(ctx, log, svc)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oslo-go/messaging/config"
 	"github.com/oslo-go/messaging/examples/trove/conductor"
 	"github.com/oslo-go/messaging/examples/trove/store"
 	"github.com/oslo-go/messaging/examples/trove/taskmanager"
@@ -44,13 +45,22 @@ type Options struct {
 	TaskmanagerQueue  string
 	ConductorQueue    string
 	NotificationTopic string
+	// Files are --config-file and --config-dir: trove.conf (see LoadConfig).
+	Files config.Flags
+	// Observe are --metrics-listen and --trace.
+	Observe Observability
 
-	hasDB bool // the command has --db
+	hasDB bool              // the command has --db
+	conf  *config.Config    // set by LoadConfig
+	caps  map[string]string // [upgrade_levels], by service
 }
 
-// AddFlags defines the flags of the shared settings, except --db, on fs.
-// The default log level is the one o holds (info in a zero Options).
+// AddFlags defines the flags of the shared settings, except --db, on fs,
+// with --config-file and --config-dir. The default log level is the one o
+// holds (info in a zero Options).
 func (o *Options) AddFlags(fs *flag.FlagSet) {
+	o.Files.AddFlags(fs)
+	o.Observe.AddFlags(fs)
 	fs.StringVar(&o.TransportURL, "transport-url", os.Getenv("TRANSPORT_URL"),
 		"the broker: rabbit://user:pass@host:5672/, nats://host:4222, zmq+redis://host:6379/0 or fake:// (default $TRANSPORT_URL)")
 	fs.TextVar(&o.LogLevel, "log-level", o.LogLevel, "log `level`: debug, info, warn or error")
@@ -89,7 +99,23 @@ func (o *Options) NewLogger(w io.Writer, service string) *slog.Logger {
 
 // OpenTransport connects to the broker of --transport-url.
 func (o *Options) OpenTransport(ctx context.Context, log *slog.Logger) (*transport.Transport, error) {
-	return OpenTransport(ctx, o.TransportURL, log)
+	return o.OpenTransportURL(ctx, o.TransportURL, log)
+}
+
+// OpenTransportURL connects to the broker of rawURL as OpenTransport
+// does, with the driver options and control_exchange of trove.conf once
+// LoadConfig has read it.
+func (o *Options) OpenTransportURL(ctx context.Context, rawURL string, log *slog.Logger) (*transport.Transport, error) {
+	if o.conf == nil {
+		return OpenTransport(ctx, rawURL, log)
+	}
+	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	tr, err := o.conf.OpenTransportURL(ctx, rawURL, transport.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the broker: %w", err)
+	}
+	return tr, nil
 }
 
 // OpenStore opens the database of --db.

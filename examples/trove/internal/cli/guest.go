@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/oslo-go/messaging/examples/trove/conductor"
 	"github.com/oslo-go/messaging/examples/trove/guestagent"
 )
 
@@ -45,7 +44,7 @@ func (g *GuestOptions) Config(o *Options) guestagent.Config {
 		DataDir:           g.dataDir(),
 		HeartbeatInterval: g.HeartbeatInterval,
 		InstallTime:       g.InstallTime,
-		Conductor:         conductor.APIConfig{Topic: o.ConductorQueue},
+		Conductor:         o.ConductorAPI(),
 	}
 }
 

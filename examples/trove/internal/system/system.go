@@ -1,6 +1,6 @@
 // Package system runs the four Trove services in one process, on one
 // transport and one database: trove-conductor and trove-taskmanager as
-// RPC servers, guest agents started in the process for each instance, and
+// RPC services (package service: with their periodic tasks), guest agents started in the process for each instance, and
 // trove-api as an HTTP server. It is the all-in-one deployment, and the one
 // the tests drive.
 package system
@@ -20,7 +20,7 @@ import (
 	"github.com/oslo-go/messaging/examples/trove/store"
 	"github.com/oslo-go/messaging/examples/trove/taskmanager"
 	"github.com/oslo-go/messaging/server"
-	"github.com/oslo-go/messaging/target"
+	"github.com/oslo-go/messaging/service"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -31,6 +31,7 @@ type Config struct {
 	Host      string // server name of the services
 
 	TaskmanagerTopic  string // taskmanager.DefaultTopic when empty
+	TaskmanagerCap    string // the version cap of the API's taskmanager client ([upgrade_levels] taskmanager); none when empty
 	ConductorTopic    string // conductor.DefaultTopic when empty
 	NotificationTopic string // notify.DefaultTopic when empty
 
@@ -44,6 +45,12 @@ type Config struct {
 	Listen string
 	// Logger is slog.Default() when nil.
 	Logger *slog.Logger
+	// ServerOptions are added to those of the conductor's and the
+	// taskmanager's servers (executor_thread_pool_size, rpc_ping_enabled).
+	ServerOptions []server.Option
+	// HeartbeatExpiry is the conductor's agent_heartbeat_expiry; its
+	// default when 0.
+	HeartbeatExpiry time.Duration
 }
 
 // System is the running services.
@@ -53,8 +60,8 @@ type System struct {
 	// Guests are the guest agents, one per instance.
 	Guests *provision.InProcess
 
-	conductor   *server.Server
-	taskmanager *server.Server
+	conductor   *service.Service
+	taskmanager *service.Service
 	http        *http.Server
 	served      chan error // the result of http.Serve
 }
@@ -85,8 +92,12 @@ func (s *System) start(ctx context.Context, cfg Config, log *slog.Logger) error 
 	// trove-conductor
 	conductorLog := log.With("service", "trove-conductor")
 	var err error
-	s.conductor, err = server.New(tr, target.Target{Topic: cfg.ConductorTopic, Server: host},
-		[]any{conductor.NewManager(cfg.Store, conductorLog)}, server.WithLogger(conductorLog))
+	var expiry []conductor.Option
+	if cfg.HeartbeatExpiry > 0 {
+		expiry = append(expiry, conductor.HeartbeatExpiry(cfg.HeartbeatExpiry))
+	}
+	s.conductor, err = service.New(tr, "trove-conductor", conductor.NewManager(cfg.Store, conductorLog, expiry...),
+		service.Topic(cfg.ConductorTopic), service.Host(host), service.WithLogger(conductorLog), service.ServerOptions(cfg.ServerOptions...))
 	if err != nil {
 		return err
 	}
@@ -112,8 +123,8 @@ func (s *System) start(ctx context.Context, cfg Config, log *slog.Logger) error 
 		GuestAPI:    cfg.GuestAPI,
 		Logger:      taskmanagerLog,
 	})
-	s.taskmanager, err = server.New(tr, target.Target{Topic: cfg.TaskmanagerTopic, Server: host},
-		[]any{manager}, server.WithLogger(taskmanagerLog))
+	s.taskmanager, err = service.New(tr, "trove-taskmanager", manager,
+		service.Topic(cfg.TaskmanagerTopic), service.Host(host), service.WithLogger(taskmanagerLog), service.ServerOptions(cfg.ServerOptions...))
 	if err != nil {
 		return err
 	}
@@ -122,7 +133,7 @@ func (s *System) start(ctx context.Context, cfg Config, log *slog.Logger) error 
 	}
 
 	// trove-api
-	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: cfg.TaskmanagerTopic})
+	tm, err := taskmanager.NewAPI(tr, taskmanager.APIConfig{Topic: cfg.TaskmanagerTopic, VersionCap: cfg.TaskmanagerCap})
 	if err != nil {
 		return err
 	}
