@@ -2,7 +2,7 @@ GO ?= go
 # staticcheck and other tools installed with go install
 export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 
-.PHONY: test services lint bench fuzz
+.PHONY: test cluster services lint bench fuzz
 
 # MODULES are the repository's Go modules: the library (.), the examples
 # and the optional integrations, each with its own go.mod (go.work joins
@@ -17,6 +17,13 @@ test: services
 		echo "== module $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 20m ./...); \
 	done
+
+# cluster runs the cluster tests (internal/clustertest, build tag cluster):
+# a 3-node RabbitMQ cluster and a 3-server NATS cluster started on this
+# machine, with nodes killed and restarted under load, Python
+# oslo.messaging beside the Go services. About 7 minutes.
+cluster: services
+	$(GO) test -race -count=1 -tags cluster -timeout 40m -run 'ClusterFailover' -v ./internal/clustertest/
 
 services:
 	./.ci/services.sh

@@ -2,10 +2,10 @@ package rabbit
 
 import (
 	"bytes"
+	"compress/gzip"
 	"compress/zlib"
 	"context"
 	"encoding/base64"
-	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -37,6 +37,10 @@ func TestDecompress(t *testing.T) {
 	} else if got, _ := io.ReadAll(zr); !bytes.Equal(got, want) {
 		t.Fatal("zlib round trip")
 	}
+	o, _ := parseOptions(nil, nil)
+	f := newInflater(o)
+	ctx := context.Background()
+	decompress := func(h amqp.Table, body []byte) ([]byte, error) { return f.inflate(ctx, h, body, nil) }
 	for _, tt := range []struct {
 		header any
 		body   []byte
@@ -126,63 +130,41 @@ func TestCompression(t *testing.T) {
 	ch.QueueDelete(topic+"_bz2.s", false, false, false)
 }
 
-// TestMissingReplyQueue checks the reply retry loop and the obsolete
-// reply queue cache.
-func TestMissingReplyQueue(t *testing.T) {
-	needBroker(t)
-	tr := openTransport(t, MissingConsumerRetryTimeout(600*time.Millisecond))
-	c := engine.Of(tr).Driver().(*conn)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	gone := "reply_" + strings.Repeat("0", 32)
-	m := &driver.Message{Body: []byte(`{}`), MsgID: "m1", ReplyTo: gone}
-	start := time.Now()
-	err := c.reply(ctx, m)
-	if !errors.Is(err, driver.ErrUndeliverable) {
-		t.Fatalf("reply to a missing queue: %v", err)
+// FuzzInflate feeds the inflater arbitrary bodies under each compression
+// header: it must never panic, never return more than its limit, and give
+// back to its budget what it does not hand out.
+func FuzzInflate(f *testing.F) {
+	var z, g bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(`{"oslo.version": "2.0", "oslo.message": "{}"}`))
+	zw.Close()
+	gw := gzip.NewWriter(&g)
+	gw.Write(bytes.Repeat([]byte("a"), 5000))
+	gw.Close()
+	bz, _ := base64.StdEncoding.DecodeString(bz2Cast)
+	for _, seed := range []struct {
+		kind string
+		body []byte
+	}{{contentGzip, z.Bytes()}, {contentGzip, g.Bytes()}, {contentBzip2, bz}, {"zlib", []byte("\x78\x9c")}, {"", []byte("{}")}} {
+		f.Add(seed.kind, seed.body)
 	}
-	if e := time.Since(start); e < 500*time.Millisecond || e > 5*time.Second {
-		t.Fatalf("gave up after %v, want about 0.6 s of retries", e)
-	}
-	// Now the queue is known to be gone: the next reply is dropped at once.
-	start = time.Now()
-	if err := c.reply(ctx, m); !errors.Is(err, driver.ErrUndeliverable) || time.Since(start) > 50*time.Millisecond {
-		t.Fatalf("second reply: %v after %v", err, time.Since(start))
-	}
-	// A queue that appears during the retries gets the reply.
-	_, ch := rawChannel(t)
-	late := "reply_" + strings.Repeat("1", 32)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		ch.QueueDeclare(late, false, true, false, false, nil)
-	}()
-	long := openTransport(t)
-	if err := engine.Of(long).Driver().(*conn).reply(ctx, &driver.Message{Body: []byte(`{}`), MsgID: "m2", ReplyTo: late}); err != nil {
-		t.Fatalf("reply to a queue declared during the retries: %v", err)
-	}
-	qi, err := ch.QueueDeclarePassive(late, false, true, false, false, nil)
-	if err != nil || qi.Messages != 1 {
-		t.Fatalf("late queue: %+v, %v", qi, err)
-	}
-	ch.QueueDelete(late, false, false, false)
-}
-
-func TestObsoleteCache(t *testing.T) {
-	o := newObsoleteCache(3, 50*time.Millisecond)
-	for _, q := range []string{"a", "b", "c", "d"} {
-		o.add(q)
-	}
-	if o.contains("a") || !o.contains("b") || !o.contains("d") {
-		t.Fatal("oldest entry not evicted")
-	}
-	time.Sleep(60 * time.Millisecond)
-	if o.contains("b") {
-		t.Fatal("entry did not expire")
-	}
-	for i := range 1000 {
-		o.add(string(rune('a' + i%7)))
-	}
-	if len(o.expires) > 3 || len(o.order) > 6 {
-		t.Fatalf("cache grew: %d entries, %d in order", len(o.expires), len(o.order))
-	}
+	const limit = 4096
+	fl := &inflater{limit: limit, budget: newBudget(1 << 40), wait: 0}
+	f.Fuzz(func(t *testing.T, kind string, body []byte) {
+		h := amqp.Table{}
+		if kind != "" {
+			h[compressionHeader] = kind
+		}
+		before := fl.budget.held()
+		out, err := fl.inflate(context.Background(), h, body, nil)
+		if err != nil {
+			if held := fl.budget.held(); held > before {
+				t.Fatalf("a refused body kept %d bytes of the budget", held-before)
+			}
+			return
+		}
+		if kind != "" && len(out) > limit {
+			t.Fatalf("%d bytes out, limit %d", len(out), limit)
+		}
+	})
 }

@@ -6,11 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -25,7 +25,12 @@ import (
 const connectTimeout = 30 * time.Second
 
 // dialError reports that no broker accepted a connection.
-type dialError struct{ err error }
+type dialError struct {
+	err error
+	// notListening is set when no broker accepted the TCP connection
+	// (each refused it, or did not answer).
+	notListening bool
+}
 
 func (e *dialError) Error() string { return "rabbit: connecting: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
@@ -37,6 +42,7 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 		return nil, driver.ErrClosed
 	}
 	var errs []error
+	tcp := true
 	for _, i := range c.hosts.pass() {
 		h := c.hosts.hosts[i]
 		ac, err := c.dialHost(ctx, h)
@@ -46,11 +52,11 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 			return ac, nil
 		}
 		c.hosts.failed(i)
-		level := slog.LevelDebug // Open's error reports it
-		if c.opened.Load() {
-			level = slog.LevelWarn
+		if ctx.Err() == nil {
+			c.warnings.Warn(c.log, "unreachable "+h.addr(), "rabbit: AMQP server is unreachable", "host", h.addr(), "purpose", purpose, "error", err)
 		}
-		c.log.Log(ctx, level, "rabbit: AMQP server is unreachable", "host", h.addr(), "purpose", purpose, "error", err)
+		var oe *net.OpError
+		tcp = tcp && errors.As(err, &oe) && oe.Op == "dial"
 		errs = append(errs, fmt.Errorf("%s: %w", h.addr(), err))
 		if ctx.Err() != nil {
 			break
@@ -59,7 +65,7 @@ func (c *conn) dial(ctx context.Context, purpose string) (*amqp.Connection, erro
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
 	}
-	return nil, &dialError{errors.Join(errs...)}
+	return nil, &dialError{err: errors.Join(errs...), notListening: tcp && ctx.Err() == nil}
 }
 
 func (c *conn) dialHost(ctx context.Context, h brokerHost) (*amqp.Connection, error) {
@@ -70,6 +76,7 @@ func (c *conn) dialHost(ctx context.Context, h brokerHost) (*amqp.Connection, er
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	var raw atomic.Pointer[watchedConn]
 	cfg := amqp.Config{
 		SASL:            c.auth(h),
 		Vhost:           c.vhost,
@@ -100,10 +107,79 @@ func (c *conn) dialHost(ctx context.Context, h brokerHost) (*amqp.Connection, er
 				nc.Close()
 				return nil, err
 			}
-			return nc, nil
+			w := &watchedConn{Conn: nc, c: c, host: h.addr()}
+			raw.Store(w)
+			return w, nil
 		},
 	}
-	return amqp.DialConfig(amqpURI(h, c.vhost, c.o.ssl, c.o.heartbeatTimeout), cfg)
+	// Close (which cancels ctx) interrupts a handshake in progress.
+	stop := context.AfterFunc(ctx, func() {
+		if w := raw.Load(); w != nil {
+			w.Conn.Close()
+		}
+	})
+	// The URI carries no credentials (cfg.SASL has them): amqp091 may
+	// quote the URI in its errors.
+	ac, err := amqp.DialConfig(amqpURI(h, c.vhost, c.o.ssl, c.o.heartbeatTimeout), cfg)
+	if !stop() && err == nil {
+		closeAMQP(ac)
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	raw.Load().opened.Store(true)
+	return ac, nil
+}
+
+// watchedConn is the TCP connection under an AMQP connection. It detects
+// a dead peer sooner than amqp091 does: amqp091 sets a read deadline of
+// three of its heartbeat intervals (half the negotiated heartbeat
+// timeout) after each frame it reads, and watchedConn shortens it to two,
+// the heartbeat timeout itself, as RabbitMQ does for its clients. So a
+// broker behind a network black hole (no data, no reset) is given up
+// heartbeat_timeout_threshold after its last frame, and the loss is
+// logged.
+type watchedConn struct {
+	net.Conn
+	c      *conn
+	host   string
+	opened atomic.Bool  // the AMQP handshake is done
+	limit  atomic.Int64 // the current silence limit, ns
+	last   atomic.Int64 // when data last arrived, unix ns
+	warned atomic.Bool
+}
+
+func (w *watchedConn) SetReadDeadline(t time.Time) error {
+	if !t.IsZero() {
+		if d := time.Until(t); d > 0 {
+			d = d * 2 / 3
+			w.limit.Store(int64(d))
+			t = time.Now().Add(d)
+		}
+	}
+	return w.Conn.SetReadDeadline(t)
+}
+
+func (w *watchedConn) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if n > 0 {
+		w.last.Store(time.Now().UnixNano())
+	}
+	if err != nil && w.opened.Load() {
+		w.failed(err)
+	}
+	return n, err
+}
+
+// failed logs a read that timed out: the broker went silent.
+func (w *watchedConn) failed(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !w.warned.Swap(true) {
+		silent := time.Since(time.Unix(0, w.last.Load())).Round(time.Millisecond)
+		w.c.warnings.Warn(w.c.log, "silent "+w.host, "rabbit: no heartbeat or data from the broker; the connection is presumed dead and closed",
+			"host", w.host, "silent_for", silent, "limit", time.Duration(w.limit.Load()))
+	}
 }
 
 // auth returns the SASL mechanism of rabbit_login_method.
@@ -126,10 +202,12 @@ func (c *conn) connectionName() string {
 	return prefix + ":" + strconv.Itoa(os.Getpid()) + ":" + ids.UUID()
 }
 
-// buildTLS builds the TLS configuration from the ssl_* options, as oslo
-// does: without ssl_ca_file the broker certificate is not verified; with
-// it the chain is verified, and the host name too when
-// ssl_enforce_hostname_verification is set.
+// buildTLS builds the TLS configuration from the ssl_* options. As
+// py-amqp does, the broker's certificate chain is always verified:
+// against ssl_ca_file, or the system's CAs without it. The host name is
+// verified too unless ssl_enforce_hostname_verification is off (oslo 14
+// never verifies it without ssl_ca_file; this driver does unless told
+// not to). ssl_insecure_skip_verify turns verification off altogether.
 func buildTLS(o *options) (*tls.Config, error) {
 	if !o.ssl {
 		return nil, nil
@@ -149,19 +227,22 @@ func buildTLS(o *options) (*tls.Config, error) {
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	if o.sslCAFile == "" {
-		cfg.InsecureSkipVerify = true // oslo: no CA file, no verification
+	if o.sslInsecure {
+		cfg.InsecureSkipVerify = true
 		return cfg, nil
 	}
-	pem, err := os.ReadFile(o.sslCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("rabbit: reading ssl_ca_file: %w", err)
+	var pool *x509.CertPool // nil: the system's CAs
+	if o.sslCAFile != "" {
+		pem, err := os.ReadFile(o.sslCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("rabbit: reading ssl_ca_file: %w", err)
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("rabbit: ssl_ca_file %s holds no PEM certificate", o.sslCAFile)
+		}
+		cfg.RootCAs = pool
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("rabbit: ssl_ca_file %s holds no PEM certificate", o.sslCAFile)
-	}
-	cfg.RootCAs = pool
 	if !o.sslVerifyHostname {
 		// Verify the chain but not the name.
 		cfg.InsecureSkipVerify = true
@@ -202,6 +283,56 @@ func (c *conn) reconnectWait(n int) time.Duration {
 		d += backoff.Linear(c.o.retryInterval, c.o.retryBackoff, c.o.intervalMax).At(n - 1)
 	}
 	return d
+}
+
+// probeInterval is how often a connection attempt's pause checks whether
+// a broker that refused connections accepts them again.
+const probeInterval = 250 * time.Millisecond
+
+// pause waits d before the next connection attempt, or until ctx ends or
+// the conn closes. When the last attempt found no broker listening (every
+// TCP connect refused or timed out), it ends early once one of the
+// brokers accepts a TCP connection again, so that a long backoff does not
+// delay the reconnection after the broker is back.
+func (c *conn) pause(ctx context.Context, d time.Duration, last error) error {
+	if !notListening(last) || d <= probeInterval {
+		return c.sleep(ctx, d)
+	}
+	end := time.Now().Add(d)
+	for {
+		step := min(probeInterval, time.Until(end))
+		if step <= 0 {
+			return nil
+		}
+		if err := c.sleep(ctx, step); err != nil {
+			return err
+		}
+		if c.listening(ctx) {
+			return nil
+		}
+	}
+}
+
+// notListening reports a connection attempt that no broker answered
+// at the TCP level.
+func notListening(err error) bool {
+	var de *dialError
+	return errors.As(err, &de) && de.notListening
+}
+
+// listening reports whether one of the brokers accepts TCP connections.
+func (c *conn) listening(ctx context.Context) bool {
+	for _, h := range c.hosts.hosts {
+		pctx, cancel := context.WithTimeout(ctx, probeInterval)
+		var d net.Dialer
+		nc, err := d.DialContext(pctx, "tcp", h.addr())
+		cancel()
+		if err == nil {
+			nc.Close()
+			return true
+		}
+	}
+	return false
 }
 
 // sleep waits d, or until ctx ends or the conn closes.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -24,13 +25,13 @@ type subscription struct {
 	// setup declares the topology on d and returns the queues to consume.
 	setup   func(d *declarer) ([]string, error)
 	autoAck bool
+	// prefetch is the consumer prefetch of each queue (0: none).
+	prefetch int
 	// deliver, when set, is called by a goroutine per consumer with each
 	// delivery; it returns false to stop. When nil, the consumers'
 	// delivery channels are published in gen for the listener to select
 	// on directly (one goroutine hop less per message).
 	deliver func(d amqp.Delivery) bool
-	// lost is called when the connection was lost (not on close).
-	lost func(err error)
 	// teardown runs on the live channel when the subscription closes.
 	teardown func(ch *amqp.Channel)
 	// registered records the subscription in the Conn, under its lock.
@@ -73,26 +74,24 @@ type consumeSession struct {
 	wg      sync.WaitGroup
 }
 
-// start sets the subscription up (within ctx) and keeps it running in the
-// background until close.
+// start sets the subscription up, retrying with backoff within ctx (when
+// ctx ends first, the error wraps ctx's and the last failure's), and keeps
+// it running in the background until close.
 func (s *subscription) start(ctx context.Context) error {
 	s.gen.Store(newPlaceholder())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.done = make(chan struct{})
 	stop := context.AfterFunc(ctx, s.abort)
-	sess, err := s.establish(s.ctx)
+	sess, err := s.establishWithin(ctx)
 	if !stop() && err == nil {
 		// ctx ended just as the setup succeeded: give up, as if it had
 		// ended a moment before.
 		s.end(sess)
-		err = ctx.Err()
+		err = fmt.Errorf("rabbit: %s: %w", s.purpose, ctx.Err())
 	}
 	if err != nil {
 		s.cancel()
 		close(s.done)
-		if ctx.Err() != nil && s.ctx.Err() != nil {
-			return fmt.Errorf("rabbit: %s: %w", s.purpose, ctx.Err())
-		}
 		return err
 	}
 	// Become part of the Conn (which Close stops) unless it is closing.
@@ -109,6 +108,44 @@ func (s *subscription) start(ctx context.Context) error {
 	}
 	go s.run(sess)
 	return nil
+}
+
+// establishWithin establishes the subscription, retrying connection
+// failures until ctx ends (start's abort then cancels s.ctx).
+func (s *subscription) establishWithin(ctx context.Context) (*consumeSession, error) {
+	var last error
+	for n := 0; ; n++ {
+		sess, err := s.establish(s.ctx)
+		if err == nil {
+			return sess, nil
+		}
+		if s.ctx.Err() == nil {
+			if errors.Is(err, driver.ErrClosed) || isSetupRefusal(err) || refused(err) {
+				return nil, err
+			}
+			last = err
+			s.c.log.Debug("rabbit: setting up the consumer failed; retrying", "purpose", s.purpose, "attempt", n+1, "error", err)
+			err = s.c.pause(s.ctx, s.c.reconnectWait(n), err)
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, driver.ErrClosed) {
+				return nil, err
+			}
+		}
+		if last != nil {
+			return nil, fmt.Errorf("rabbit: %s: %w; last error: %w", s.purpose, ctx.Err(), last)
+		}
+		return nil, fmt.Errorf("rabbit: %s: %w", s.purpose, ctx.Err())
+	}
+}
+
+// isSetupRefusal reports a refusal of the broker to declare or consume
+// (an inequivalent declaration, access refused) that retrying cannot
+// cure; connection failures (dial errors) are not.
+func isSetupRefusal(err error) bool {
+	var de *dialError
+	return !errors.As(err, &de) && finalCode(err)
 }
 
 // close stops the subscription and waits until its connection is closed
@@ -175,8 +212,10 @@ func (s *subscription) consume(ac *amqp.Connection) (*consumeSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rabbit: opening a channel: %w", err)
 	}
-	if s.c.o.prefetch > 0 {
-		if err := ch.Qos(s.c.o.prefetch, 0, false); err != nil {
+	if s.prefetch > 0 {
+		// Per consumer, as oslo's basic_qos: quorum queues refuse a
+		// channel-wide (global) prefetch.
+		if err := ch.Qos(s.prefetch, 0, false); err != nil {
 			return nil, fmt.Errorf("rabbit: setting prefetch: %w", err)
 		}
 	}
@@ -255,15 +294,13 @@ func (s *subscription) run(sess *consumeSession) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		s.c.log.Warn("rabbit: consumer connection lost; reconnecting", "purpose", s.purpose, "error", err)
-		if s.lost != nil {
-			s.lost(err)
-		}
+		lost := time.Now()
+		s.c.warnings.Warn(s.c.log, "consumer lost "+s.purpose, "rabbit: consumer connection lost; reconnecting", "purpose", s.purpose, "error", err)
 		sess = s.reconnect()
 		if sess == nil {
 			return
 		}
-		s.c.log.Info("rabbit: consumer reconnected", "purpose", s.purpose)
+		s.c.log.Info("rabbit: consumer reconnected", "purpose", s.purpose, "after", time.Since(lost).Round(time.Millisecond))
 	}
 }
 
@@ -292,8 +329,9 @@ func (s *subscription) end(sess *consumeSession) {
 // reconnect sets the subscription up again, with backoff, until it works
 // or the subscription closes (then it returns nil).
 func (s *subscription) reconnect() *consumeSession {
+	var last error
 	for n := 0; ; n++ {
-		if err := s.c.sleep(s.ctx, s.c.reconnectWait(n)); err != nil {
+		if err := s.c.pause(s.ctx, s.c.reconnectWait(n), last); err != nil {
 			return nil
 		}
 		sess, err := s.establish(s.ctx)
@@ -303,27 +341,62 @@ func (s *subscription) reconnect() *consumeSession {
 		if s.ctx.Err() != nil {
 			return nil
 		}
-		s.c.log.Warn("rabbit: reconnecting failed", "purpose", s.purpose, "attempt", n+1, "error", err)
+		last = err
+		s.c.warnings.Warn(s.c.log, "reconnect "+s.purpose, "rabbit: reconnecting failed", "purpose", s.purpose, "attempt", n+1, "error", err)
 	}
 }
 
 // listener is a driver.Listener over a subscription. Next selects on the
 // consumers' delivery channels directly when there are at most
 // maxDirect of them, and on out (fed by forwarders) otherwise.
+// Compressed bodies are decompressed by the listener's inflater
+// goroutines, so that a server's workers waiting in Next are not held up
+// by them (a compression bomb costs an inflater, not the server's intake).
 type listener struct {
 	c             *conn
 	sub           *subscription
+	flate         *inflater
 	notifications bool
 	out           chan amqp.Delivery
+	flateQ        chan queued    // compressed deliveries, for the inflaters
+	ready         chan *incoming // decompressed by an inflater, for Next
+	flateWG       sync.WaitGroup
 	closing       chan struct{}
 	closeOnce     sync.Once
 	fanoutQueue   string // deleted on close, as oslo does
 }
 
-const maxDirect = 3
+// queued is a compressed delivery and when Next received it.
+type queued struct {
+	d  amqp.Delivery
+	at time.Time
+}
 
-func newListener(c *conn, notifications bool) *listener {
-	return &listener{c: c, notifications: notifications, out: make(chan amqp.Delivery), closing: make(chan struct{})}
+const (
+	maxDirect = 3
+	inflaters = 2 // per listener
+)
+
+// newListener returns a listener whose consumers prefetch up to prefetch
+// messages each.
+func newListener(c *conn, notifications bool, prefetch int) *listener {
+	return &listener{
+		c: c, flate: newInflater(c.o), notifications: notifications,
+		out:   make(chan amqp.Delivery),
+		ready: make(chan *incoming),
+		// Unacknowledged deliveries are at most the prefetch: queueing
+		// never blocks, except without prefetch (then Next inflates).
+		flateQ:  make(chan queued, max(prefetch, inflaters)),
+		closing: make(chan struct{}),
+	}
+}
+
+// startInflaters starts the inflater goroutines; Close stops them.
+func (l *listener) startInflaters() {
+	l.flateWG.Add(inflaters)
+	for range inflaters {
+		go l.inflater()
+	}
 }
 
 // setQueues makes the subscription forward the deliveries of its n queues
@@ -364,6 +437,11 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 		case d, ok = <-b:
 		case d, ok = <-c:
 		case d = <-l.out:
+		case in := <-l.ready:
+			if l.take(in) {
+				return in, nil
+			}
+			continue
 		case <-g.stale:
 			continue
 		case <-ctx.Done():
@@ -383,28 +461,71 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 				return nil, driver.ErrClosed
 			}
 		}
-		if in, ok := l.accept(d); ok {
+		at := time.Now()
+		if _, compressed := d.Headers[compressionHeader]; compressed {
+			select {
+			case l.flateQ <- queued{d, at}:
+				continue
+			default: // no prefetch bounds the queue: inflate here
+			}
+		}
+		in, err := l.decode(ctx, d, at)
+		if err != nil {
+			l.drop(ctx, d, err)
+			continue
+		}
+		if l.take(in) {
 			return in, nil
 		}
 	}
 }
 
-// accept turns a delivery into an Incoming: RPC requests are acknowledged
-// first (oslo's ack-before-dispatch); a body that does not decompress is
-// rejected without requeue.
-func (l *listener) accept(d amqp.Delivery) (*incoming, bool) {
-	body, err := decompress(d.Headers, d.Body)
-	if err != nil {
-		l.c.log.Warn("rabbit: rejecting message", "routing_key", d.RoutingKey, "error", err)
-		d.Reject(false)
-		return nil, false
-	}
-	if !l.notifications {
-		if err := d.Ack(false); err != nil {
-			// The channel is gone: the broker redelivers the message.
-			l.c.log.Debug("rabbit: dropping request whose ack failed", "routing_key", d.RoutingKey, "error", err)
-			return nil, false
+// inflater decompresses the deliveries of flateQ until the listener
+// closes.
+func (l *listener) inflater() {
+	defer l.flateWG.Done()
+	ctx := context.Background() // the wait for room in the budget ends with closing
+	for {
+		select {
+		case q := <-l.flateQ:
+			in, err := l.decode(ctx, q.d, q.at)
+			if err != nil {
+				l.drop(ctx, q.d, err)
+				continue
+			}
+			select {
+			case l.ready <- in:
+			case <-l.closing: // not acknowledged: the broker requeues it
+				return
+			}
+		case <-l.closing:
+			return
 		}
+	}
+}
+
+// take acknowledges an RPC request before Next returns it (oslo's
+// ack-before-dispatch: a server that crashes loses the requests it was
+// running, it does not run them twice). Notifications are acknowledged
+// by Incoming.Ack once handled.
+func (l *listener) take(in *incoming) bool {
+	if l.notifications {
+		return true
+	}
+	if err := in.d.Ack(false); err != nil {
+		// The channel is gone: the broker redelivers the message.
+		l.c.log.Debug("rabbit: dropping request whose ack failed", "routing_key", in.d.RoutingKey, "error", err)
+		return false
+	}
+	return true
+}
+
+// decode turns a delivery received at at into an Incoming, decompressing
+// its body.
+func (l *listener) decode(ctx context.Context, d amqp.Delivery, at time.Time) (*incoming, error) {
+	body, err := l.flate.inflate(ctx, d.Headers, d.Body, l.closing)
+	if err != nil {
+		return nil, err
 	}
 	in := &incoming{l: l, d: d}
 	in.msg.Body = body
@@ -413,14 +534,47 @@ func (l *listener) accept(d amqp.Delivery) (*incoming, bool) {
 		in.msg.ContentType = ""
 	}
 	in.msg.Expiration = parseExpiration(d.Expiration)
+	if in.msg.Expiration > 0 {
+		in.deadline = at.Add(in.msg.Expiration)
+	}
 	in.d.Body = nil
-	return in, true
+	return in, nil
+}
+
+// drop settles a delivery whose body does not decompress (corrupt, over
+// max_message_size, or no room in the decompression budget): an RPC
+// request is acknowledged, a notification rejected without requeue (kept
+// by a dead-letter exchange, if its queue has one); never requeued, so
+// never redelivered in a loop. A delivery cut short by the listener
+// closing (or ctx ending) is requeued instead: it is not at fault.
+func (l *listener) drop(ctx context.Context, d amqp.Delivery, err error) {
+	if ctx.Err() != nil || l.isClosing() {
+		d.Reject(true)
+		return
+	}
+	if l.notifications {
+		d.Reject(false)
+	} else {
+		d.Ack(false)
+	}
+	l.c.warnings.Warn(l.c.log, "undecodable", "rabbit: dropping a message that does not decompress",
+		"routing_key", d.RoutingKey, "size", len(d.Body), "error", err)
+}
+
+func (l *listener) isClosing() bool {
+	select {
+	case <-l.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 func (l *listener) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.closing)
 		l.sub.close()
+		l.flateWG.Wait()
 		l.c.removeListener(l)
 	})
 	return nil
@@ -428,10 +582,11 @@ func (l *listener) Close() error {
 
 // incoming is one received message.
 type incoming struct {
-	l       *listener
-	d       amqp.Delivery
-	msg     driver.Message
-	settled atomic.Bool
+	l        *listener
+	d        amqp.Delivery
+	msg      driver.Message
+	deadline time.Time // the caller's, from the expiration; zero when unknown
+	settled  atomic.Bool
 }
 
 func (in *incoming) Message() *driver.Message { return &in.msg }
@@ -440,7 +595,7 @@ func (in *incoming) Reply(ctx context.Context, m *driver.Message) error {
 	if in.l.notifications {
 		return nil
 	}
-	return in.l.c.reply(ctx, m)
+	return in.l.c.reply(ctx, m, in.deadline)
 }
 
 func (in *incoming) Ack() error {

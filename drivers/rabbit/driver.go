@@ -3,6 +3,7 @@ package rabbit
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -34,11 +36,13 @@ const (
 // amqp:// and kombu:// (and kombu+<anything>://).
 type Driver struct{}
 
-// Open parses the options (driver options, then the URL query), and
-// connects the publish connection, trying each listed broker once: an
-// unreachable broker or wrong credentials fail Open. Consume connections
-// (the reply queue, listeners) are opened when first needed.
-func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (driver.Conn, error) {
+// Open parses the options (driver options, then the URL query) and
+// returns without waiting for the broker, as sql.Open does: the publish
+// connection is made in the background, and again after every loss;
+// operations wait for it within their ctx. Consume connections (the reply
+// queue, listeners) are opened when first needed. Ping waits for the
+// connection.
+func (Driver) Open(_ context.Context, u *driver.URL, cfg driver.Config) (driver.Conn, error) {
 	o, err := parseOptions(u.Query, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -55,34 +59,33 @@ func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (drive
 	if onReply == nil {
 		onReply = func(driver.Reply) {}
 	}
+	if o.ssl && o.sslInsecure && o.tlsConfig == nil {
+		log.Warn("rabbit: TLS without certificate verification (ssl_insecure_skip_verify): anyone on the network path can pose as the broker and read the credentials")
+	}
 	c := &conn{
-		o:         o,
-		log:       log,
-		onReply:   onReply,
-		hosts:     newFailover(hostsFromURL(u), o.failover, nil),
-		vhost:     vhostOf(u),
-		tls:       tlsCfg,
-		done:      make(chan struct{}),
-		replySem:  make(chan struct{}, 1),
-		listeners: map[*listener]struct{}{},
-		obsolete:  newObsoleteCache(200, time.Minute),
+		o:          o,
+		log:        log,
+		onReply:    onReply,
+		hosts:      newFailover(hostsFromURL(u), o.failover, nil),
+		vhost:      vhostOf(u),
+		tls:        tlsCfg,
+		done:       make(chan struct{}),
+		replySem:   make(chan struct{}, 1),
+		listeners:  map[*listener]struct{}{},
+		obsolete:   newObsoleteCache(200, time.Minute),
+		replyFlate: newInflater(o),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.pub = newPublisher(c)
-	if _, err := c.pub.session(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.opened.Store(true)
+	c.retrier = newReplyRetrier(c)
+	c.wg.Add(1)
+	go c.pub.run()
 	return c, nil
 }
 
 // conn is a driver.Conn: a publish connection shared by every sender, one
 // consume connection for the reply queue, and one per listener.
 type conn struct {
-	// opened is set once Open succeeded: before that, a broker that cannot
-	// be reached is reported by Open's error alone, not logged too.
-	opened atomic.Bool
-
 	o       *options
 	log     *slog.Logger
 	onReply func(driver.Reply)
@@ -90,12 +93,20 @@ type conn struct {
 	vhost   string
 	tls     *tls.Config
 
+	// warnings rate-limits the warnings that repeat (per connection
+	// attempt, per lost connection, per dropped message).
+	warnings ratelog.Limiter
+
 	closed atomic.Bool
-	done   chan struct{} // closed by Close
+	done   chan struct{}   // closed by Close
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	pub      *publisher
-	obsolete *obsoleteCache
+	pub        *publisher
+	obsolete   *obsoleteCache
+	retrier    *replyRetrier
+	replyFlate *inflater // decompresses replies
 
 	replySem   chan struct{} // held while the reply queue is set up
 	replyQueue atomic.Pointer[string]
@@ -108,7 +119,22 @@ type conn struct {
 var (
 	_ driver.Conn     = (*conn)(nil)
 	_ driver.Notifier = (*conn)(nil)
+	_ driver.Pinger   = (*conn)(nil)
 )
+
+// Ping waits until the publish connection is up, and returns nil then; or
+// when ctx ends first, an error that wraps ctx's and the last connection
+// error.
+func (c *conn) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return driver.ErrClosed
+	}
+	a := newAttempts(-1)
+	if _, err := c.pub.waitSession(ctx, &a); err != nil {
+		return fmt.Errorf("rabbit: ping: %w", err)
+	}
+	return nil
+}
 
 func exchangeName(t target.Target) string {
 	if t.Exchange == "" {
@@ -168,7 +194,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	if err != nil {
 		return err
 	}
-	pb := publishing{msg: msg}
+	pb := publishing{msg: msg, mandatory: m.Mandatory}
 	switch {
 	case t.Fanout:
 		pb.exchange = c.o.fanoutExchange(t.Topic)
@@ -192,7 +218,7 @@ func (c *conn) Notify(ctx context.Context, t target.Target, m *driver.Message) e
 		return err
 	}
 	q := c.o.topicQueue(t.Topic)
-	pb := publishing{exchange: c.o.topicExchange(exchangeName(t)), queue: &q, key: t.Topic, msg: msg}
+	pb := publishing{exchange: c.o.topicExchange(exchangeName(t)), queue: &q, key: t.Topic, mandatory: m.Mandatory, msg: msg}
 	return c.pub.publish(ctx, m.Retry, &pb)
 }
 
@@ -223,14 +249,11 @@ func (c *conn) ReplyAddress(ctx context.Context) (string, error) {
 		setup: func(d *declarer) ([]string, error) {
 			return []string{name}, d.queue(q)
 		},
+		// After a loss the subscription declares the queue again under
+		// the same name: calls in flight keep waiting (until their own
+		// timeout) for replies, which the broker kept in the queue, or
+		// which their servers retry until the queue is back.
 		deliver: c.deliverReply,
-		lost: func(err error) {
-			if !c.closed.Load() {
-				// Replies of the calls in flight may be lost: fail them now
-				// rather than at their timeout.
-				c.onReply(driver.Reply{Err: fmt.Errorf("rabbit: reply connection lost (%v): %w", err, driver.ErrConnectionLost)})
-			}
-		},
 	}
 	sub.registered = func() { c.replySub = sub }
 	if err := sub.start(ctx); err != nil {
@@ -241,9 +264,9 @@ func (c *conn) ReplyAddress(ctx context.Context) (string, error) {
 }
 
 func (c *conn) deliverReply(d amqp.Delivery) bool {
-	body, err := decompress(d.Headers, d.Body)
+	body, err := c.replyFlate.inflate(c.ctx, d.Headers, d.Body, c.done)
 	if err != nil {
-		c.log.Warn("rabbit: dropping reply", "error", err)
+		c.warnings.Warn(c.log, "drop reply", "rabbit: dropping a reply that does not decompress", "size", len(d.Body), "error", err)
 		return true
 	}
 	ct := d.ContentType
@@ -279,6 +302,7 @@ func (c *conn) startListener(ctx context.Context, l *listener) (driver.Listener,
 	if err := l.sub.start(ctx); err != nil {
 		return nil, err
 	}
+	l.startInflaters()
 	return l, nil
 }
 
@@ -286,8 +310,9 @@ func (c *conn) startListener(ctx context.Context, l *listener) (driver.Listener,
 // queues <topic> and <topic>.<server> bound to the topic exchange, and a
 // queue <topic>_fanout_<uuid hex> bound to the fanout exchange (deleted on
 // Close, and otherwise expiring after rabbit_transient_queues_ttl).
-func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
-	l := newListener(c, false)
+func (c *conn) Listen(ctx context.Context, t target.Target, lo driver.ListenOptions) (driver.Listener, error) {
+	prefetch := c.o.prefetchFor(lo.Capacity)
+	l := newListener(c, false, prefetch)
 	ex := c.o.topicExchange(exchangeName(t))
 	topicQ := c.o.topicQueue(t.Topic)
 	serverQ := c.o.topicQueue(t.Topic + "." + t.Server)
@@ -295,8 +320,9 @@ func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptio
 	fanoutQ := c.o.transientQueue(t.Topic + "_fanout_" + ids.Hex())
 	l.fanoutQueue = fanoutQ.name
 	l.sub = &subscription{
-		c:       c,
-		purpose: "listen " + t.Topic,
+		c:        c,
+		purpose:  "listen " + t.Topic,
+		prefetch: prefetch,
 		setup: func(d *declarer) ([]string, error) {
 			if err := d.topology(ex, topicQ, t.Topic); err != nil {
 				return nil, err
@@ -321,14 +347,16 @@ func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptio
 // the pool) bound to the topic exchange with routing key
 // <topic>.<priority>. Notifications are acknowledged by Incoming.Ack and
 // requeued by Incoming.Requeue.
-func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
+func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target, pool string, lo driver.ListenOptions) (driver.Listener, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("rabbit: no notification targets")
 	}
-	l := newListener(c, true)
+	prefetch := c.o.prefetchFor(lo.Capacity)
+	l := newListener(c, true, prefetch)
 	l.sub = &subscription{
-		c:       c,
-		purpose: "notifications",
+		c:        c,
+		purpose:  "notifications",
+		prefetch: prefetch,
 		setup: func(d *declarer) ([]string, error) {
 			var queues []string
 			for _, t := range targets {
@@ -359,12 +387,13 @@ func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target,
 }
 
 // reply publishes a reply to the default exchange with routing key
-// m.ReplyTo, mandatory (direct_mandatory_flag). A reply the broker returns
-// because the queue does not exist is retried every 0.25 s for
-// kombu_missing_consumer_retry_timeout, then dropped, and the queue is
-// remembered as gone for a minute so that later replies to it are
-// dropped at once (oslo's ObsoleteReplyQueuesCache).
-func (c *conn) reply(ctx context.Context, m *driver.Message) error {
+// m.ReplyTo, mandatory (direct_mandatory_flag), waiting for the publish
+// connection within ctx and until the caller's deadline (ctx's, or without
+// one deadline, the request's expiration; zero: unknown). A reply the broker returns because
+// the queue does not exist goes to the background retrier, so that the
+// worker is free at once; a reply to a queue known to be gone is dropped
+// at once (oslo's ObsoleteReplyQueuesCache).
+func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time) error {
 	if m.ReplyTo == "" {
 		return nil
 	}
@@ -375,27 +404,33 @@ func (c *conn) reply(ctx context.Context, m *driver.Message) error {
 		c.log.Debug("rabbit: dropping reply to a reply queue that is gone", "reply_q", m.ReplyTo, "msg_id", m.MsgID)
 		return fmt.Errorf("rabbit: reply queue %s does not exist; reply dropped: %w", m.ReplyTo, driver.ErrUndeliverable)
 	}
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d // the core passes the caller's deadline
+	} else if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return fmt.Errorf("rabbit: reply to %s: the caller's deadline has passed: %w", m.ReplyTo, context.DeadlineExceeded)
+	}
 	msg, err := c.publishingOf(m, false)
 	if err != nil {
 		return err
 	}
 	pb := publishing{key: m.ReplyTo, mandatory: c.o.directMandatory, msg: msg}
-	deadline := time.Now().Add(c.o.missingConsumerRetry)
-	for {
-		err := c.pub.publish(ctx, -1, &pb)
-		if err != errNoRoute {
-			return err
-		}
-		if !time.Now().Before(deadline) {
-			c.obsolete.add(m.ReplyTo)
-			c.log.Warn("rabbit: reply queue does not exist; abandoning the reply", "reply_q", m.ReplyTo, "msg_id", m.MsgID, "after", c.o.missingConsumerRetry)
-			return fmt.Errorf("rabbit: reply queue %s does not exist after %v: %w", m.ReplyTo, c.o.missingConsumerRetry, err)
-		}
-		c.log.Debug("rabbit: reply queue does not exist; retrying", "reply_q", m.ReplyTo, "msg_id", m.MsgID)
-		if serr := c.sleep(ctx, 250*time.Millisecond); serr != nil {
-			return fmt.Errorf("rabbit: reply queue %s does not exist: %w (%w)", m.ReplyTo, driver.ErrUndeliverable, serr)
-		}
+	err = c.pub.publish(ctx, -1, &pb)
+	if !errors.Is(err, driver.ErrUndeliverable) || m.Heartbeat {
+		return err
 	}
+	// The queue does not exist (yet, or any more): oslo retries for
+	// kombu_missing_consumer_retry_timeout, but never past the caller's
+	// deadline.
+	until := time.Now().Add(c.o.missingConsumerRetry)
+	if !deadline.IsZero() && deadline.Before(until) {
+		until = deadline
+	}
+	return c.retrier.add(pb, m.MsgID, until)
 }
 
 // Close closes every connection of the Conn and waits for its goroutines.
@@ -412,6 +447,7 @@ func (c *conn) Close() error {
 	}
 	reply := c.replySub
 	c.mu.Unlock()
+	c.cancel()
 	for _, l := range ls {
 		l.Close()
 	}

@@ -12,10 +12,8 @@ import (
 // uniqueName's "rt_" names and the conformance suite's "dt_" topics.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, prefix := range []string{"rt_", "dt_"} {
-		if _, err := rabbittest.Sweep(prefix); err != nil {
-			fmt.Fprintf(os.Stderr, "rabbit tests: removing %s* queues: %v\n", prefix, err)
-		}
+	if _, err := rabbittest.Sweep("rt_", "dt_"); err != nil {
+		fmt.Fprintf(os.Stderr, "rabbit tests: removing rt_* and dt_* queues: %v\n", err)
 	}
 	os.Exit(code)
 }

@@ -16,6 +16,9 @@ import (
 	"time"
 )
 
+// privateMaxMessageSize is the max_message_size of private nodes.
+const privateMaxMessageSize = 1 << 20
+
 // privateNode is a RabbitMQ node of the test's own, on ports of its own,
 // so that a test can drop its connections or restart it without
 // disturbing the tests of other packages on the shared broker.
@@ -93,7 +96,9 @@ func startPrivateNode(t *testing.T, bin string) (*privateNode, error) {
 	}
 	n := &privateNode{name: fmt.Sprintf("oslogo-fault-%d@localhost", rand.IntN(1<<30)), dir: dir, port: port, bin: bin}
 	files := map[string]string{
-		"rabbitmq.conf":     fmt.Sprintf("listeners.tcp.local = 127.0.0.1:%d\n", port),
+		// A small max_message_size, so that the broker's refusal of a
+		// big message is cheap to test.
+		"rabbitmq.conf":     fmt.Sprintf("listeners.tcp.local = 127.0.0.1:%d\nmax_message_size = %d\n", port, privateMaxMessageSize),
 		"enabled_plugins":   "[].\n",
 		"rabbitmq-env.conf": "",
 	}

@@ -25,8 +25,9 @@ type options struct {
 	transientQuorum       bool
 	haQueues              bool
 	transientTTL          int64 // seconds; 0: no x-expires
-	prefetch              int
-	heartbeatTimeout      int // seconds
+	prefetch              int   // rabbit_qos_prefetch_count, when prefetchSet
+	prefetchSet           bool  // false: the listener's capacity
+	heartbeatTimeout      int   // seconds
 	heartbeatRate         int
 	failover              string
 	reconnectDelay        time.Duration
@@ -43,6 +44,7 @@ type options struct {
 	sslKeyFile            string
 	sslVersion            string
 	sslVerifyHostname     bool
+	sslInsecure           bool        // no certificate verification at all (Go only)
 	tlsConfig             *tls.Config // Go only; overrides the ssl_* file options
 	loginMethod           string
 	cancelOnFailover      bool
@@ -50,9 +52,9 @@ type options struct {
 	connPoolSize          int    // accepted for compatibility; unused
 	connPoolMinSize       int    // accepted for compatibility; unused
 	connPoolTTL           int    // accepted for compatibility; unused
-	useQueueManager       bool   // only false is supported
-	streamFanout          bool   // only false is supported
 	publishChannels       int    // Go only: confirm-mode channels on the publish connection
+	maxMessageSize        int    // Go only: largest message sent or decompressed
+	decompressBudget      int64  // Go only: decompressed bytes a listener holds at once
 }
 
 func defaultOptions() *options {
@@ -64,6 +66,14 @@ func defaultOptions() *options {
 }
 
 const defaultPublishChannels = 2
+
+// DefaultMaxMessageSize is the default max_message_size: RabbitMQ's own
+// default max_message_size, 128 MiB.
+const DefaultMaxMessageSize = 128 << 20
+
+// DefaultDecompressBudget is the default decompress_budget: how many bytes
+// of decompressed bodies one listener holds at once.
+const DefaultDecompressBudget = 256 << 20
 
 func onlyFalse(c *options, v string) error {
 	b, err := option.Bool(v)
@@ -87,7 +97,13 @@ var optionTable = option.Table[options]{Driver: "rabbit", Specs: []option.Spec[o
 	{Name: "rabbit_transient_quorum_queue", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.transientQuorum })},
 	{Name: "rabbit_ha_queues", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.haQueues })},
 	{Name: "rabbit_transient_queues_ttl", Default: "1800", Set: option.Int64Field(0, math.MaxInt64, func(o *options) *int64 { return &o.transientTTL })},
-	{Name: "rabbit_qos_prefetch_count", Default: "0", Set: option.IntField(0, math.MaxUint16, func(o *options) *int { return &o.prefetch })},
+	{Name: "rabbit_qos_prefetch_count", Set: func(o *options, v string) error {
+		n, err := option.Int(v, 0, math.MaxInt64)
+		if err == nil {
+			o.prefetch, o.prefetchSet = int(min(n, math.MaxUint16)), true
+		}
+		return err
+	}},
 	{Name: "heartbeat_timeout_threshold", Aliases: []string{"heartbeat"}, Default: "60",
 		Set: option.IntField(0, math.MaxUint16, func(o *options) *int { return &o.heartbeatTimeout })},
 	{Name: "heartbeat_rate", Default: "3", Set: option.IntField(1, 1000, func(o *options) *int { return &o.heartbeatRate })},
@@ -125,6 +141,7 @@ var optionTable = option.Table[options]{Driver: "rabbit", Specs: []option.Spec[o
 		return nil
 	}},
 	{Name: "ssl_enforce_hostname_verification", Default: "true", Set: option.BoolField(func(o *options) *bool { return &o.sslVerifyHostname })},
+	{Name: "ssl_insecure_skip_verify", Default: "false", Set: option.BoolField(func(o *options) *bool { return &o.sslInsecure })},
 	{Name: "ssl_enforce_fips_mode", Default: "false", Set: onlyFalse},
 	{Name: "rabbit_login_method", Default: "AMQPLAIN", Set: func(o *options, v string) error {
 		switch u := strings.ToUpper(v); u {
@@ -142,6 +159,8 @@ var optionTable = option.Table[options]{Driver: "rabbit", Specs: []option.Spec[o
 	{Name: "conn_pool_ttl", Default: "1200", Set: option.IntField(0, math.MaxInt32, func(o *options) *int { return &o.connPoolTTL })},
 	{Name: "heartbeat_in_pthread", Default: "false", Set: func(*options, string) error { return nil }},
 	{Name: "publish_channels", Default: "2", Set: option.IntField(1, 64, func(o *options) *int { return &o.publishChannels })},
+	{Name: "max_message_size", Default: strconv.Itoa(DefaultMaxMessageSize), Set: option.IntField(1024, math.MaxInt32, func(o *options) *int { return &o.maxMessageSize })},
+	{Name: "decompress_budget", Default: strconv.Itoa(DefaultDecompressBudget), Set: option.Int64Field(1024, math.MaxInt64, func(o *options) *int64 { return &o.decompressBudget })},
 	{Name: "use_queue_manager", Default: "false", Set: onlyFalse},
 	{Name: "rabbit_stream_fanout", Default: "false", Set: onlyFalse},
 }}
@@ -183,6 +202,8 @@ func (o *options) validate() error {
 	if o.publishChannels < 1 {
 		o.publishChannels = 1
 	}
+	// A message of max_message_size must fit in the budget.
+	o.decompressBudget = max(o.decompressBudget, int64(o.maxMessageSize))
 	return nil
 }
 
@@ -257,7 +278,9 @@ func TransientQueuesTTL(d time.Duration) transport.Option {
 }
 
 // PrefetchCount sets rabbit_qos_prefetch_count, the consumer prefetch of
-// listeners (0: unlimited).
+// listeners. Without it a listener prefetches as many messages as its
+// server or notification listener handles at once (its MaxConcurrency);
+// 0 sets no limit, as in oslo, and lets a backlog fill the memory.
 func PrefetchCount(n int) transport.Option {
 	return setter("rabbit_qos_prefetch_count", strconv.Itoa(n))
 }
@@ -329,7 +352,8 @@ func DirectMandatory(on bool) transport.Option {
 func SSL(on bool) transport.Option { return setter("ssl", strconv.FormatBool(on)) }
 
 // SSLCAFile sets ssl_ca_file: the broker certificate is verified against
-// these CAs. Without it, as in oslo, the certificate is not verified.
+// these CAs. Without it, it is verified against the system's CAs, as
+// py-amqp does.
 func SSLCAFile(path string) transport.Option { return setter("ssl_ca_file", path) }
 
 // SSLCertFile sets ssl_cert_file, the client certificate (PEM).
@@ -342,10 +366,37 @@ func SSLKeyFile(path string) transport.Option { return setter("ssl_key_file", pa
 // (exactly that version) or "sslv23"/"" (the best both sides support).
 func SSLVersion(v string) transport.Option { return setter("ssl_version", v) }
 
-// SSLVerifyHostname sets ssl_enforce_hostname_verification: with
-// ssl_ca_file, also check the broker's host name against its certificate.
+// SSLVerifyHostname sets ssl_enforce_hostname_verification: also check the
+// broker's host name against its certificate (on by default; off, only
+// the certificate chain is verified, as in oslo 14).
 func SSLVerifyHostname(on bool) transport.Option {
 	return setter("ssl_enforce_hostname_verification", strconv.FormatBool(on))
+}
+
+// TLSInsecureSkipVerify sets ssl_insecure_skip_verify (Go only): the
+// broker's certificate is not verified at all, so that anyone on the path
+// can pose as the broker and read the password. Open logs a warning. Use it
+// only for tests.
+func TLSInsecureSkipVerify(on bool) transport.Option {
+	return setter("ssl_insecure_skip_verify", strconv.FormatBool(on))
+}
+
+// MaxMessageSize sets max_message_size (Go only; default
+// [DefaultMaxMessageSize], RabbitMQ's default): a bigger message fails to
+// send with transport.ErrMessageTooLarge, and a received compressed body
+// that decompresses to more is dropped. Keep it at most the broker's
+// max_message_size.
+func MaxMessageSize(n int) transport.Option {
+	return setter("max_message_size", strconv.Itoa(n))
+}
+
+// DecompressBudget sets decompress_budget (Go only; default
+// [DefaultDecompressBudget], at least max_message_size): how many bytes
+// of decompressed bodies one listener (and the reply queue) holds at
+// once. A compressed message that does not fit waits for room, and is
+// dropped when none comes.
+func DecompressBudget(n int64) transport.Option {
+	return setter("decompress_budget", strconv.FormatInt(n, 10))
 }
 
 // TLSConfig sets the TLS configuration used with ssl, instead of the one
@@ -400,4 +451,22 @@ func tlsVersions(v string) (lo, hi uint16, err error) {
 		return tls.VersionTLS13, tls.VersionTLS13, nil
 	}
 	return 0, 0, fmt.Errorf("invalid SSL version %q (tlsv1, tlsv1_1, tlsv1_2, tlsv1_3, sslv23)", v)
+}
+
+// defaultCapacity is the prefetch of a listener whose capacity is not
+// known (ListenOptions.Capacity 0).
+const defaultCapacity = 64
+
+// prefetchFor returns the consumer prefetch of a listener that handles
+// capacity messages at once: rabbit_qos_prefetch_count when set,
+// otherwise capacity, so that what the broker pushes ahead is bounded by
+// what the listener can take.
+func (o *options) prefetchFor(capacity int) int {
+	if o.prefetchSet {
+		return o.prefetch
+	}
+	if capacity <= 0 {
+		capacity = defaultCapacity
+	}
+	return min(capacity, math.MaxUint16)
 }

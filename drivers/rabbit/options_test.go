@@ -51,7 +51,7 @@ func TestOptionDefaults(t *testing.T) {
 		reconnectDelay: time.Second, retryInterval: time.Second, retryBackoff: 2 * time.Second,
 		intervalMax: 30 * time.Second, missingConsumerRetry: 60 * time.Second, directMandatory: true,
 		sslVerifyHostname: true, loginMethod: "AMQPLAIN", connPoolSize: 30, connPoolMinSize: 2, connPoolTTL: 1200,
-		publishChannels: defaultPublishChannels,
+		publishChannels: defaultPublishChannels, maxMessageSize: DefaultMaxMessageSize, decompressBudget: DefaultDecompressBudget,
 	}
 	if *o != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", *o, want)
@@ -78,7 +78,14 @@ func TestOptionsFromQuery(t *testing.T) {
 		{name: "reconnect delay max", query: map[string]string{"kombu_reconnect_delay": "5"}, wantErr: "kombu_reconnect_delay"},
 		{name: "ttl", query: map[string]string{"rabbit_transient_queues_ttl": "60"}, check: func(o *options) bool { return o.transientTTL == 60 }},
 		{name: "ttl negative", query: map[string]string{"rabbit_transient_queues_ttl": "-1"}, wantErr: "below the minimum"},
-		{name: "prefetch", query: map[string]string{"rabbit_qos_prefetch_count": "100"}, check: func(o *options) bool { return o.prefetch == 100 }},
+		{name: "prefetch", query: map[string]string{"rabbit_qos_prefetch_count": "100"},
+			check: func(o *options) bool { return o.prefetchFor(8) == 100 && o.prefetchFor(0) == 100 }},
+		{name: "prefetch unlimited as oslo", query: map[string]string{"rabbit_qos_prefetch_count": "0"}, check: func(o *options) bool { return o.prefetchFor(8) == 0 }},
+		{name: "prefetch from capacity", check: func(o *options) bool { return o.prefetchFor(8) == 8 && o.prefetchFor(0) == defaultCapacity }},
+		{name: "max message size", query: map[string]string{"max_message_size": "1048576", "decompress_budget": "4096"},
+			check: func(o *options) bool { return o.maxMessageSize == 1<<20 && o.decompressBudget == 1<<20 }},
+		{name: "max message size too small", query: map[string]string{"max_message_size": "10"}, wantErr: "max_message_size"},
+		{name: "insecure TLS", query: map[string]string{"ssl": "true", "ssl_insecure_skip_verify": "true"}, check: func(o *options) bool { return o.sslInsecure }},
 		{name: "heartbeat alias", query: map[string]string{"heartbeat": "30"}, check: func(o *options) bool { return o.heartbeatTimeout == 30 }},
 		{name: "shuffle", query: map[string]string{"kombu_failover_strategy": "shuffle"}, check: func(o *options) bool { return o.failover == "shuffle" }},
 		{name: "bad failover", query: map[string]string{"kombu_failover_strategy": "random"}, wantErr: "round-robin, shuffle"},
@@ -103,12 +110,14 @@ func TestOptionsFromQuery(t *testing.T) {
 		{name: "go options", opts: []transport.Option{DurableQueues(true), PrefetchCount(7), HeartbeatTimeout(90 * time.Second),
 			FailoverStrategy("shuffle"), ReconnectDelay(250 * time.Millisecond), MissingConsumerRetryTimeout(2 * time.Second),
 			Compression("gzip"), LoginMethod("PLAIN"), ConnectionName("nova-api"), QuorumQueues(true), QuorumDeliveryLimit(3),
-			TransientQueuesTTL(10 * time.Minute), DirectMandatory(false), CancelOnFailover(true), PublishChannels(2)},
+			TransientQueuesTTL(10 * time.Minute), DirectMandatory(false), CancelOnFailover(true), PublishChannels(2),
+			MaxMessageSize(1 << 20), DecompressBudget(8 << 20), TLSInsecureSkipVerify(true)},
 			check: func(o *options) bool {
 				return o.durableQueues && o.prefetch == 7 && o.heartbeatTimeout == 90 && o.failover == "shuffle" &&
 					o.reconnectDelay == 250*time.Millisecond && o.missingConsumerRetry == 2*time.Second && o.compression == "gzip" &&
 					o.loginMethod == "PLAIN" && o.connectionName == "nova-api" && o.quorum && o.quorumDeliveryLimit == 3 &&
-					o.transientTTL == 600 && !o.directMandatory && o.cancelOnFailover && o.publishChannels == 2
+					o.transientTTL == 600 && !o.directMandatory && o.cancelOnFailover && o.publishChannels == 2 &&
+					o.maxMessageSize == 1<<20 && o.decompressBudget == 8<<20 && o.sslInsecure
 			}},
 		{name: "query overrides go", opts: []transport.Option{DurableQueues(true), PrefetchCount(7)},
 			query: map[string]string{"amqp_durable_queues": "false"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -12,8 +13,9 @@ import (
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
-// The publish side: one AMQP connection per Conn (re-dialed on demand after
-// a failure) with a few confirm-mode channels. A publisher holds a
+// The publish side: one AMQP connection per Conn (kept up by a connector
+// goroutine, which re-dials after a failure) with a few confirm-mode
+// channels. A publisher holds a
 // channel's lock only while amqp091 writes the frames; it then waits for
 // the broker's confirm on its own DeferredConfirmation, so unrelated
 // publishes never wait for each other's confirms. Exchanges (and, for
@@ -44,19 +46,25 @@ type publishError struct {
 func (e *publishError) Error() string { return e.err.Error() }
 func (e *publishError) Unwrap() error { return e.err }
 
+// publisher owns the publish connection. Its connector goroutine (run)
+// connects when the Conn opens and again whenever the connection is lost,
+// with backoff, whether or not anyone is publishing; publishers wait for
+// it within their ctx.
 type publisher struct {
 	c    *conn
-	sem  chan struct{} // held while dialing
 	next atomic.Uint32
 
-	cur atomic.Pointer[pubSession] // written under mu
+	cur atomic.Pointer[pubSession] // the live session; written under mu
 
-	mu     sync.Mutex
-	closed bool
+	mu       sync.Mutex
+	closed   bool
+	changed  chan struct{} // closed and replaced when cur or the failures change
+	lastErr  error         // why the last connection attempt failed; nil once one worked
+	failures int           // connection attempts that failed, in all
 }
 
 func newPublisher(c *conn) *publisher {
-	return &publisher{c: c, sem: make(chan struct{}, 1)}
+	return &publisher{c: c, changed: make(chan struct{})}
 }
 
 // pubSession is one publish connection and its channels.
@@ -64,6 +72,7 @@ type pubSession struct {
 	p     *publisher
 	conn  *amqp.Connection
 	dead  atomic.Bool
+	lost  chan struct{} // closed by watch when the connection is gone
 	slots []pubSlot
 
 	declared sync.Map // key -> *declaration, once per connection
@@ -93,36 +102,61 @@ type pubChannel struct {
 	returned  map[string]uint64 // routing key -> returnSeq of its last return
 }
 
-// session returns the live publish session, dialing one if needed.
-func (p *publisher) session(ctx context.Context) (*pubSession, error) {
-	if s := p.cur.Load(); s != nil && !s.dead.Load() {
-		return s, nil
+// broadcast wakes the waiters of waitSession. Call it with mu held.
+func (p *publisher) broadcast() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// run connects, and reconnects after every loss, until the Conn closes:
+// at once after a loss, then with the pauses of reconnectWait.
+func (p *publisher) run() {
+	defer p.c.wg.Done()
+	for n := 0; ; {
+		s, err := p.connect()
+		if err != nil {
+			if p.c.closed.Load() {
+				return
+			}
+			p.mu.Lock()
+			p.lastErr = err
+			p.failures++
+			p.broadcast()
+			p.mu.Unlock()
+			if p.c.pause(p.c.ctx, p.c.reconnectWait(n), err) != nil {
+				return
+			}
+			n++
+			continue
+		}
+		n = 0
+		select {
+		case <-s.lost:
+		case <-p.c.done:
+			return
+		}
+		p.mu.Lock()
+		p.cur.CompareAndSwap(s, nil)
+		p.broadcast()
+		p.mu.Unlock()
 	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-p.c.done:
-		return nil, driver.ErrClosed
-	}
-	defer func() { <-p.sem }()
-	if s := p.cur.Load(); s != nil && !s.dead.Load() {
-		return s, nil
-	}
-	ac, err := p.c.dial(ctx, "publish")
+}
+
+// connect dials a publish connection and makes it the live session.
+func (p *publisher) connect() (*pubSession, error) {
+	ac, err := p.c.dial(p.c.ctx, "publish")
 	if err != nil {
 		return nil, err
 	}
-	s := &pubSession{p: p, conn: ac, slots: make([]pubSlot, p.c.o.publishChannels)}
+	s := &pubSession{p: p, conn: ac, lost: make(chan struct{}), slots: make([]pubSlot, p.c.o.publishChannels)}
+	closes := ac.NotifyClose(make(chan *amqp.Error, 1))
+	blocks := ac.NotifyBlocked(make(chan amqp.Blocking, 4))
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		closeAMQP(ac)
 		return nil, driver.ErrClosed
 	}
-	p.cur.Store(s)
-	closes := ac.NotifyClose(make(chan *amqp.Error, 1))
-	blocks := ac.NotifyBlocked(make(chan amqp.Blocking, 4))
 	p.c.wg.Add(1)
 	p.mu.Unlock()
 	go s.watch(closes, blocks)
@@ -133,24 +167,95 @@ func (p *publisher) session(ctx context.Context) (*pubSession, error) {
 			break
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		closeAMQP(ac)
+		return nil, driver.ErrClosed
+	}
+	p.cur.Store(s)
+	p.lastErr = nil
+	p.broadcast()
 	return s, nil
+}
+
+// attempts counts the connection failures one publish (or Ping) has been
+// through, against its retry limit.
+type attempts struct {
+	retry int   // negative: no limit
+	used  int   // failures charged
+	seen  int   // the publisher's failures already looked at; -1 at first
+	last  error // the last failure
+}
+
+func newAttempts(retry int) attempts { return attempts{retry: retry, seen: -1} }
+
+func (a *attempts) exhausted() bool { return a.retry >= 0 && a.used > a.retry }
+
+// waitSession returns the live session, waiting for the connector within
+// ctx. Failed connection attempts it sees are charged to a: when the
+// connection is down, the last failed attempt counts as this publish's
+// first, and each further one as a retry.
+func (p *publisher) waitSession(ctx context.Context, a *attempts) (*pubSession, error) {
+	for {
+		if s := p.cur.Load(); s != nil && !s.dead.Load() {
+			return s, nil
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, driver.ErrClosed
+		}
+		if s := p.cur.Load(); s != nil && !s.dead.Load() {
+			p.mu.Unlock()
+			return s, nil
+		}
+		if p.lastErr != nil {
+			switch {
+			case a.seen < 0:
+				a.used++
+			case p.failures > a.seen:
+				a.used += p.failures - a.seen
+			}
+			a.seen, a.last = p.failures, p.lastErr
+		} else if a.seen < 0 {
+			a.seen = p.failures
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		if a.exhausted() || refused(a.last) {
+			// The broker refused the credentials or the virtual host:
+			// final until someone changes them, so say it now (the
+			// connector goes on trying).
+			return nil, a.last
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			if a.last != nil {
+				return nil, fmt.Errorf("not connected: %w; last error: %w", ctx.Err(), a.last)
+			}
+			return nil, fmt.Errorf("not connected: %w", ctx.Err())
+		}
+	}
 }
 
 // watch drains the connection's notifications until it closes.
 func (s *pubSession) watch(closes chan *amqp.Error, blocks chan amqp.Blocking) {
 	defer s.p.c.wg.Done()
-	log := s.p.c.log
+	c := s.p.c
 	for closes != nil || blocks != nil {
 		select {
 		case err, ok := <-closes:
-			if !ok {
+			if !ok { // amqp091 closes it after sending the error, if any
 				closes = nil
 				s.dead.Store(true)
+				close(s.lost)
 				continue
 			}
 			s.dead.Store(true)
-			if err != nil && !s.p.c.closed.Load() {
-				log.Warn("rabbit: publish connection lost", "error", err)
+			if err != nil && !c.closed.Load() {
+				c.warnings.Warn(c.log, "publish lost", "rabbit: publish connection lost; reconnecting", "error", err)
 			}
 		case b, ok := <-blocks:
 			if !ok {
@@ -158,9 +263,9 @@ func (s *pubSession) watch(closes chan *amqp.Error, blocks chan amqp.Blocking) {
 				continue
 			}
 			if b.Active {
-				log.Error("rabbit: the broker has blocked the connection", "reason", b.Reason)
+				c.log.Error("rabbit: the broker has blocked the connection", "reason", b.Reason)
 			} else {
-				log.Info("rabbit: the broker has unblocked the connection")
+				c.log.Info("rabbit: the broker has unblocked the connection")
 			}
 		}
 	}
@@ -179,6 +284,7 @@ func (p *publisher) close() {
 	p.mu.Lock()
 	p.closed = true
 	s := p.cur.Swap(nil)
+	p.broadcast()
 	p.mu.Unlock()
 	if s != nil {
 		s.dead.Store(true)
@@ -343,57 +449,62 @@ func (s *pubSession) forget(*publishing) {
 	})
 }
 
-// publish sends pb, retrying after failures as m.Retry says: retry < 0
-// until ctx ends, 0 never, N at most N times. Channel failures (a channel
+// publish sends pb, retrying after connection failures as retry says:
+// negative until ctx ends, 0 never, N at most N times. While the
+// publish connection is down it waits for the connector, each failed
+// connection attempt counting as a retry. Channel failures (a channel
 // closed by the broker while the connection is fine) are retried at once
-// a few times on a new channel.
+// a few times on a new channel. Refusals that retrying cannot cure (a
+// message over the size limit, access refused, a precondition failed)
+// are final at once.
 func (p *publisher) publish(ctx context.Context, retry int, pb *publishing) error {
-	connFailures, chanFailures := 0, 0
+	if n := len(pb.msg.Body); n > p.c.o.maxMessageSize {
+		return fmt.Errorf("rabbit: sending to exchange %q with routing key %q: message of %d bytes is over max_message_size (%d): %w",
+			pb.exchange.name, pb.key, n, p.c.o.maxMessageSize, driver.ErrMessageTooLarge)
+	}
+	a := newAttempts(retry)
+	chanFailures := 0
 	for {
-		err := p.publishOnce(ctx, pb)
+		s, err := p.waitSession(ctx, &a)
 		if err == nil {
-			return nil
+			err = p.publishOnce(ctx, s, pb)
+			if err == nil {
+				return nil
+			}
 		}
 		var pe *publishError
 		if !errors.As(err, &pe) {
-			return err
+			return fmt.Errorf("rabbit: sending to exchange %q with routing key %q: %w", pb.exchange.name, pb.key, err)
 		}
 		if pe.channelOnly && chanFailures < 3 {
 			chanFailures++
 			continue
 		}
-		if retry >= 0 && connFailures >= retry {
-			if connFailures == 0 {
+		a.used++
+		a.last = pe.err
+		if a.exhausted() {
+			if a.used == 1 {
 				return fmt.Errorf("rabbit: sending to exchange %q with routing key %q: %w", pb.exchange.name, pb.key, pe.err)
 			}
-			return fmt.Errorf("rabbit: sending to exchange %q with routing key %q failed after %d retries: %w", pb.exchange.name, pb.key, connFailures, pe.err)
+			return fmt.Errorf("rabbit: sending to exchange %q with routing key %q failed after %d retries: %w", pb.exchange.name, pb.key, a.used-1, pe.err)
 		}
-		p.c.log.Debug("rabbit: publish failed; retrying", "exchange", pb.exchange.name, "routing_key", pb.key, "error", pe.err, "retry", connFailures+1)
-		// The first retry reconnects at once; later ones back off.
-		wait := p.c.reconnectWait(connFailures)
-		if connFailures == 0 {
-			wait = 0
+		p.c.log.Debug("rabbit: publish failed; retrying", "exchange", pb.exchange.name, "routing_key", pb.key, "error", pe.err, "retry", a.used)
+		if pe.channelOnly {
+			// The connection is fine: back off before the next channel.
+			if err := p.c.sleep(ctx, p.c.reconnectWait(a.used-1)); err != nil {
+				return fmt.Errorf("rabbit: sending to exchange %q with routing key %q: %w; last error: %w", pb.exchange.name, pb.key, err, pe.err)
+			}
 		}
-		connFailures++
-		if err := p.c.sleep(ctx, wait); err != nil {
-			return err
-		}
+		// Otherwise the session was dropped: waitSession waits for the
+		// connector.
 	}
 }
 
-func (p *publisher) publishOnce(ctx context.Context, pb *publishing) error {
+func (p *publisher) publishOnce(ctx context.Context, s *pubSession, pb *publishing) error {
 	if p.c.closed.Load() {
 		return driver.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s, err := p.session(ctx)
-	if err != nil {
-		var de *dialError
-		if errors.As(err, &de) && ctx.Err() == nil {
-			return &publishError{err: err}
-		}
 		return err
 	}
 	pc, err := s.channel(int(p.next.Add(1) % uint32(len(s.slots))))
@@ -401,8 +512,7 @@ func (p *publisher) publishOnce(ctx context.Context, pb *publishing) error {
 		return p.failure(s, nil, pb, err)
 	}
 	if err := s.declare(pb); err != nil {
-		switch amqpCode(err) {
-		case amqp.AccessRefused, amqp.PreconditionFailed, amqp.NotAllowed:
+		if finalCode(err) {
 			return err // a configuration problem: retrying does not help
 		}
 		return p.failure(s, nil, pb, err)
@@ -428,6 +538,8 @@ func (p *publisher) publishOnce(ctx context.Context, pb *publishing) error {
 		}
 		return &publishError{err: errNack, channelOnly: true}
 	}
+	// The broker sends basic.return before the confirm of the same
+	// message.
 	if pb.mandatory && pc.returnedSince(pb.key, mark) {
 		return errNoRoute
 	}
@@ -457,8 +569,45 @@ func (p *publisher) failure(s *pubSession, pc *pubChannel, pb *publishing, err e
 			return connLost()
 		}
 	}
-	if amqpCode(err) == amqp.NotFound {
+	switch {
+	case isSizeRefusal(err):
+		return fmt.Errorf("rabbit: the broker refused the message of %d bytes: %w (%v)", len(pb.msg.Body), driver.ErrMessageTooLarge, err)
+	case finalCode(err):
+		return err
+	case amqpCode(err) == amqp.NotFound:
 		s.forget(pb)
 	}
 	return &publishError{err: err, channelOnly: true}
+}
+
+// finalCode reports a channel error that retrying cannot cure: access
+// refused, a precondition failed (an inequivalent declaration, a message
+// over the broker's max_message_size), not allowed, not implemented.
+func finalCode(err error) bool {
+	switch amqpCode(err) {
+	case amqp.AccessRefused, amqp.PreconditionFailed, amqp.NotAllowed, amqp.NotImplemented, amqp.ResourceLocked:
+		return true
+	}
+	return false
+}
+
+// refused reports a connection the broker refused (credentials, SASL
+// mechanism, virtual host): retrying at once cannot cure it.
+func refused(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch amqpCode(err) {
+	case amqp.AccessRefused, amqp.NotAllowed:
+		return true
+	}
+	return false
+}
+
+// isSizeRefusal reports the broker's refusal of a message over its
+// max_message_size ("PRECONDITION_FAILED - message size 136315031 is
+// larger than configured max size 134217728").
+func isSizeRefusal(err error) bool {
+	var ae *amqp.Error
+	return errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed && strings.Contains(ae.Reason, "message size")
 }

@@ -1,6 +1,7 @@
 package rabbit
 
 import (
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -23,6 +24,13 @@ type brokerHost struct {
 
 // addr returns host:port, with IPv6 addresses in brackets.
 func (h brokerHost) addr() string { return net.JoinHostPort(h.hostname, strconv.Itoa(h.port)) }
+
+// String returns user@host:port, without the password, so that printing
+// a brokerHost never shows it.
+func (h brokerHost) String() string { return h.username + "@" + h.addr() }
+
+// LogValue makes slog log the String form.
+func (h brokerHost) LogValue() slog.Value { return slog.StringValue(h.String()) }
 
 // hostsFromURL lists the brokers of u as oslo builds its kombu URL: port
 // 5672 when none is given, and guest/guest for a host without
@@ -56,14 +64,16 @@ func vhostOf(u *driver.URL) string {
 	return u.VirtualHost
 }
 
-// amqpURI returns the amqp091 URI of h: amqp[s]://user:pass@host:port/vhost,
-// every part percent-encoded ("/" as the virtual host is "%2F").
+// amqpURI returns the amqp091 URI of h: amqp[s]://host:port/vhost, the
+// virtual host percent-encoded ("/" is "%2F"). It has no credentials
+// (the SASL mechanisms carry them), so that no error quoting it shows a
+// password.
 func amqpURI(h brokerHost, vhost string, tls bool, heartbeat int) string {
 	scheme := "amqp"
 	if tls {
 		scheme = "amqps"
 	}
-	u := scheme + "://" + url.UserPassword(h.username, h.password).String() + "@" + h.addr() + "/" + url.PathEscape(vhost)
+	u := scheme + "://" + h.addr() + "/" + url.PathEscape(vhost)
 	return u + "?heartbeat=" + strconv.Itoa(heartbeat)
 }
 

@@ -2,6 +2,7 @@ package rabbit
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -20,31 +21,31 @@ func TestHostsAndURIs(t *testing.T) {
 			url:   "rabbit://",
 			hosts: []brokerHost{{"localhost", 5672, "guest", "guest"}},
 			vhost: "/",
-			uris:  []string{"amqp://guest:guest@localhost:5672/%2F?heartbeat=60"},
+			uris:  []string{"amqp://localhost:5672/%2F?heartbeat=60"},
 		},
 		{
 			url:   "rabbit://u:p@h1:5673,h2/",
 			hosts: []brokerHost{{"h1", 5673, "u", "p"}, {"h2", 5672, "guest", "guest"}},
 			vhost: "/",
-			uris:  []string{"amqp://u:p@h1:5673/%2F?heartbeat=60", "amqp://guest:guest@h2:5672/%2F?heartbeat=60"},
+			uris:  []string{"amqp://h1:5673/%2F?heartbeat=60", "amqp://h2:5672/%2F?heartbeat=60"},
 		},
 		{
 			url:   "kombu+amqp://us%40r:p%3Aw%2Fd@[::1]:5672/nova",
 			hosts: []brokerHost{{"::1", 5672, "us@r", "p:w/d"}},
 			vhost: "nova",
-			uris:  []string{"amqp://us%40r:p%3Aw%2Fd@[::1]:5672/nova?heartbeat=60"},
+			uris:  []string{"amqp://[::1]:5672/nova?heartbeat=60"},
 		},
 		{
 			url:   "amqp://a:b@h:1////",
 			hosts: []brokerHost{{"h", 1, "a", "b"}},
 			vhost: "///",
-			uris:  []string{"amqp://a:b@h:1/%2F%2F%2F?heartbeat=60"},
+			uris:  []string{"amqp://h:1/%2F%2F%2F?heartbeat=60"},
 		},
 		{
 			url:   "rabbit://user@h/v%20h",
 			hosts: []brokerHost{{"h", 5672, "user", ""}},
 			vhost: "v h",
-			uris:  []string{"amqp://user:@h:5672/v%20h?heartbeat=60"},
+			uris:  []string{"amqp://h:5672/v%20h?heartbeat=60"},
 		},
 	}
 	for _, tt := range tests {
@@ -70,12 +71,13 @@ func TestHostsAndURIs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: ParseURI(%s): %v", tt.url, uri, err)
 			}
-			if p.Host != h.hostname || p.Port != h.port || p.Username != h.username || p.Password != h.password || p.Vhost != tt.vhost {
+			// No credentials: amqp091 may quote the URI in an error.
+			if p.Host != h.hostname || p.Port != h.port || strings.Contains(uri, "@") || p.Vhost != tt.vhost {
 				t.Errorf("%s: ParseURI(%s) = %+v", tt.url, uri, p)
 			}
 		}
 	}
-	if got := amqpURI(brokerHost{"h", 5671, "u", "p"}, "/", true, 0); got != "amqps://u:p@h:5671/%2F?heartbeat=0" {
+	if got := amqpURI(brokerHost{"h", 5671, "u", "p"}, "/", true, 0); got != "amqps://h:5671/%2F?heartbeat=0" {
 		t.Errorf("TLS uri = %s", got)
 	}
 }

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/oslo-go/messaging/internal/wire"
@@ -96,7 +98,16 @@ func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 			return encErr
 		}
 	}
-	return d.send(ctx, body, false)
+	sendErr := d.send(ctx, body, false)
+	if errors.Is(sendErr, driver.ErrMessageTooLarge) && failure == nil {
+		// The result is too large to send: tell the caller why rather
+		// than leave it waiting for its timeout.
+		body, encErr = wire.EncodeReply(d.codec, d.MsgID, nil, d.e.errs.FailureOf(sendErr), true)
+		if encErr == nil && d.send(ctx, body, false) == nil {
+			return fmt.Errorf("%w (a failure reply was sent instead)", sendErr)
+		}
+	}
+	return sendErr
 }
 
 // Heartbeat sends a call-monitor heartbeat (a reply with ending false).

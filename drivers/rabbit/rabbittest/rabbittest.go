@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,11 +86,15 @@ func DeleteQueues(t testing.TB, prefix string) {
 }
 
 // Sweep deletes the queues of the test broker whose names start with
-// prefix and that have no consumer, and returns how many it deleted. It
-// lists queues with rabbitmqctl. Use it from TestMain after m.Run.
-func Sweep(prefix string) (int, error) {
-	if prefix == "" {
-		return 0, errors.New("rabbittest: Sweep needs a prefix")
+// prefix (or one of more prefixes) and that have no consumer, and returns
+// how many it deleted. It lists queues with rabbitmqctl, once. Use it from
+// TestMain after m.Run.
+func Sweep(prefix string, more ...string) (int, error) {
+	prefixes := append([]string{prefix}, more...)
+	for _, p := range prefixes {
+		if p == "" {
+			return 0, errors.New("rabbittest: Sweep needs a prefix")
+		}
 	}
 	out, e := exec.Command("rabbitmqctl", "-q", "list_queues", "--no-table-headers", "name", "consumers").Output()
 	if e != nil {
@@ -107,7 +112,7 @@ func Sweep(prefix string) (int, error) {
 	n := 0
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 2 || !strings.HasPrefix(f[0], prefix) {
+		if len(f) != 2 || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(f[0], p) }) {
 			continue
 		}
 		if c, _ := strconv.Atoi(f[1]); c > 0 {
