@@ -15,6 +15,15 @@
 // per topic.priority with pools, acknowledgement and requeue. Messages
 // handed to a server that closes before taking them are requeued.
 //
+// Like a broker with a prefetch, the broker hands a listener only as many
+// messages as its buffer holds (inbox.ForCapacity of the listener's
+// capacity: as many messages as the server's MaxConcurrency, at least 16,
+// and 16 MiB); the rest wait in the broker's queue, where a free listener
+// of the same topic takes them. The broker's queues themselves are
+// unbounded, as a broker's queues are by default: they hold what was sent
+// while no listener takes it (the backlog of a test), in the memory of the
+// process.
+//
 // The driver accepts no URL query parameters and no options.
 package fake
 
@@ -118,14 +127,37 @@ type item struct {
 	src     *queue    // where a requeue puts it back; nil for fanout copies
 }
 
-func (q *queue) deliver(b *broker, it item) {
-	if len(q.consumers) == 0 {
-		q.backlog = append(q.backlog, it)
-		return
+// deliver hands it to the next consumer, in turn, that has room for it;
+// when none has, it waits in the backlog until one takes it (refill).
+func (q *queue) deliver(it item) {
+	if len(q.backlog) == 0 {
+		for range q.consumers {
+			l := q.consumers[q.next%len(q.consumers)]
+			q.next++
+			if ok, _ := l.inbox.Offer(it); ok {
+				return
+			}
+		}
 	}
-	l := q.consumers[q.next%len(q.consumers)]
-	q.next++
-	l.push(it)
+	q.backlog = append(q.backlog, it)
+}
+
+// refill hands l what its room allows from q's backlog.
+func (q *queue) refill(l *listener) {
+	n := 0
+	for n < len(q.backlog) {
+		if ok, _ := l.inbox.Offer(q.backlog[n]); !ok {
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		clear(q.backlog[:n])
+		q.backlog = q.backlog[n:]
+		if len(q.backlog) == 0 {
+			q.backlog = nil
+		}
+	}
 }
 
 func (b *broker) queue(k queueKey) *queue {
@@ -139,10 +171,7 @@ func (b *broker) queue(k queueKey) *queue {
 
 func (b *broker) subscribe(q *queue, l *listener) {
 	q.consumers = append(q.consumers, l)
-	for _, it := range q.backlog {
-		l.push(it)
-	}
-	q.backlog = nil
+	q.refill(l)
 }
 
 func (b *broker) unsubscribe(q *queue, l *listener) {
@@ -178,16 +207,16 @@ func (c *conn) Send(_ context.Context, t target.Target, m *driver.Message) error
 	switch {
 	case t.Fanout:
 		for l := range b.fanout[t.Topic] {
-			l.push(it)
+			l.fanout.deliver(it)
 		}
 	case t.Server != "":
 		q := b.queue(queueKey{kind: serverQueue, exchange: t.Exchange, topic: t.Topic, sub: t.Server})
 		it.src = q
-		q.deliver(b, it)
+		q.deliver(it)
 	default:
 		q := b.queue(queueKey{kind: topicQueue, exchange: t.Exchange, topic: t.Topic})
 		it.src = q
-		q.deliver(b, it)
+		q.deliver(it)
 	}
 	return nil
 }
@@ -199,8 +228,8 @@ func (c *conn) ReplyAddress(context.Context) (string, error) {
 	return c.replyAddr, nil
 }
 
-func (c *conn) Listen(_ context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
-	l := c.newListener(false)
+func (c *conn) Listen(_ context.Context, t target.Target, o driver.ListenOptions) (driver.Listener, error) {
+	l := c.newListener(false, o)
 	b := c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -220,6 +249,7 @@ func (c *conn) Listen(_ context.Context, t target.Target, _ driver.ListenOptions
 	}
 	b.fanout[t.Topic][l] = struct{}{}
 	l.fanoutTopic = t.Topic
+	l.fanout.consumers = []*listener{l}
 	return l, nil
 }
 
@@ -235,14 +265,14 @@ func (c *conn) Notify(_ context.Context, t target.Target, m *driver.Message) err
 	b.queue(queueKey{kind: notifyQueue, exchange: t.Exchange, topic: t.Topic}) // the publisher declares the default queue
 	for k, q := range b.queues {
 		if k.kind == notifyQueue && k.exchange == t.Exchange && k.topic == t.Topic {
-			q.deliver(b, item{msg: m, src: q})
+			q.deliver(item{msg: m, src: q})
 		}
 	}
 	return nil
 }
 
-func (c *conn) ListenNotifications(_ context.Context, targets []target.Target, pool string, _ driver.ListenOptions) (driver.Listener, error) {
-	l := c.newListener(true)
+func (c *conn) ListenNotifications(_ context.Context, targets []target.Target, pool string, o driver.ListenOptions) (driver.Listener, error) {
+	l := c.newListener(true, o)
 	b := c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -276,8 +306,13 @@ func (c *conn) Close() error {
 	return nil
 }
 
-func (c *conn) newListener(notifications bool) *listener {
-	l := &listener{c: c, notifications: notifications, inbox: inbox.New[item](), unacked: map[*incoming]struct{}{}}
+func (c *conn) newListener(notifications bool, o driver.ListenOptions) *listener {
+	l := &listener{c: c, notifications: notifications, unacked: map[*incoming]struct{}{}}
+	l.inbox = inbox.New(inbox.Config[item]{
+		Limits: inbox.ForCapacity(o.Capacity, 0, 0),
+		Size:   func(it item) int { return len(it.msg.Body) },
+		OnRoom: l.refill,
+	})
 	c.mu.Lock()
 	c.listeners[l] = struct{}{}
 	c.mu.Unlock()
@@ -301,6 +336,7 @@ type listener struct {
 	notifications bool
 	queues        []*queue // guarded by the broker's lock
 	fanoutTopic   string   // guarded by the broker's lock
+	fanout        queue    // this listener's copies of fanout messages; guarded by the broker's lock
 
 	inbox *inbox.Queue[item]
 
@@ -309,11 +345,15 @@ type listener struct {
 	closed  bool
 }
 
-// push is called with the broker's lock held.
-func (l *listener) push(it item) {
-	if !l.inbox.Push(it) && it.src != nil {
-		it.src.deliver(l.c.b, it) // closed: back to its queue
+// refill hands l, which has room again, what waits in its queues.
+func (l *listener) refill() {
+	b := l.c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, q := range l.queues {
+		q.refill(l)
 	}
+	l.fanout.refill(l)
 }
 
 func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
@@ -333,7 +373,7 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 		if it.src != nil {
 			b := l.c.b
 			b.mu.Lock()
-			it.src.deliver(b, it)
+			it.src.deliver(it)
 			b.mu.Unlock()
 		}
 		return nil, driver.ErrClosed
@@ -370,9 +410,10 @@ func (l *listener) Close() error {
 	if l.fanoutTopic != "" {
 		delete(b.fanout[l.fanoutTopic], l)
 	}
+	l.fanout = queue{} // its copies go with it, as an auto-delete queue's
 	for _, it := range pending {
 		if it.src != nil {
-			it.src.deliver(b, it)
+			it.src.deliver(it)
 		}
 	}
 	l.c.mu.Lock()
@@ -419,6 +460,6 @@ func (in *incoming) Requeue() error {
 	b := in.l.c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	in.it.src.deliver(b, in.it)
+	in.it.src.deliver(in.it)
 	return nil
 }

@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,10 @@ import (
 // to another one.
 const maxResends = 3
 
+// sendBacklog is how many bytes of requests a client connection queues
+// while its server does not read them; more requests wait (backpressure).
+const sendBacklog = 4 << 20
+
 // errConnClosed is what writes to a closed or failed connection get.
 var errConnClosed = errors.New("zmq: connection closed")
 
@@ -31,8 +36,8 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	if c.closed.Load() {
 		return driver.ErrClosed
 	}
-	if n := len(m.Body) + len(m.MsgID) + len(m.ContentType) + len(t.Topic) + len(t.Server) + frameOverhead; n > c.cfg.maxMessageSize {
-		return fmt.Errorf("zmq: message of %d bytes is over max_message_size (%d)", n, c.cfg.maxMessageSize)
+	if n := requestSize(Key{Topic: t.Topic, Server: t.Server}, m); n > c.cfg.maxMessageSize {
+		return fmt.Errorf("zmq: message of %d bytes is over max_message_size (%d): %w", n, c.cfg.maxMessageSize, driver.ErrMessageTooLarge)
 	}
 	if t.Fanout {
 		return c.sendFanout(ctx, t, m)
@@ -44,20 +49,67 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	return c.sendTo(ctx, Key{Topic: t.Topic, Server: t.Server}, k, m, nil, 0)
 }
 
+// waitRoom returns the first of peers whose send buffer has room for n
+// bytes (or that failed: its error shows when sending), waiting within
+// ctx.
+func waitRoom(ctx context.Context, peers []*peer, n int) (*peer, error) {
+	cases := make([]reflect.SelectCase, len(peers)+1)
+	cases[0] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}
+	for {
+		for i, p := range peers {
+			ch := p.w.roomChan(n)
+			if ch == nil {
+				return p, nil
+			}
+			cases[i+1] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
+		}
+		if i, _, _ := reflect.Select(cases); i == 0 {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// requestSize bounds the encoded size of a request.
+func requestSize(k Key, m *driver.Message) int {
+	return len(m.Body) + len(m.MsgID) + len(m.ContentType) + len(k.Topic) + len(k.Server) + frameOverhead
+}
+
 // sendTo sends a call or cast to one server of key, round-robin over its
 // addresses, skipping addresses whose connection failed recently unless
-// no other is left.
+// no other is left, and servers that are not reading (their connection's
+// send buffer is full) unless all are: then it waits, within ctx, for the
+// first of them to have room.
 func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, exclude *peer, resends int) error {
 	r := c.route(key)
-	addrs, err := c.resolve(ctx, r)
+	addrs, err := c.resolve(ctx, r, m.Retry)
 	if err != nil {
 		return err
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("zmq: no server registered for %s: %w", key, driver.ErrNoServers)
+		return noServers(m, "zmq: no server registered for %s", key)
 	}
 	start := int(r.rr.Add(1) - 1)
 	retries := m.Retry
+	size := requestSize(key, m)
+	var full []*peer // servers skipped for a full send buffer
+	// try sends on p; done reports that sendTo returns err.
+	try := func(p *peer) (done bool, err error) {
+		sent, err := p.send(ctx, k, key, m, resends)
+		switch {
+		case err == nil:
+			return true, nil
+		case ctx.Err() != nil:
+			return true, fmt.Errorf("zmq: sending to %s: %w", p.addr, err)
+		case !sent:
+			return false, nil
+		case retries == 0:
+			return true, fmt.Errorf("zmq: sending to %s: %v: %w", p.addr, err, driver.ErrConnectionLost)
+		}
+		if retries > 0 {
+			retries--
+		}
+		return false, nil
+	}
 	var tried uint64 // bit i: addrs[i] was tried (for the first 64)
 	for pass := range 2 {
 		for i := range addrs {
@@ -87,20 +139,24 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 			if p == exclude {
 				continue
 			}
-			sent, err := p.send(k, key, m, resends)
-			if err == nil {
-				return nil
-			}
-			if !sent {
+			if !p.w.hasRoom(size) {
+				full = append(full, p)
 				continue
 			}
-			if retries == 0 {
-				return fmt.Errorf("zmq: sending to %s: %v: %w", addr, err, driver.ErrConnectionLost)
-			}
-			if retries > 0 {
-				retries--
+			if done, err := try(p); done {
+				return err
 			}
 		}
+	}
+	for len(full) > 0 {
+		p, err := waitRoom(ctx, full, size)
+		if err != nil {
+			return fmt.Errorf("zmq: sending to %s: the send buffers of its %d live server(s) are full (the servers are busy, not reading): %w", key, len(full), err)
+		}
+		if done, err := try(p); done {
+			return err
+		}
+		full = slices.DeleteFunc(full, func(q *peer) bool { return q == p })
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -108,14 +164,25 @@ func (c *conn) sendTo(ctx context.Context, key Key, k kind, m *driver.Message, e
 	if c.closed.Load() {
 		return driver.ErrClosed
 	}
-	return fmt.Errorf("zmq: no live server for %s (%d registered, none reachable): %w", key, len(addrs), driver.ErrNoServers)
+	return noServers(m, "zmq: no live server for %s (%d registered, none reachable)", key, len(addrs))
+}
+
+// noServers is the error of a message no server could take: it wraps
+// driver.ErrNoServers, and driver.ErrUndeliverable too when m is
+// mandatory.
+func noServers(m *driver.Message, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if m.Mandatory {
+		return fmt.Errorf("%w: %w: %w", err, driver.ErrNoServers, driver.ErrUndeliverable)
+	}
+	return fmt.Errorf("%w: %w", err, driver.ErrNoServers)
 }
 
 // sendFanout sends one copy of m to every live server of the topic. A
 // topic without servers is not an error (as on a broker).
 func (c *conn) sendFanout(ctx context.Context, t target.Target, m *driver.Message) error {
 	key := Key{Topic: t.Topic}
-	addrs, err := c.resolve(ctx, c.route(key))
+	addrs, err := c.resolve(ctx, c.route(key), m.Retry)
 	if err != nil {
 		return err
 	}
@@ -131,11 +198,17 @@ func (c *conn) sendFanout(ctx context.Context, t target.Target, m *driver.Messag
 			}
 			continue
 		}
-		if _, err := p.send(kindFanout, key, m, 0); err == nil {
+		_, err = p.send(ctx, kindFanout, key, m, 0)
+		if err == nil {
 			sent++
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("zmq: fanout to %s: sending to %s: %w", t.Topic, addr, err)
 		}
 	}
 	if sent == 0 {
+		if m.Mandatory {
+			return fmt.Errorf("zmq: fanout to %s reached no server (%d registered): %w", t.Topic, len(addrs), driver.ErrUndeliverable)
+		}
 		c.log.Debug("zmq: fanout reached no server", "topic", t.Topic, "registered", len(addrs))
 	}
 	return nil
@@ -174,10 +247,11 @@ func (c *conn) route(k Key) *route {
 // resolve returns the addresses of r's key: from the matchmaker, or from
 // the cache while it is younger than lookup_cache (older entries are used
 // while a background lookup refreshes them). Empty results are not cached.
-func (c *conn) resolve(ctx context.Context, r *route) ([]string, error) {
+// A failed lookup is tried again as retries allows (see withMatchmaker).
+func (c *conn) resolve(ctx context.Context, r *route, retries int) ([]string, error) {
 	ttl := c.cfg.lookupCache
 	if ttl == 0 {
-		return c.mm.Lookup(ctx, r.key)
+		return c.lookup(ctx, r.key, retries)
 	}
 	r.mu.Lock()
 	if !r.fetched.IsZero() && len(r.addrs) > 0 {
@@ -192,7 +266,7 @@ func (c *conn) resolve(ctx context.Context, r *route) ([]string, error) {
 		return addrs, nil
 	}
 	r.mu.Unlock()
-	addrs, err := c.mm.Lookup(ctx, r.key)
+	addrs, err := c.lookup(ctx, r.key, retries)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +274,15 @@ func (c *conn) resolve(ctx context.Context, r *route) ([]string, error) {
 	r.addrs, r.fetched = addrs, time.Now()
 	r.mu.Unlock()
 	return addrs, nil
+}
+
+// lookup asks the matchmaker for k, as withMatchmaker retries.
+func (c *conn) lookup(ctx context.Context, k Key, retries int) (addrs []string, err error) {
+	err = c.withMatchmaker(ctx, retries, func() (err error) {
+		addrs, err = c.mm.Lookup(ctx, k)
+		return err
+	})
+	return addrs, err
 }
 
 func (c *conn) refreshRoute(r *route) {
@@ -212,7 +295,7 @@ func (c *conn) refreshRoute(r *route) {
 	r.fetched = time.Now() // on failure too: keep the old addresses, retry after lookup_cache
 	if err != nil {
 		if c.ctx.Err() == nil {
-			c.log.Warn("zmq: matchmaker lookup failed; using the addresses found before", "key", r.key.String(), "error", err)
+			c.lim.Warn(c.log, "lookup-failed", "zmq: matchmaker lookup failed; using the addresses found before", "key", r.key.String(), "error", err)
 		}
 		return
 	}
@@ -329,7 +412,8 @@ func (c *conn) getPeer(ctx context.Context, addr string) (*peer, error) {
 		}
 		if p = c.peers[addr]; p == nil {
 			p = &peer{c: c, addr: addr, ready: make(chan struct{}), done: make(chan struct{}), pending: map[string]*pendingCall{}}
-			p.w.timeout, p.w.onError = c.cfg.heartbeatTimeout, p.die
+			p.w.timeout, p.w.onError, p.w.limit = c.cfg.heartbeatTimeout, p.die, sendBacklog
+			p.w.alive = func() bool { return time.Now().UnixNano()-p.lastRecv.Load() < c.cfg.heartbeatTimeout.Nanoseconds() }
 			c.peers[addr] = p
 			c.allPeers[p] = struct{}{}
 			c.wg.Add(1)
@@ -421,7 +505,7 @@ func (p *peer) dial() (net.Conn, *bufio.Reader, error) {
 // by die but by the error returned here, which lets sendTo try another
 // server when Message.Retry allows; if the connection fails after the
 // write, the call fails with driver.ErrConnectionLost.
-func (p *peer) send(k kind, key Key, m *driver.Message, resends int) (sent bool, err error) {
+func (p *peer) send(ctx context.Context, k kind, key Key, m *driver.Message, resends int) (sent bool, err error) {
 	now := time.Now()
 	p.lastSend.Store(now.UnixNano())
 	var pc *pendingCall
@@ -441,15 +525,15 @@ func (p *peer) send(k kind, key Key, m *driver.Message, resends int) (sent bool,
 		p.deadline = max(p.deadline, dl)
 		p.mu.Unlock()
 	}
-	buf, err := p.w.begin()
+	buf, err := p.w.beginRoom(ctx, requestSize(key, m))
 	if err == nil {
 		buf = appendRequest(buf, k, m.MsgID, m.ContentType, m.Expiration, key.Topic, key.Server, m.Body)
 		sent = true
-		if pc == nil {
+		if pc == nil && !m.Mandatory {
 			p.w.commitLater(buf) // casts: written by the background flusher
 			return sent, nil
 		}
-		err = p.w.commit(buf) // on failure p dies (onError)
+		err = p.w.commitWait(ctx, buf) // on failure p dies (onError)
 	}
 	if pc != nil {
 		p.mu.Lock()
@@ -492,7 +576,7 @@ func (p *peer) lastDeadline() int64 {
 
 func (p *peer) ping() {
 	if buf, err := p.w.begin(); err == nil {
-		p.w.commit(appendControl(buf, kindPing))
+		p.w.commitLater(appendControl(buf, kindPing))
 	}
 }
 
@@ -520,7 +604,7 @@ func (p *peer) readLoop(br *bufio.Reader) error {
 		}
 		f, err := decodeFrames(frames)
 		if err != nil {
-			c.log.Warn("zmq: dropping malformed message from server", "addr", p.addr, "error", err)
+			c.lim.Warn(c.log, "malformed-reply", "zmq: dropping malformed message from server", "addr", p.addr, "error", err)
 			continue
 		}
 		switch f.kind {
@@ -540,13 +624,18 @@ func (p *peer) readLoop(br *bufio.Reader) error {
 				Heartbeat: f.kind == kindBeat,
 			}})
 		case kindReject:
-			if pc := p.take(f.msgID); pc != nil {
+			pc := p.take(f.msgID)
+			switch {
+			case pc == nil:
+			case f.reason == rejectTooLarge:
+				c.onReply(driver.Reply{MsgID: pc.msgID, Err: fmt.Errorf("zmq: server %s: the reply to call %s is over its max_message_size: %w", p.addr, pc.msgID, driver.ErrMessageTooLarge)})
+			default:
 				c.resend(p, pc, f.reason)
 			}
 		case kindPong:
 		case kindPing:
 			if buf, err := p.w.begin(); err == nil {
-				p.w.commit(appendControl(buf, kindPong))
+				p.w.commitLater(appendControl(buf, kindPong))
 			}
 		case kindBye:
 			p.drain()
@@ -577,7 +666,7 @@ func (c *conn) resend(from *peer, pc *pendingCall, reason byte) {
 	}
 	fail := func(err error) { c.onReply(driver.Reply{MsgID: pc.msgID, Err: err}) }
 	if pc.resends >= maxResends {
-		fail(fmt.Errorf("zmq: call %s rejected by %d servers: %w", pc.msgID, pc.resends+1, driver.ErrNoServers))
+		fail(noServers(pc.m, "zmq: call %s rejected by %d servers", pc.msgID, pc.resends+1))
 		return
 	}
 	m := *pc.m
@@ -630,11 +719,12 @@ func (p *peer) die(cause error) {
 	if !p.retired.Load() {
 		c.quarantineAddr(p.addr)
 		c.invalidate(p.addr)
-		level := slog.LevelDebug
+		args := []any{"addr", p.addr, "calls_failed", len(pend), "error", cause}
 		if len(pend) > 0 || !p.draining.Load() {
-			level = slog.LevelWarn
+			c.lim.Warn(c.log, "conn-lost", "zmq: connection to server lost", args...)
+		} else {
+			c.log.Debug("zmq: connection to server lost", args...)
 		}
-		c.log.Log(context.Background(), level, "zmq: connection to server lost", "addr", p.addr, "calls_failed", len(pend), "error", cause)
 	}
 	for _, pc := range pend {
 		c.onReply(driver.Reply{MsgID: pc.msgID, Err: p.lostError()})

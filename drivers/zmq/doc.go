@@ -37,6 +37,19 @@
 // transport.ErrNoServers; a fanout cast to a topic without servers is
 // dropped without error, as on a broker.
 //
+// # Delivery guarantees
+//
+// By default (oslo's at-most-once) a cast returns once it is queued on the
+// connection to a live server; a cast queued on a connection that then
+// fails is lost (logged). With client.AtLeastOnce (driver.Message
+// Mandatory), a cast returns only once it is written to the connection of
+// a live server, and a call, cast or fanout cast that no server can take
+// (none registered, none reachable, or, for calls, every server rejected
+// it) fails with an error wrapping transport.ErrUndeliverable (and
+// transport.ErrNoServers, except for fanout). Neither mode says a server
+// handled the message: there is no acknowledgement, and a server that
+// dies with requests in its inbox or in its TCP buffers loses them.
+//
 // # Frames
 //
 // The driver speaks ZMTP 3.0 with the NULL security mechanism: the
@@ -52,7 +65,8 @@
 //	                         server            the target server; empty for topic and fanout sends
 //	                         body              the encoded oslo message, opaque to the driver
 //	REPLY, HEARTBEAT         msg_id, content_type, body   (the final reply; a call-monitor heartbeat)
-//	REJECT                   msg_id, reason    1 byte: 1 listener closing, 2 wrong target
+//	REJECT                   msg_id, reason    1 byte: 1 listener closing, 2 wrong target,
+//	                                           3 reply over the server's max_message_size
 //	PING, PONG, BYE          no further frames
 //
 // Kinds: CALL 1, CAST 2, FANOUT 3, REPLY 4, REJECT 5, PING 6, PONG 7, BYE 8,
@@ -61,8 +75,11 @@
 // server checks the topic and server frames against its target, so an
 // address reused by another server after a restart is never served by
 // mistake (calls get REJECT reason 2 and go elsewhere). Messages larger
-// than max_message_size are refused when sent, and a peer that sends one
-// anyway is disconnected; malformed messages are logged and dropped. ZMTP
+// than max_message_size are refused when sent, at once, with an error
+// wrapping transport.ErrMessageTooLarge; a reply over it is replaced by a
+// REJECT that fails the call the same way on the caller, and a peer that
+// sends one anyway is disconnected; malformed messages are logged and
+// dropped. ZMTP
 // PING commands (libzmq heartbeats) are answered with PONG.
 //
 // # Matchmakers
@@ -76,8 +93,9 @@
 //   - in-process (matchmaker=inproc, the default of zmq://): a table in
 //     memory, shared by the transports of one process that use the same
 //     virtual host ("zmq:///ns"); for single-process programs and tests.
+//
 //   - redis (zmq+redis://host:port/db, or matchmaker=redis with the host in
-//     the URL or redis_url=redis://...): one sorted set per key,
+//     the URL or redis_url=redis://... or rediss://...): one sorted set per key,
 //     <prefix>topic/<topic> and <prefix>server/<topic>/<server> (names
 //     path-escaped, prefix redis_prefix, default "oslo.messaging.zmq:"),
 //     whose members are addresses scored with their expiry time from the
@@ -90,6 +108,28 @@
 //     a client already sends to gets that client's topic and fanout
 //     messages within lookup_cache; calls to its topic.server key reach it
 //     as soon as its Listen returns.
+//
+//     Open does not wait for Redis (a service may start before it):
+//     the connection checks Redis in the background, every
+//     heartbeat_interval while it answers and with backoff (up to 5 s)
+//     while it does not, logging the first failure (a warning) and the
+//     recovery. While Redis is unreachable, matchmaker operations fail at
+//     once with the last error: Listen (server Start) and Send wait for
+//     Redis within their ctx (Send as Message.Retry allows; Retry 0 fails
+//     at once) and then report that error along with the ctx's;
+//     transport.Ping waits within its ctx for Redis to answer a PING.
+//     Servers register again as soon as Redis answers after an outage or
+//     on a new connection to it, so that a Redis restarted empty knows
+//     them again within a second or so, not at the next target_update.
+//
+//     TLS (rediss:// or redis_ssl=true) verifies Redis's certificate
+//     against the system's CAs, or redis_ssl_ca_file, and the host name of
+//     the URL, as any TLS client does; redis_ssl_insecure (or skip_verify
+//     in a rediss:// redis_url, or a RedisTLSConfig with
+//     InsecureSkipVerify) turns verification off, which the driver logs as
+//     a warning at Open. Credentials (in the URL or in redis_url) appear in
+//     no error and no log line.
+//
 //   - static (matchmaker=static with static_targets or static_file): a
 //     fixed table of keys "topic" and "topic.server" to addresses, from the
 //     URL (static_targets=compute=h1:9501;h2:9501,compute.h1=h1:9501;
@@ -111,8 +151,14 @@
 //	matchmaker            WithMatchmaker,       inproc      inproc (alias dummy), redis or static
 //	                      RedisMatchmaker,                  (redis for zmq+redis://)
 //	                      StaticMatchmaker
-//	redis_url             RedisMatchmaker       -           redis://[user:pass@]host:port/db
+//	redis_url             RedisMatchmaker       -           redis://[user:pass@]host:port/db, or rediss://
+//	                                                        for TLS (its skip_verify=true as redis_ssl_insecure)
 //	redis_prefix          RedisPrefix           oslo.messaging.zmq:   prefix of the Redis keys
+//	redis_ssl             RedisTLSConfig        false       TLS to Redis (true with rediss://)
+//	redis_ssl_ca_file     RedisTLSConfig        system CAs  CAs that verify Redis's certificate
+//	redis_ssl_cert_file,  RedisTLSConfig        -           client certificate and key (PEM)
+//	redis_ssl_key_file
+//	redis_ssl_insecure    RedisTLSConfig        false       skip certificate verification (logs a warning)
 //	static_targets        StaticMatchmaker      -           key=host:port[;host:port][,key=...]
 //	static_file           -                     -           JSON file of key -> addresses
 //	bind_address          BindAddress           127.0.0.1   address servers bind ("*": all)
@@ -131,6 +177,9 @@
 //	heartbeat_timeout     Heartbeat             5s          silence after which a connection is dead
 //	dial_timeout          DialTimeout           2s          connect and ZMTP handshake bound
 //	max_message_size      MaxMessageSize        64 MiB      largest message accepted
+//	inbox_messages        Inbox                 MaxConcurrency  requests a server holds for its workers
+//	(rpc_zmq_topic_backlog)                     (at least 16)
+//	inbox_bytes           Inbox                 16 MiB      bytes of requests a server holds
 //
 // oslo used target_expire=300 and target_update=180, which leave a dead
 // server registered for minutes; the defaults here drop one within 15 s
@@ -187,6 +236,25 @@
 // Connections to servers a client no longer sends to are closed after
 // 5 minutes idle.
 //
+// # Backpressure and memory
+//
+// A server holds at most inbox_messages requests and inbox_bytes bytes
+// (plus one request, however large) that its workers have not taken.
+// When its inbox is full it stops reading from its client connections, so
+// the requests wait in the TCP buffers and then in the clients: each
+// client connection queues at most 4 MiB of requests not yet written, and
+// Send then waits, within its ctx, for the server to read (a cast that
+// cannot be queued before its ctx ends fails with a timeout that says the
+// server is busy). Nothing is dropped to keep memory bounded. A client
+// sending to a topic skips a server whose connection is full when another
+// server of the topic has room. A busy server keeps telling its clients
+// it is alive (it sends PONG every heartbeat_interval on every client
+// connection, read or not), so that a slow server is not taken for a dead
+// one: servers' heartbeat_interval must be shorter than clients'
+// heartbeat_timeout. Handlers that send to their own server's topic can
+// fill the inbox they consume; with backpressure they then wait for each
+// other until their ctx ends.
+//
 // # Not supported
 //
 // Notifications: the Conn does not implement driver.Notifier. oslo's
@@ -198,7 +266,17 @@
 // Redis Sentinel and Cluster matchmakers, ZMTP CURVE or PLAIN security (the
 // driver is for trusted networks, as oslo's was), PUB/SUB fanout through a
 // proxy, and oslo's old zmq wire format (a libzmq peer can connect, since
-// the framing is ZMTP, but must speak the frames above). go-redis logs its own connection errors through
-// its global logger (redis.SetLogger); everything else is logged through
-// the transport's logger, with Debug on the normal path.
+// the framing is ZMTP, but must speak the frames above).
+//
+// # Logging
+//
+// Through the transport's logger, with Debug on the normal path; warnings
+// that can repeat (per message, connection or retry: malformed messages,
+// lost connections, failed lookups, accept errors) are logged once per
+// 10 s with the count of those held back, the others at Debug. go-redis
+// logs its own
+// dial failures through its global logger (redis.SetLogger): the driver
+// checks Redis with a dialer of its own while Redis is unreachable, so
+// that go-redis dials, and logs, only for the operations that reveal an
+// outage.
 package zmq

@@ -2,6 +2,7 @@ package zmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oslo-go/messaging/internal/backoff"
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/transport"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -24,8 +27,9 @@ type Driver struct{}
 
 // Open returns a connection: a client of the servers the matchmaker
 // knows, and the factory of servers (Listen) that bind their own sockets.
-// With the Redis matchmaker it fails when Redis does not answer.
-func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (driver.Conn, error) {
+// It does not wait for the Redis matchmaker: the connection reaches Redis
+// in the background (see Conn.Ping).
+func (Driver) Open(_ context.Context, u *driver.URL, cfg driver.Config) (driver.Conn, error) {
 	c, err := parseConfig(u, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -34,13 +38,20 @@ func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (drive
 	if err != nil {
 		return nil, fmt.Errorf("zmq: advertise host: %w", err)
 	}
-	mm, owned, err := openMatchmaker(ctx, c)
+	refreshNow := make(chan struct{}, 1)
+	mm, owned, err := openMatchmaker(c, cfg.Logger, func() {
+		select {
+		case refreshNow <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	cn := &conn{
 		cfg:        c,
+		refreshNow: refreshNow,
 		log:        cfg.Logger,
 		onReply:    cfg.OnReply,
 		mm:         mm,
@@ -65,7 +76,10 @@ func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (drive
 	return cn, nil
 }
 
-func openMatchmaker(ctx context.Context, c *config) (Matchmaker, bool, error) {
+// openMatchmaker returns the matchmaker c names and whether the conn owns
+// it (closes it). onRecover is what the Redis matchmaker calls when Redis
+// answers again after a failure.
+func openMatchmaker(c *config, log *slog.Logger, onRecover func()) (Matchmaker, bool, error) {
 	switch c.matchmaker {
 	case "":
 		return c.custom, false, nil
@@ -74,15 +88,14 @@ func openMatchmaker(ctx context.Context, c *config) (Matchmaker, bool, error) {
 	case matchmakerStatic:
 		return &staticMatchmaker{table: c.static}, true, nil
 	case matchmakerRedis:
-		opts, err := redisOptions(c.redis)
+		opts, insecure, err := redisOptions(c.redis, c.redisTLS)
 		if err != nil {
 			return nil, false, err
 		}
-		m, err := newRedisMatchmaker(ctx, opts, c.redisPrefix)
-		if err != nil {
-			return nil, false, err
+		if insecure {
+			log.Warn("zmq: redis matchmaker: TLS without certificate verification (redis_ssl_insecure or skip_verify): whoever sits between this host and Redis can read and change its traffic, password included", "addr", opts.Addr)
 		}
-		return m, true, nil
+		return newRedisMatchmaker(opts, c.redisPrefix, log, onRecover, c.heartbeatInterval), true, nil
 	}
 	return nil, false, fmt.Errorf("zmq: unknown matchmaker %q", c.matchmaker)
 }
@@ -91,14 +104,16 @@ func openMatchmaker(ctx context.Context, c *config) (Matchmaker, bool, error) {
 // server address) and the server side (listeners: one bound ROUTER socket
 // each) of one transport.
 type conn struct {
-	cfg       *config
-	log       *slog.Logger
-	onReply   func(driver.Reply)
-	mm        Matchmaker
-	ownMM     bool
-	id        string
-	replyAddr string
-	advertise string
+	cfg        *config
+	lim        ratelog.Limiter // warnings that can repeat per message or connection
+	refreshNow chan struct{}   // re-register the listeners now
+	log        *slog.Logger
+	onReply    func(driver.Reply)
+	mm         Matchmaker
+	ownMM      bool
+	id         string
+	replyAddr  string
+	advertise  string
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -134,6 +149,52 @@ func (c *conn) spawn(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+var _ driver.Pinger = (*conn)(nil)
+
+// withMatchmaker runs op, a matchmaker operation, until it succeeds: after
+// a failure it tries again with backoff, while retries allow (negative:
+// until ctx ends; 0: once). When ctx ends first the error wraps both
+// op's last error and ctx's.
+func (c *conn) withMatchmaker(ctx context.Context, retries int, op func() error) error {
+	retry := backoff.Exponential(50*time.Millisecond, time.Second)
+	for n := 0; ; n++ {
+		err := op()
+		switch {
+		case err == nil:
+			return nil
+		case c.closed.Load():
+			return driver.ErrClosed
+		case ctx.Err() != nil:
+			if errors.Is(err, ctx.Err()) {
+				return err
+			}
+			return fmt.Errorf("%w: %w", ctx.Err(), err)
+		case retries >= 0 && n >= retries:
+			return err
+		}
+		if !backoff.Sleep(ctx, retry.Next(), c.ctx.Done()) {
+			if c.closed.Load() {
+				return driver.ErrClosed
+			}
+			return fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+	}
+}
+
+// Ping reports whether the matchmaker answers (the Redis matchmaker:
+// Redis answers a PING), waiting within ctx; the in-process and static
+// matchmakers always do. A matchmaker of WithMatchmaker is asked when it
+// has a method Ping(context.Context) error.
+func (c *conn) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return driver.ErrClosed
+	}
+	if p, ok := c.mm.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
 }
 
 func (c *conn) ReplyAddress(context.Context) (string, error) {
@@ -236,6 +297,13 @@ func (c *conn) sweep(now time.Time) {
 		if !sc.ready.Load() {
 			continue
 		}
+		// Tell the client the server is alive, even while its PINGs wait
+		// unread behind requests (a busy server reads slowly, and not at
+		// all while its inbox is full).
+		sc.keepalive()
+		if sc.stalled.Load() {
+			continue
+		}
 		if nowNano-sc.lastRecv.Load() > timeout {
 			c.log.Debug("zmq: closing silent client connection", "remote", sc.remote)
 			sc.close()
@@ -278,6 +346,7 @@ func (c *conn) refreshLoop() {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+		case <-c.refreshNow:
 		}
 		c.mu.RLock()
 		ls := make([]*listener, 0, len(c.listeners))

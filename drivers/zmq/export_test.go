@@ -35,3 +35,6 @@ func Crash(tr *transport.Transport) {
 func Lookup(tr *transport.Transport, k Key) ([]string, error) {
 	return engine.Of(tr).Driver().(*conn).mm.Lookup(context.Background(), k)
 }
+
+// Attacks are the driver's own hostile inputs for drivertest.
+var Attacks = attacks

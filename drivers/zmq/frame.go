@@ -57,6 +57,7 @@ func (k kind) String() string {
 const (
 	rejectClosing     = 1 // the listener is closing; the call was not handled
 	rejectWrongTarget = 2 // the listener serves another target (stale address)
+	rejectTooLarge    = 3 // the call was handled but its reply is over max_message_size
 )
 
 // Limits of the small fields, checked by decodeFrames.

@@ -123,7 +123,8 @@ func TestSilentServer(t *testing.T) {
 }
 
 // TestSilentClient: a server closes a client connection that sends
-// nothing (not even the PINGs live clients send) for heartbeat_timeout.
+// nothing (not even the PINGs live clients send) for heartbeat_timeout;
+// until then it sends keepalive PONGs.
 func TestSilentClient(t *testing.T) {
 	noLeaks(t)
 	c := openConn(t, "zmq:///"+t.Name()+"?heartbeat_interval=100ms&heartbeat_timeout=500ms")
@@ -144,9 +145,23 @@ func TestSilentClient(t *testing.T) {
 	}
 	start := time.Now()
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _, err = newFrameReader(br, 1<<20).next()
-	if err == nil || time.Since(start) > 3*time.Second {
-		t.Fatalf("silent client connection: read %v after %v, want it closed after about 500ms", err, time.Since(start))
+	fr := newFrameReader(br, 1<<20)
+	pongs := 0
+	for {
+		frames, _, err := fr.next()
+		if err != nil {
+			break
+		}
+		if f, err := decodeFrames(frames); err != nil || f.kind != kindPong {
+			t.Fatalf("silent client got %v, %v; want only keepalive PONGs", f.kind, err)
+		}
+		pongs++
+	}
+	if el := time.Since(start); el < 400*time.Millisecond || el > 3*time.Second {
+		t.Fatalf("silent client connection closed after %v, want about 500ms", el)
+	}
+	if pongs == 0 {
+		t.Fatal("the server sent no keepalive PONG to its client")
 	}
 }
 
@@ -209,16 +224,24 @@ func TestMessageTooLarge(t *testing.T) {
 	}
 	defer srv.Close()
 	c, _ := client.New(tr, target.Target{Topic: "big"}, client.Timeout(5*time.Second))
-	err := c.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
-	if err == nil || !strings.Contains(err.Error(), "max_message_size") {
-		t.Fatalf("oversized call: %v", err)
+	for _, op := range []string{"call", "cast"} {
+		start := time.Now()
+		var err error
+		if op == "call" {
+			err = c.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
+		} else {
+			err = c.Cast(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)})
+		}
+		if !errors.Is(err, transport.ErrMessageTooLarge) || !strings.Contains(err.Error(), "max_message_size") || time.Since(start) > time.Second {
+			t.Fatalf("oversized %s: %v after %v, want ErrMessageTooLarge at once", op, err, time.Since(start))
+		}
 	}
 	if err := c.Call(context.Background(), "echo", drivertest.EchoArgs{Text: "small"}, nil); err != nil {
 		t.Fatalf("call after the oversized one: %v", err)
 	}
 	// A client with a larger limit gets disconnected by the server.
 	big, _ := client.New(openTr(t, "zmq:///"+t.Name()+"?max_message_size=1048576"), target.Target{Topic: "big"}, client.Timeout(5*time.Second))
-	err = big.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
+	err := big.Call(context.Background(), "echo", drivertest.EchoArgs{Text: strings.Repeat("x", 8000)}, nil)
 	if !errors.Is(err, transport.ErrConnectionLost) {
 		t.Fatalf("oversized call to a server with a smaller limit: %v, want ErrConnectionLost", err)
 	}
@@ -316,5 +339,170 @@ func TestHeartbeatKeepsCallTracked(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("call not failed when its server died after heartbeating")
+	}
+}
+
+// bigReply returns results of the size asked for.
+type bigReply struct{}
+
+type sizeArgs struct {
+	N int `json:"n"`
+}
+
+func (bigReply) Big(_ context.Context, a sizeArgs) (string, error) {
+	return strings.Repeat("x", a.N), nil
+}
+
+// TestReplyTooLarge: a result over the server's max_message_size fails the
+// call at once with ErrMessageTooLarge, not by the call's timeout, and the
+// connection goes on serving.
+func TestReplyTooLarge(t *testing.T) {
+	noLeaks(t)
+	url := "zmq:///" + t.Name() + "?max_message_size=65536"
+	srv, _ := server.New(openTr(t, url), target.Target{Topic: "big", Server: "s"}, []any{bigReply{}})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := client.New(openTr(t, url), target.Target{Topic: "big"}, client.Timeout(20*time.Second))
+	start := time.Now()
+	err := c.Call(context.Background(), "big", sizeArgs{N: 100000}, nil)
+	if !errors.Is(err, transport.ErrMessageTooLarge) || time.Since(start) > 5*time.Second {
+		t.Fatalf("call with a reply over max_message_size: %v after %v, want ErrMessageTooLarge at once", err, time.Since(start))
+	}
+	t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	var s string
+	if err := c.Call(context.Background(), "big", sizeArgs{N: 1000}, &s); err != nil || len(s) != 1000 {
+		t.Fatalf("call after the oversized reply: %d bytes, %v", len(s), err)
+	}
+}
+
+// TestMandatory: with AtLeastOnce, a cast, call or fanout cast that no
+// server takes fails with ErrUndeliverable; without it, only sends to one
+// server fail (ErrNoServers) and a fanout to nobody is dropped.
+func TestMandatory(t *testing.T) {
+	noLeaks(t)
+	url := "zmq:///" + t.Name()
+	tr := openTr(t, url)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		mandatory, fanout, call  bool
+		undeliverable, noServers bool
+	}{
+		{mandatory: true, undeliverable: true, noServers: true},
+		{mandatory: true, call: true, undeliverable: true, noServers: true},
+		{mandatory: true, fanout: true, undeliverable: true},
+		{noServers: true},
+		{call: true, noServers: true},
+		{fanout: true},
+	} {
+		c, _ := client.New(tr, target.Target{Topic: "nobody", Fanout: tc.fanout}, client.AtLeastOnce(tc.mandatory), client.Timeout(2*time.Second))
+		var err error
+		if tc.call {
+			err = c.Call(ctx, "echo", nil, nil)
+		} else {
+			err = c.Cast(ctx, "echo", nil)
+		}
+		if errors.Is(err, transport.ErrUndeliverable) != tc.undeliverable || errors.Is(err, transport.ErrNoServers) != tc.noServers || (err == nil) == (tc.undeliverable || tc.noServers) {
+			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+	e := &drivertest.Echo{}
+	srv, _ := server.New(openTr(t, url), target.Target{Topic: "somebody", Server: "s"}, []any{e})
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, fanout := range []bool{false, true} {
+		c, _ := client.New(tr, target.Target{Topic: "somebody", Fanout: fanout}, client.AtLeastOnce(true))
+		if err := c.Cast(ctx, "echo", drivertest.EchoArgs{Text: "x"}); err != nil {
+			t.Fatalf("mandatory cast (fanout %v) to a live server: %v", fanout, err)
+		}
+	}
+}
+
+// TestWarningsRateLimited: a client that sends a hundred malformed
+// messages gets one warning logged, not a hundred (the others go to
+// Debug), and the server goes on serving.
+func TestWarningsRateLimited(t *testing.T) {
+	noLeaks(t)
+	url := "zmq:///" + t.Name()
+	str, logs, err := openLogged(t, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serveEcho(t, context.Background(), str, target.Target{Topic: "noisy", Server: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	tr := openTr(t, url)
+	addrs, err := Lookup(tr, Key{Topic: "noisy"})
+	if err != nil || len(addrs) != 1 {
+		t.Fatalf("lookup: %v, %v", addrs, err)
+	}
+	nc, err := net.Dial("tcp", addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := handshake(nc, bufio.NewReader(nc), zmq4.Dealer, "noisy", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []byte
+	for range 100 {
+		msgs = appendZMTPFrame(msgs, []byte{9, byte(kindCast)}, false) // wire version 9
+	}
+	if _, err := nc.Write(msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(t, tr, "noisy"); err != nil {
+		t.Fatalf("call after the malformed messages: %v", err)
+	}
+	var warns, debugs int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		text := logs.String()
+		warns = strings.Count(text, `level=WARN msg="zmq: dropping malformed message from client"`)
+		debugs = strings.Count(text, `level=DEBUG msg="zmq: dropping malformed message from client"`)
+		if warns+debugs >= 100 {
+			break
+		}
+	}
+	if warns != 1 || warns+debugs != 100 {
+		t.Fatalf("%d warnings and %d debug lines for 100 malformed messages", warns, debugs)
+	}
+}
+
+// pingingMatchmaker is an in-process matchmaker with a Ping method.
+type pingingMatchmaker struct {
+	*memMatchmaker
+	err error
+}
+
+func (m pingingMatchmaker) Ping(context.Context) error { return m.err }
+
+// TestPing: the in-process and static matchmakers always answer, a
+// matchmaker of WithMatchmaker is asked when it has a Ping method; a
+// closed transport does not answer.
+func TestPing(t *testing.T) {
+	noLeaks(t)
+	down := errors.New("matchmaker down")
+	tr, _, err := openLogged(t, "zmq://", WithMatchmaker(pingingMatchmaker{memMatchmakerFor(t.Name()), down}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Ping(ctxFor(t, time.Second)); !errors.Is(err, down) {
+		t.Errorf("Ping with a custom matchmaker: %v, want its Ping's error", err)
+	}
+	for _, url := range []string{"zmq:///" + t.Name(), "zmq://?static_targets=t=127.0.0.1:1"} {
+		tr, err := transport.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Ping(ctxFor(t, time.Second)); err != nil {
+			t.Errorf("%s: Ping: %v", url, err)
+		}
+		tr.Close()
+		if err := tr.Ping(ctxFor(t, time.Second)); !errors.Is(err, transport.ErrClosed) {
+			t.Errorf("%s: Ping after Close: %v", url, err)
+		}
 	}
 }

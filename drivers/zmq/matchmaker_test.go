@@ -2,6 +2,7 @@ package zmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oslo-go/messaging/drivers/drivertest"
 	"github.com/oslo-go/messaging/transport/driver"
 	"github.com/redis/go-redis/v9"
 )
@@ -129,10 +131,7 @@ func TestStaticMatchmaker(t *testing.T) {
 
 func TestRedisMatchmaker(t *testing.T) {
 	addr, prefix := NeedRedis(t)
-	m, err := newRedisMatchmaker(context.Background(), &redis.Options{Addr: addr}, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newRedisMatchmaker(&redis.Options{Addr: addr}, prefix, drivertest.TestLogger(t), nil, time.Second)
 	defer m.Close()
 	const ttl = 600 * time.Millisecond
 	testMatchmakerTTL(t, m, ttl, time.Sleep)
@@ -150,12 +149,18 @@ func TestRedisMatchmaker(t *testing.T) {
 	if keys := RedisKeys(t, addr, prefix); len(keys) != 0 {
 		t.Fatalf("keys left: %v", keys)
 	}
-	// Open fails clearly without Redis.
-	_, err = newRedisMatchmaker(context.Background(), &redis.Options{Addr: "127.0.0.1:1"}, prefix)
-	if err == nil {
-		t.Fatal("no error for an unreachable Redis")
+	// Without Redis, operations fail at once with the dial error, and Ping
+	// waits within its ctx, then reports the dial error too.
+	down := newRedisMatchmaker(&redis.Options{Addr: "127.0.0.1:1"}, prefix, drivertest.TestLogger(t), nil, time.Second)
+	defer down.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := down.Lookup(ctx, Key{Topic: "x"}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Lookup without Redis: %v", err)
 	}
-	t.Log(err)
+	if err := down.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Ping without Redis: %v", err)
+	}
 }
 
 // TestRegistrationRefresh checks that a server's registration outlives its

@@ -1,6 +1,7 @@
 package zmq
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net"
@@ -37,6 +38,7 @@ type config struct {
 	custom      Matchmaker // WithMatchmaker
 	namespace   string     // inproc: the URL's virtual host
 	redis       redisURLParts
+	redisTLS    redisTLS
 	redisPrefix string
 	static      map[string][]string
 	staticFile  string
@@ -53,6 +55,8 @@ type config struct {
 	heartbeatTimeout  time.Duration
 	dialTimeout       time.Duration
 	maxMessageSize    int
+	inboxMessages     int // 0: from the listener's capacity
+	inboxBytes        int // 0: inbox.DefaultBytes
 }
 
 func defaultConfig() *config {
@@ -86,6 +90,11 @@ var queryOptions = option.Table[config]{Driver: "zmq", Specs: []option.Spec[conf
 	}},
 	{Name: "redis_url", Secret: true, Set: func(c *config, v string) error { c.redis.url = v; return nil }},
 	{Name: "redis_prefix", Set: func(c *config, v string) error { c.redisPrefix = v; return nil }},
+	{Name: "redis_ssl", Set: option.BoolField(func(c *config) *bool { return &c.redisTLS.on })},
+	{Name: "redis_ssl_ca_file", Set: func(c *config, v string) error { c.redisTLS.caFile = v; return nil }},
+	{Name: "redis_ssl_cert_file", Set: func(c *config, v string) error { c.redisTLS.certFile = v; return nil }},
+	{Name: "redis_ssl_key_file", Set: func(c *config, v string) error { c.redisTLS.keyFile = v; return nil }},
+	{Name: "redis_ssl_insecure", Set: option.BoolField(func(c *config) *bool { return &c.redisTLS.insecure })},
 	{Name: "static_targets", Set: func(c *config, v string) error { return parseStaticTargets(v, c.static) }},
 	{Name: "static_file", Set: func(c *config, v string) error { c.staticFile = v; return nil }},
 	{Name: "bind_address", Aliases: []string{"rpc_zmq_bind_address"}, Set: func(c *config, v string) error { c.bindAddress = v; return nil }},
@@ -99,6 +108,8 @@ var queryOptions = option.Table[config]{Driver: "zmq", Specs: []option.Spec[conf
 	{Name: "heartbeat_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.heartbeatTimeout })},
 	{Name: "dial_timeout", Set: option.DurationField(false, func(c *config) *time.Duration { return &c.dialTimeout })},
 	{Name: "max_message_size", Set: option.IntField(math.MinInt, math.MaxInt, func(c *config) *int { return &c.maxMessageSize })},
+	{Name: "inbox_messages", Aliases: []string{"rpc_zmq_topic_backlog"}, Set: option.IntField(0, math.MaxInt, func(c *config) *int { return &c.inboxMessages })},
+	{Name: "inbox_bytes", Set: option.IntField(0, math.MaxInt, func(c *config) *int { return &c.inboxBytes })},
 }}
 
 // parseConfig reads the Go options, then the URL (whose query overrides
@@ -167,6 +178,9 @@ func (c *config) resolveMatchmaker(u *driver.URL) error {
 	}
 	if len(u.Hosts) > 0 {
 		return fmt.Errorf("zmq: URL hosts name the Redis server of the redis matchmaker; the %s matchmaker takes none", c.mmName())
+	}
+	if c.redisTLS.set() {
+		return fmt.Errorf("zmq: redis_ssl options given with the %s matchmaker", c.mmName())
 	}
 	if c.redis.url != "" {
 		return fmt.Errorf("zmq: redis_url given with the %s matchmaker", c.mmName())
@@ -282,6 +296,20 @@ func StaticMatchmaker(targets map[string][]string) transport.Option {
 	})
 }
 
+// RedisTLSConfig makes the Redis matchmaker connect with TLS, with cfg
+// (the redis_ssl_* options are then ignored). An empty ServerName is set
+// to the Redis host, which the certificate must name unless cfg skips
+// verification (InsecureSkipVerify, which the driver logs as a warning).
+func RedisTLSConfig(cfg *tls.Config) transport.Option {
+	return wrap("RedisTLSConfig", func(c *config) error {
+		if cfg == nil {
+			return fmt.Errorf("zmq: RedisTLSConfig(nil)")
+		}
+		c.redisTLS.custom = cfg
+		return nil
+	})
+}
+
 // RedisPrefix sets the prefix of the Redis matchmaker's keys (default
 // [DefaultRedisPrefix]). Deployments sharing a Redis server keep apart with
 // distinct prefixes.
@@ -361,6 +389,24 @@ func DialTimeout(d time.Duration) transport.Option {
 // sends a larger one is disconnected (default [DefaultMaxMessageSize]).
 func MaxMessageSize(n int) transport.Option {
 	return wrap("MaxMessageSize", func(c *config) error { c.maxMessageSize = n; return nil })
+}
+
+// Inbox bounds what a server holds of the requests it received and its
+// workers have not taken yet: at most messages requests (oslo's
+// rpc_zmq_topic_backlog) and bytes bytes. When the inbox is full the
+// server stops reading from its client connections, and clients' Send
+// waits (within its ctx) once their connection's send buffer is full too:
+// backpressure, not loss. 0 keeps a default: as many messages as the
+// server's MaxConcurrency and 16 MiB; values below
+// 16 messages or 64 KiB are raised to them.
+func Inbox(messages, bytes int) transport.Option {
+	return wrap("Inbox", func(c *config) error {
+		if messages < 0 || bytes < 0 {
+			return fmt.Errorf("zmq: Inbox(%d, %d): negative", messages, bytes)
+		}
+		c.inboxMessages, c.inboxBytes = messages, bytes
+		return nil
+	})
 }
 
 func positive(name string, d time.Duration) error {

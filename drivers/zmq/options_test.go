@@ -78,7 +78,7 @@ func TestParseRedis(t *testing.T) {
 	if c.matchmaker != matchmakerRedis || c.redis != want || c.redisPrefix != "p:" || c.lookupCache != DefaultRedisLookupCache {
 		t.Fatalf("config = %+v", c)
 	}
-	o, err := redisOptions(c.redis)
+	o, _, err := redisOptions(c.redis, c.redisTLS)
 	if err != nil || o.Addr != "10.0.0.5:6380" || o.Password != "secret" || o.DB != 3 {
 		t.Fatalf("redis options = %+v, %v", o, err)
 	}
@@ -90,7 +90,7 @@ func TestParseRedis(t *testing.T) {
 	if err != nil || c.redis.url != "redis://h:1/2" || c.lookupCache != 0 {
 		t.Fatalf("redis_url: %+v, %v", c, err)
 	}
-	o, err = redisOptions(c.redis)
+	o, _, err = redisOptions(c.redis, c.redisTLS)
 	if err != nil || o.Addr != "h:1" || o.DB != 2 {
 		t.Fatalf("redis_url options = %+v, %v", o, err)
 	}
@@ -164,33 +164,38 @@ func TestParseOptions(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	cases := map[string]string{
-		"zmq://?bogus=1&other=2":                            "unknown URL query parameter(s) bogus, other; known: advertise_host, bind_address",
-		"zmq+sentinel://h:1":                                "unsupported scheme",
-		"zmq://?matchmaker=etcd":                            "want inproc, redis or static",
-		"zmq+redis://?matchmaker=static":                    "scheme zmq+redis with matchmaker=static",
-		"zmq+redis://h1,h2":                                 "one Redis server",
-		"zmq+redis://h1?redis_url=redis://h2":               "not both",
-		"zmq://h1":                                          "the inproc matchmaker takes none",
-		"zmq://?redis_url=redis://h":                        "redis_url given",
-		"zmq://?matchmaker=static":                          "without static_targets",
-		"zmq://?static_targets=nohost":                      "key=host:port",
-		"zmq://?static_targets=a=h:0":                       "bad port",
-		"zmq://?static_targets=a=h:1&matchmaker=inproc":     "with the inproc matchmaker",
-		"zmq://?static_file=/nonexistent/file":              "static_file",
-		"zmq://?min_port=10":                                "port range",
-		"zmq://?min_port=10&max_port=5":                     "port range",
-		"zmq://?min_port=x":                                 "not an integer",
-		"zmq://?target_expire=-1":                           "target_expire=\"-1\": not a positive duration",
-		"zmq://?target_expire=soon":                         "not a duration",
-		"zmq://?target_expire=5s&target_update=5s":          "must be shorter",
-		"zmq://?heartbeat_interval=2s&heartbeat_timeout=1s": "must be longer",
-		"zmq://?max_message_size=10":                        "at least 1024",
-		"zmq+redis:///x":                                    "not a number",
+		"zmq://?bogus=1&other=2":                                     "unknown URL query parameter(s) bogus, other; known: advertise_host, bind_address",
+		"zmq+sentinel://h:1":                                         "unsupported scheme",
+		"zmq://?matchmaker=etcd":                                     "want inproc, redis or static",
+		"zmq+redis://?matchmaker=static":                             "scheme zmq+redis with matchmaker=static",
+		"zmq+redis://h1,h2":                                          "one Redis server",
+		"zmq+redis://h1?redis_url=redis://h2":                        "not both",
+		"zmq://h1":                                                   "the inproc matchmaker takes none",
+		"zmq://?redis_url=redis://h":                                 "redis_url given",
+		"zmq://?matchmaker=static":                                   "without static_targets",
+		"zmq://?static_targets=nohost":                               "key=host:port",
+		"zmq://?static_targets=a=h:0":                                "bad port",
+		"zmq://?static_targets=a=h:1&matchmaker=inproc":              "with the inproc matchmaker",
+		"zmq://?static_file=/nonexistent/file":                       "static_file",
+		"zmq://?min_port=10":                                         "port range",
+		"zmq://?min_port=10&max_port=5":                              "port range",
+		"zmq://?min_port=x":                                          "not an integer",
+		"zmq://?target_expire=-1":                                    "target_expire=\"-1\": not a positive duration",
+		"zmq://?target_expire=soon":                                  "not a duration",
+		"zmq://?target_expire=5s&target_update=5s":                   "must be shorter",
+		"zmq://?heartbeat_interval=2s&heartbeat_timeout=1s":          "must be longer",
+		"zmq://?max_message_size=10":                                 "at least 1024",
+		"zmq+redis:///x":                                             "not a number",
+		"zmq+redis://?redis_ssl_ca_file=/x":                          "without redis_ssl=true",
+		"zmq://?redis_ssl=true":                                      "redis_ssl options given with the inproc matchmaker",
+		"zmq+redis://?redis_ssl=true&redis_ssl_ca_file=/nonexistent": "redis_ssl_ca_file",
+		"zmq+redis://?redis_ssl=true&redis_ssl_cert_file=/x":         "go together",
+		"zmq+redis://?redis_ssl=yes please":                          "redis_ssl",
 	}
 	for raw, want := range cases {
 		c, err := parse(t, raw)
-		if err == nil && strings.HasPrefix(raw, "zmq+redis:///x") {
-			_, err = redisOptions(c.redis)
+		if err == nil && c.matchmaker == matchmakerRedis {
+			_, _, err = redisOptions(c.redis, c.redisTLS)
 		}
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "zmq: ") {
 			t.Errorf("%s: err = %v, want one with %q", raw, err, want)

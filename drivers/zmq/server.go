@@ -24,7 +24,7 @@ import (
 
 // Listen binds a ROUTER socket for t, registers it in the matchmaker under
 // the topic and topic.server keys, and returns once both are done.
-func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptions) (driver.Listener, error) {
+func (c *conn) Listen(ctx context.Context, t target.Target, o driver.ListenOptions) (driver.Listener, error) {
 	if c.closed.Load() {
 		return nil, driver.ErrClosed
 	}
@@ -34,12 +34,15 @@ func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptio
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	l := &listener{
-		c:     c,
-		t:     t,
-		ln:    ln,
-		addr:  net.JoinHostPort(c.advertise, strconv.Itoa(port)),
-		keys:  []Key{{Topic: t.Topic}, {Topic: t.Topic, Server: t.Server}},
-		inbox: inbox.New[*incoming](),
+		c:    c,
+		t:    t,
+		ln:   ln,
+		addr: net.JoinHostPort(c.advertise, strconv.Itoa(port)),
+		keys: []Key{{Topic: t.Topic}, {Topic: t.Topic, Server: t.Server}},
+		inbox: inbox.New(inbox.Config[*incoming]{
+			Limits: inbox.ForCapacity(o.Capacity, c.cfg.inboxMessages, c.cfg.inboxBytes),
+			Size:   func(in *incoming) int { return len(in.msg.Body) + incomingOverhead },
+		}),
 		done:  make(chan struct{}),
 		conns: map[*serverConn]struct{}{},
 	}
@@ -56,9 +59,11 @@ func (c *conn) Listen(ctx context.Context, t target.Target, _ driver.ListenOptio
 		l.acceptLoop()
 	}()
 	c.mu.Unlock()
-	if err := l.register(ctx); err != nil {
+	// Registered means clients find the server: wait within ctx for the
+	// matchmaker (Redis may not be reachable yet).
+	if err := c.withMatchmaker(ctx, -1, func() error { return l.register(ctx) }); err != nil {
 		l.Close()
-		return nil, err
+		return nil, fmt.Errorf("zmq: listen on %s: %w", t.Topic, err)
 	}
 	if s, ok := c.mm.(*staticMatchmaker); ok {
 		for _, k := range l.keys {
@@ -150,7 +155,7 @@ func (l *listener) acceptLoop() {
 			if l.isClosed() || c.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			c.log.Warn("zmq: accepting connections", "addr", l.addr, "error", err)
+			c.lim.Warn(c.log, "accept", "zmq: accepting connections", "addr", l.addr, "error", err)
 			if !backoff.Sleep(context.Background(), retry.Next(), l.done) {
 				return
 			}
@@ -158,10 +163,12 @@ func (l *listener) acceptLoop() {
 		}
 		retry.Reset()
 		sc := &serverConn{l: l, nc: nc, remote: nc.RemoteAddr().String()}
+		sc.ctx, sc.cancel = context.WithCancel(context.Background())
 		sc.w.nc, sc.w.timeout = nc, c.cfg.heartbeatTimeout
 		sc.w.onError = func(error) { sc.close() }
 		sc.lastRecv.Store(time.Now().UnixNano())
 		if !l.addConn(sc) {
+			sc.cancel()
 			nc.Close()
 			continue
 		}
@@ -189,8 +196,24 @@ func (l *listener) addConn(sc *serverConn) bool {
 	return true
 }
 
-// push queues a request for Next; false once the listener is closed.
-func (l *listener) push(in *incoming) bool { return l.inbox.Push(in) }
+// incomingOverhead is what a queued request costs besides its body.
+const incomingOverhead = 256
+
+// push queues a request for Next, waiting while the inbox is full: the
+// connection is not read meanwhile, so that its client's writes wait in
+// turn (backpressure). It reports false once the listener or the
+// connection is closed.
+func (sc *serverConn) push(in *incoming) bool {
+	l := sc.l
+	if ok, err := l.inbox.Offer(in); ok || err != nil {
+		return ok
+	}
+	sc.stalled.Store(true)
+	err := l.inbox.Push(sc.ctx, in)
+	sc.lastRecv.Store(time.Now().UnixNano())
+	sc.stalled.Store(false)
+	return err == nil
+}
 
 // Next returns the next request; requests whose caller has stopped waiting
 // are dropped.
@@ -242,7 +265,7 @@ func (l *listener) Close() error {
 	defer cancel()
 	for _, k := range l.keys {
 		if err := c.mm.Unregister(ctx, k, l.addr); err != nil {
-			c.log.Warn("zmq: unregistering", "key", k.String(), "addr", l.addr, "error", err)
+			c.lim.Warn(c.log, "unregister", "zmq: unregistering", "key", k.String(), "addr", l.addr, "error", err)
 		}
 	}
 	for _, sc := range conns {
@@ -280,7 +303,11 @@ type serverConn struct {
 	remote string
 	w      connWriter
 
+	ctx    context.Context // ends when the connection closes
+	cancel context.CancelFunc
+
 	ready       atomic.Bool  // handshake done
+	stalled     atomic.Bool  // not reading: waiting for room in the inbox
 	lastRecv    atomic.Int64 // unix nanoseconds
 	maxDeadline atomic.Int64 // latest expiry of a call received
 	closeOnce   sync.Once
@@ -295,6 +322,10 @@ func (sc *serverConn) run() {
 		return
 	}
 	sc.lastRecv.Store(time.Now().UnixNano())
+	sc.w.kick = make(chan struct{}, 1)
+	if !c.spawn(func() { sc.w.flushLoop(sc.ctx.Done()) }) {
+		sc.w.kick = nil
+	}
 	sc.ready.Store(true)
 	err := sc.readLoop(br)
 	if c.closed.Load() {
@@ -311,7 +342,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 		frames, cmd, err := fr.next()
 		if err != nil {
 			if errors.Is(err, errTooLarge) || errors.Is(err, errBadFrame) {
-				c.log.Warn("zmq: closing client connection", "remote", sc.remote, "error", err)
+				c.lim.Warn(c.log, "bad-client", "zmq: closing client connection", "remote", sc.remote, "error", err)
 			}
 			return err
 		}
@@ -323,7 +354,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 		}
 		f, err := decodeFrames(frames)
 		if err != nil {
-			c.log.Warn("zmq: dropping malformed message from client", "remote", sc.remote, "error", err)
+			c.lim.Warn(c.log, "malformed-request", "zmq: dropping malformed message from client", "remote", sc.remote, "error", err)
 			continue
 		}
 		switch f.kind {
@@ -348,11 +379,11 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 			if call {
 				sc.noteDeadline(in.expires)
 			}
-			if !l.push(in) {
+			if !sc.push(in) {
 				if call {
 					sc.send(appendReject(nil, in.msg.MsgID, rejectClosing))
 				} else {
-					c.log.Warn("zmq: cast for a closed listener dropped", "topic", l.t.Topic)
+					c.lim.Warn(c.log, "cast-after-close", "zmq: cast for a closed listener dropped", "topic", l.t.Topic)
 				}
 			}
 		case kindPing:
@@ -381,8 +412,16 @@ func (sc *serverConn) noteDeadline(expires int64) {
 // (onError).
 func (sc *serverConn) send(msg []byte) error { return sc.w.write(msg) }
 
+// keepalive queues an unsolicited PONG, written by the background flusher.
+func (sc *serverConn) keepalive() {
+	if buf, err := sc.w.begin(); err == nil {
+		sc.w.commitLater(appendControl(buf, kindPong))
+	}
+}
+
 func (sc *serverConn) close() {
 	sc.closeOnce.Do(func() {
+		sc.cancel()
 		sc.w.fail(errConnClosed)
 		sc.nc.Close()
 	})
@@ -425,7 +464,9 @@ func (in *incoming) Reply(_ context.Context, m *driver.Message) error {
 		msgID = in.msg.MsgID
 	}
 	if n := len(m.Body) + len(msgID) + len(m.ContentType) + frameOverhead; n > sc.l.c.cfg.maxMessageSize {
-		return fmt.Errorf("zmq: reply of %d bytes is over max_message_size (%d)", n, sc.l.c.cfg.maxMessageSize)
+		// Tell the caller rather than leave it waiting for its timeout.
+		sc.send(appendReject(nil, msgID, rejectTooLarge))
+		return fmt.Errorf("zmq: reply of %d bytes to %s is over max_message_size (%d); the caller was told: %w", n, sc.remote, sc.l.c.cfg.maxMessageSize, driver.ErrMessageTooLarge)
 	}
 	buf, err := sc.w.begin()
 	if err == nil {

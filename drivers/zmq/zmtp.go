@@ -2,6 +2,7 @@ package zmq
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -160,22 +161,35 @@ func unexpectedEOF(err error) error {
 // that need not wait for the write (casts) use commitLater, which leaves
 // the write to a background flusher (see flushLoop), so that a burst of
 // casts costs one write.
+//
+// Backpressure: when the peer reads slower than we write (a server whose
+// inbox is full stops reading), requests wait in beginRoom while limit
+// bytes are queued and not yet written, and a write that times out while
+// the peer shows it is alive (see alive) goes on in the background
+// flusher instead of failing the connection.
 type connWriter struct {
 	nc      net.Conn
-	timeout time.Duration // write deadline of one flush; 0: none
+	timeout time.Duration // write deadline of one write; 0: none
 	onError func(error)   // called once, outside the lock, when a write fails
 	kick    chan struct{} // wakes flushLoop; nil: no background flusher
+	// alive, when set, reports whether the peer is alive although a write
+	// timed out: the background flusher then keeps writing.
+	alive func() bool
+	limit int // bytes queued and not written that make beginRoom wait; 0: none
 
 	mu        sync.Mutex
 	buf       []byte
 	spare     []byte
 	flushing  bool
-	scheduled bool // flushLoop has been kicked
+	scheduled bool          // flushLoop has been kicked
+	queued    int64         // bytes ever appended to buf
+	written   int64         // bytes ever written
+	progress  chan struct{} // closed when written grows or err is set; nil: nobody waits
 	err       error
 }
 
 // begin locks the writer and returns the pending buffer to append to; the
-// caller must call commit or commitLater next.
+// caller must call commit, commitWait or commitLater next.
 func (w *connWriter) begin() ([]byte, error) {
 	w.mu.Lock()
 	if w.err != nil {
@@ -186,17 +200,126 @@ func (w *connWriter) begin() ([]byte, error) {
 	return w.buf, nil
 }
 
+// hasRoom reports whether a message of n bytes can be queued without
+// waiting (a failed writer has room: its error is reported at once).
+func (w *connWriter) hasRoom(n int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err != nil || w.roomFor(n)
+}
+
+// roomChan returns nil when a message of n bytes can be queued now (see
+// hasRoom), or else a channel closed at the next write or failure.
+func (w *connWriter) roomChan(n int) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil || w.roomFor(n) {
+		return nil
+	}
+	if w.progress == nil {
+		w.progress = make(chan struct{})
+	}
+	return w.progress
+}
+
+// roomFor is hasRoom with w.mu held.
+func (w *connWriter) roomFor(n int) bool {
+	backlog := w.queued - w.written
+	return w.limit <= 0 || backlog == 0 || backlog+int64(n) <= int64(w.limit)
+}
+
+// beginRoom is begin for a message of n bytes that first waits, within
+// ctx, until the bytes queued and not written leave room for it.
+func (w *connWriter) beginRoom(ctx context.Context, n int) ([]byte, error) {
+	w.mu.Lock()
+	for w.err == nil && !w.roomFor(n) {
+		if err := w.waitProgress(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return nil, err
+	}
+	return w.buf, nil
+}
+
+// waitProgress waits for the next write or failure, with w.mu held and
+// held again when it returns nil; when ctx ends first it returns an error
+// wrapping ctx's, with w.mu released.
+func (w *connWriter) waitProgress(ctx context.Context) error {
+	if w.progress == nil {
+		w.progress = make(chan struct{})
+	}
+	ch := w.progress
+	w.mu.Unlock()
+	select {
+	case <-ch:
+		w.mu.Lock()
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		backlog := w.queued - w.written
+		w.mu.Unlock()
+		return fmt.Errorf("waiting for the server to read %d bytes queued on the connection (it is busy): %w", backlog, ctx.Err())
+	}
+}
+
+// advanced wakes the waiters for progress; w.mu is held.
+func (w *connWriter) advanced() {
+	if w.progress != nil {
+		close(w.progress)
+		w.progress = nil
+	}
+}
+
+// store makes buf, appended to since begin, the pending buffer; w.mu is
+// held.
+func (w *connWriter) store(buf []byte) {
+	w.queued += int64(len(buf) - len(w.buf))
+	w.buf = buf
+}
+
 // commit stores the appended buffer, writes it unless another sender is
 // writing, and unlocks. It returns an error only when the write that
 // carried the caller's message failed; a failure of a later write (of
 // other senders' messages) is reported to onError alone.
 func (w *connWriter) commit(buf []byte) error {
-	w.buf = buf
+	w.store(buf)
 	if w.flushing {
 		w.mu.Unlock()
 		return nil
 	}
-	return w.flush()
+	return w.flush(false, time.Time{})
+}
+
+// commitWait stores the appended buffer, unlocks, and returns once the
+// caller's message is written, or its write failed, or ctx ended (the
+// message may then still be written later). The caller writes the buffer
+// itself when no write is in progress, within ctx's deadline; the rest of
+// a write that takes longer is left to the background flusher.
+func (w *connWriter) commitWait(ctx context.Context, buf []byte) error {
+	w.store(buf)
+	end := w.queued
+	if !w.flushing && !w.scheduled {
+		dl, _ := ctx.Deadline()
+		if err := w.flush(w.kick != nil, dl); err != nil {
+			return err
+		}
+		w.mu.Lock()
+	}
+	for w.written < end && w.err == nil {
+		if err := w.waitProgress(ctx); err != nil {
+			return err
+		}
+	}
+	err := w.err
+	if w.written >= end {
+		err = nil
+	}
+	w.mu.Unlock()
+	return err
 }
 
 // commitLater stores the appended buffer and unlocks; the background
@@ -206,11 +329,16 @@ func (w *connWriter) commitLater(buf []byte) {
 		w.commit(buf)
 		return
 	}
-	w.buf = buf
+	w.store(buf)
 	if w.flushing || w.scheduled {
 		w.mu.Unlock()
 		return
 	}
+	w.schedule()
+}
+
+// schedule kicks the background flusher and unlocks w.mu.
+func (w *connWriter) schedule() {
 	w.scheduled = true
 	w.mu.Unlock()
 	select {
@@ -233,24 +361,32 @@ func (w *connWriter) flushLoop(done <-chan struct{}) {
 			w.mu.Unlock()
 			continue
 		}
-		w.flush()
+		w.flush(false, time.Time{})
 	}
 }
 
 // flush writes the pending buffer until it stays empty; called locked,
-// returns unlocked.
-func (w *connWriter) flush() error {
+// returns unlocked. A sender flushing for itself (handoff) stops at the
+// first write that times out, or at deadline, and leaves the rest to the
+// background flusher; the background flusher goes on after a timeout
+// while the peer is alive.
+func (w *connWriter) flush(handoff bool, deadline time.Time) error {
 	w.flushing = true
 	var mine, failed error
 	for first := true; len(w.buf) > 0 && w.err == nil; first = false {
 		out := w.buf
 		w.buf, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
-		if w.timeout > 0 {
-			w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
-		}
-		_, err := w.nc.Write(out)
+		rest, err := w.writeOut(out, handoff, deadline)
 		w.mu.Lock()
+		w.written += int64(len(out) - len(rest))
+		w.advanced()
+		if len(rest) > 0 && err == nil { // handed off: the rest goes first
+			w.buf = append(append(make([]byte, 0, len(rest)+len(w.buf)), rest...), w.buf...)
+			w.flushing = false
+			w.schedule()
+			return nil
+		}
 		if err != nil {
 			w.err, w.buf, failed = err, nil, err
 			if first {
@@ -269,6 +405,38 @@ func (w *connWriter) flush() error {
 	return mine
 }
 
+// writeOut writes b, each write bounded by the write timeout (and by
+// deadline, when set). It returns what is left unwritten: on an error, or,
+// with handoff, when a write timed out (with a nil error: the caller hands
+// the rest to the background flusher). Without handoff a write that times
+// out is retried while alive reports true.
+func (w *connWriter) writeOut(b []byte, handoff bool, deadline time.Time) ([]byte, error) {
+	for {
+		if w.timeout > 0 || !deadline.IsZero() {
+			dl := time.Now().Add(w.timeout)
+			if w.timeout <= 0 || !deadline.IsZero() && deadline.Before(dl) {
+				dl = deadline
+			}
+			w.nc.SetWriteDeadline(dl)
+		}
+		n, err := w.nc.Write(b)
+		b = b[n:]
+		if err == nil || len(b) == 0 {
+			return b, nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return b, err
+		}
+		if handoff {
+			return b, nil
+		}
+		if w.alive == nil || !w.alive() {
+			return b, err
+		}
+	}
+}
+
 // write appends and writes one encoded message.
 func (w *connWriter) write(msg []byte) error {
 	buf, err := w.begin()
@@ -285,6 +453,7 @@ func (w *connWriter) fail(err error) {
 		w.err = err
 	}
 	w.buf = nil
+	w.advanced()
 	w.mu.Unlock()
 }
 
