@@ -71,7 +71,7 @@ func TestDefaults(t *testing.T) {
 		c.ExecutorThreadPoolSize() != 64 || c.RPCPingEnabled() {
 		t.Errorf("defaults: %q %q %v %d %v", c.TransportURL(), c.ControlExchange(), c.RPCResponseTimeout(), c.ExecutorThreadPoolSize(), c.RPCPingEnabled())
 	}
-	want := []string{"DEFAULT", MetricsGroup, NATSGroup, NotificationsGroup, RabbitGroup, ZMQGroup}
+	want := []string{"DEFAULT", AMQPGroup, MetricsGroup, NATSGroup, NotificationsGroup, RabbitGroup, ZMQGroup}
 	if got := c.Groups(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Groups() = %v", got)
 	}

@@ -79,7 +79,7 @@ var rabbitSpec = &driverSpec{
 var driverSpecs = map[string]*driverSpec{
 	"rabbit": rabbitSpec,
 	"kombu":  rabbitSpec,
-	"amqp":   rabbitSpec, // drivers/rabbit serves amqp:// (oslo's amqp1 driver does not exist here)
+	"amqp":   {params: params(AMQPGroup, amqpOpts, nil)}, // drivers/amqp1, oslo's amqp1 driver
 	"nats":   {params: params(NATSGroup, natsOpts, nil)},
 	"zmq": {params: params(ZMQGroup, zmqOpts, map[string][]string{
 		"bind_address":   {"rpc_zmq_bind_address"},

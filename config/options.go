@@ -6,6 +6,7 @@ import "time"
 // sample lists them after DEFAULT.
 const (
 	RabbitGroup        = "oslo_messaging_rabbit"
+	AMQPGroup          = "oslo_messaging_amqp"
 	NotificationsGroup = "oslo_messaging_notifications"
 	MetricsGroup       = "oslo_messaging_metrics"
 	NATSGroup          = "oslo_messaging_nats"
@@ -20,13 +21,14 @@ type messagingGroup struct {
 	opts      []Opt
 }
 
-// messagingGroups are registered by Load. DEFAULT, notifications, rabbit
-// and metrics are oslo.messaging 14.0.3's (oslo_messaging.opts.list_opts
+// messagingGroups are registered by Load. DEFAULT, notifications, rabbit,
+// amqp and metrics are oslo.messaging 14.0.3's (oslo_messaging.opts.list_opts
 // and oslo_messaging._metrics), with its names (including the misspelt
 // rabbit_quroum_* ones), types, bounds, defaults and help; NATS and ZeroMQ
 // are the URL query options of this module's drivers.
 var messagingGroups = []messagingGroup{
 	{DefaultGroup, "oslo.messaging", defaultOpts},
+	{AMQPGroup, "oslo.messaging", amqpOpts},
 	{MetricsGroup, "oslo.messaging", metricsOpts},
 	{NATSGroup, "oslo-go/messaging", natsOpts},
 	{NotificationsGroup, "oslo.messaging", notificationsOpts},
@@ -52,6 +54,49 @@ var notificationsOpts = []Opt{
 	{Name: "transport_url", Kind: String, Secret: true, Deprecated: []DeprecatedName{{Group: "DEFAULT", Name: "notification_transport_url"}}, Help: "A URL representing the messaging driver to use for notifications. If not set, we fall back to the same configuration used for RPC."},
 	{Name: "topics", Kind: List, Default: []string{"notifications"}, Deprecated: []DeprecatedName{{Group: "rpc_notifier2", Name: "topics"}, {Group: "DEFAULT", Name: "notification_topics"}}, Help: "AMQP topic used for OpenStack notifications."},
 	{Name: "retry", Kind: Int, Default: -1, Help: "The maximum number of attempts to re-send a notification message which failed to be delivered due to a recoverable error. 0 - No retry, -1 - indefinite"},
+}
+
+// amqpOpts lists oslo.messaging 14.0.3's options of [oslo_messaging_amqp],
+// read by drivers/amqp1.
+var amqpOpts = []Opt{
+	{Name: "container_name", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Name for the AMQP container. must be globally unique. Defaults to a generated UUID"},
+	{Name: "idle_timeout", Kind: Int, Default: 0, Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Timeout for inactive connections (in seconds)"},
+	{Name: "trace", Kind: Bool, Default: false, Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Debug: dump AMQP frames to stdout"},
+	{Name: "ssl", Kind: Bool, Default: false, Help: "Attempt to connect via SSL. If no other ssl-related parameters are given, it will use the system's CA-bundle to verify the server's certificate."},
+	{Name: "ssl_ca_file", Default: "", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "CA certificate PEM file used to verify the server's certificate"},
+	{Name: "ssl_cert_file", Default: "", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Self-identifying certificate PEM file for client authentication"},
+	{Name: "ssl_key_file", Default: "", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Private key PEM file used to sign ssl_cert_file certificate (optional)"},
+	{Name: "ssl_key_password", Secret: true, Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Password for decrypting ssl_key_file (if encrypted)"},
+	{Name: "ssl_verify_vhost", Kind: Bool, Default: false, Help: "By default SSL checks that the name in the server's certificate matches the hostname in the transport_url. In some configurations it may be preferable to use the virtual hostname instead, for example if the server uses the Server Name Indication TLS extension (rfc6066) to provide a certificate per virtual host. Set ssl_verify_vhost to True if the server's SSL certificate uses the virtual host name instead of the DNS name."},
+	{Name: "sasl_mechanisms", Default: "", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Space separated list of acceptable SASL mechanisms"},
+	{Name: "sasl_config_dir", Default: "", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Path to directory that contains the SASL configuration"},
+	{Name: "sasl_config_name", Default: "", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "Name of configuration file (without .conf suffix)"},
+	{Name: "sasl_default_realm", Default: "", Help: "SASL realm to use if no realm present in username"},
+	{Name: "connection_retry_interval", Kind: Int, Default: 1, Min: Bound(1.0), Help: "Seconds to pause before attempting to re-connect."},
+	{Name: "connection_retry_backoff", Kind: Int, Default: 2, Min: Bound(0.0), Help: "Increase the connection_retry_interval by this many seconds after each unsuccessful failover attempt."},
+	{Name: "connection_retry_interval_max", Kind: Int, Default: 30, Min: Bound(1.0), Help: "Maximum limit for connection_retry_interval + connection_retry_backoff"},
+	{Name: "link_retry_delay", Kind: Int, Default: 10, Min: Bound(1.0), Help: "Time to pause between re-connecting an AMQP 1.0 link that failed due to a recoverable error."},
+	{Name: "default_reply_retry", Kind: Int, Default: 0, Min: Bound(-1.0), Help: "The maximum number of attempts to re-send a reply message which failed due to a recoverable error."},
+	{Name: "default_reply_timeout", Kind: Int, Default: 30, Min: Bound(5.0), Help: "The deadline for an rpc reply message delivery."},
+	{Name: "default_send_timeout", Kind: Int, Default: 30, Min: Bound(5.0), Help: "The deadline for an rpc cast or call message delivery. Only used when caller does not provide a timeout expiry."},
+	{Name: "default_notify_timeout", Kind: Int, Default: 30, Min: Bound(5.0), Help: "The deadline for a sent notification message delivery. Only used when caller does not provide a timeout expiry."},
+	{Name: "default_sender_link_timeout", Kind: Int, Default: 600, Min: Bound(1.0), Help: "The duration to schedule a purge of idle sender links. Detach link after expiry."},
+	{Name: "addressing_mode", Default: "dynamic", Help: "Indicates the addressing mode used by the driver. Permitted values: 'legacy' - use legacy non-routable addressing 'routable' - use routable addresses 'dynamic' - use legacy addresses if the message bus does not support routing otherwise use routable addressing"},
+	{Name: "pseudo_vhost", Kind: Bool, Default: true, Help: "Enable virtual host support for those message buses that do not natively support virtual hosting (such as qpidd). When set to true the virtual host name will be added to all message bus addresses, effectively creating a private 'subnet' per virtual host. Set to False if the message bus supports virtual hosting using the 'hostname' field in the AMQP 1.0 Open performative as the name of the virtual host."},
+	{Name: "server_request_prefix", Default: "exclusive", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "address prefix used when sending to a specific server"},
+	{Name: "broadcast_prefix", Default: "broadcast", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "address prefix used when broadcasting to all servers"},
+	{Name: "group_request_prefix", Default: "unicast", Deprecated: []DeprecatedName{{Group: "amqp1"}}, Help: "address prefix when sending to any server in group"},
+	{Name: "rpc_address_prefix", Default: "openstack.org/om/rpc", Help: "Address prefix for all generated RPC addresses"},
+	{Name: "notify_address_prefix", Default: "openstack.org/om/notify", Help: "Address prefix for all generated Notification addresses"},
+	{Name: "multicast_address", Default: "multicast", Help: "Appended to the address prefix when sending a fanout message. Used by the message bus to identify fanout messages."},
+	{Name: "unicast_address", Default: "unicast", Help: "Appended to the address prefix when sending to a particular RPC/Notification server. Used by the message bus to identify messages sent to a single destination."},
+	{Name: "anycast_address", Default: "anycast", Help: "Appended to the address prefix when sending to a group of consumers. Used by the message bus to identify messages that should be delivered in a round-robin fashion across consumers."},
+	{Name: "default_notification_exchange", Help: "Exchange name used in notification addresses. Exchange name resolution precedence: Target.exchange if set else default_notification_exchange if set else control_exchange if set else 'notify'"},
+	{Name: "default_rpc_exchange", Help: "Exchange name used in RPC addresses. Exchange name resolution precedence: Target.exchange if set else default_rpc_exchange if set else control_exchange if set else 'rpc'"},
+	{Name: "reply_link_credit", Kind: Int, Default: 200, Min: Bound(1.0), Help: "Window size for incoming RPC Reply messages."},
+	{Name: "rpc_server_credit", Kind: Int, Default: 100, Min: Bound(1.0), Help: "Window size for incoming RPC Request messages"},
+	{Name: "notify_server_credit", Kind: Int, Default: 100, Min: Bound(1.0), Help: "Window size for incoming Notification messages"},
+	{Name: "pre_settled", Kind: MultiString, Default: []string{"rpc-cast", "rpc-reply"}, Help: "Send messages of this type pre-settled. Pre-settled messages will not receive acknowledgement from the peer. Note well: pre-settled messages may be silently discarded if the delivery fails. Permitted values: 'rpc-call' - send RPC Calls pre-settled 'rpc-reply'- send RPC Replies pre-settled 'rpc-cast' - Send RPC Casts pre-settled 'notify' - Send Notifications pre-settled"},
 }
 
 // rabbitOpts lists oslo.messaging 14.0.3's options of [oslo_messaging_rabbit].

@@ -47,7 +47,7 @@ func needPython(t *testing.T) {
 }
 
 // The groups Python dumps (the nats and zmq groups are this module's).
-var pythonGroups = []string{"DEFAULT", "oslo_messaging_rabbit", "oslo_messaging_notifications", "oslo_messaging_metrics"}
+var pythonGroups = []string{"DEFAULT", "oslo_messaging_rabbit", "oslo_messaging_amqp", "oslo_messaging_notifications", "oslo_messaging_metrics"}
 
 // pythonShow is what testdata/oslo_show.py prints.
 type pythonShow struct {
@@ -81,7 +81,7 @@ var interopCases = []interopCase{
 		name: "a config dir between files",
 		files: map[string]string{
 			"first.conf":       "[DEFAULT]\nexecutor_thread_pool_size = 8\nconn_pool_ttl = 10\n",
-			"d/20-b.conf":      "[DEFAULT]\nexecutor_thread_pool_size = 20\n[oslo_messaging_metrics]\nmetrics_enabled = true\n",
+			"d/20-b.conf":      "[DEFAULT]\nexecutor_thread_pool_size = 20\n[oslo_messaging_metrics]\nmetrics_enabled = true\n[oslo_messaging_amqp]\naddressing_mode = routable\npre_settled = rpc-call\npre_settled = notify\n[amqp1]\nidle_timeout = 30\n",
 			"d/10-a.conf":      "[DEFAULT]\nexecutor_thread_pool_size = 10\nconn_pool_min_size = 3\nconn_pool_ttl = 11\n",
 			"d/.hidden.conf":   "[DEFAULT]\nexecutor_thread_pool_size = 99\n",
 			"d/notes.txt":      "[DEFAULT]\nexecutor_thread_pool_size = 98\n",

@@ -79,7 +79,7 @@ func TestShowEveryGroup(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 6 || got["oslo_messaging_nats"]["connect_timeout"] != "5s" || got["oslo_messaging_zmq"]["matchmaker"] != nil ||
+	if len(got) != 7 || got["oslo_messaging_amqp"]["addressing_mode"] != "dynamic" || got["oslo_messaging_nats"]["connect_timeout"] != "5s" || got["oslo_messaging_zmq"]["matchmaker"] != nil ||
 		got["oslo_messaging_rabbit"]["kombu_reconnect_delay"] != 1.0 || got["oslo_messaging_notifications"]["transport_url"] != "****" {
 		t.Errorf("%s", &stdout)
 	}

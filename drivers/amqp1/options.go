@@ -3,12 +3,13 @@ package amqp1
 import (
 	"crypto/tls"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/oslo-go/messaging/drivers/internal/oslopt"
+	"github.com/oslo-go/messaging/drivers/internal/option"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -57,22 +58,32 @@ type options struct {
 	ignoredPreSettled []string        // unknown pre_settled values, logged at Open
 }
 
-type spec = oslopt.Spec[options]
+type spec = option.Spec[options]
+
+// intOpt parses oslo's IntOpt, with its minimum.
+func intOpt(lo int64, set func(*options, int)) func(*options, string) error {
+	return func(o *options, v string) error {
+		n, err := option.Int(v, lo, math.MaxInt32)
+		if err == nil {
+			set(o, int(n))
+		}
+		return err
+	}
+}
 
 // secondsOpt parses oslo's IntOpt seconds, with their minimum.
 func secondsOpt(lo int64, f func(*options) *time.Duration) func(*options, string) error {
-	return oslopt.Int(lo, func(o *options, n int) { *f(o) = time.Duration(n) * time.Second })
+	return intOpt(lo, func(o *options, n int) { *f(o) = time.Duration(n) * time.Second })
 }
 
 var (
-	boolOpt   = oslopt.Bool[options]
-	intOpt    = oslopt.Int[options]
-	stringOpt = oslopt.String[options]
+	boolOpt   = option.BoolField[options]
+	stringOpt = option.StringField[options]
 )
 
 // optionTable lists every [oslo_messaging_amqp] option of oslo.messaging
 // 14 with its default. The URL query and Param use it.
-var optionTable = &oslopt.Table[options]{Prefix: "amqp1", Specs: []spec{
+var optionTable = &option.Table[options]{Driver: "amqp1", Specs: []spec{
 	{Name: "container_name", Default: "", Set: stringOpt(func(o *options) *string { return &o.containerName })},
 	{Name: "idle_timeout", Default: "0", Set: secondsOpt(0, func(o *options) *time.Duration { return &o.idleTimeout })},
 	{Name: "trace", Default: "false", Set: boolOpt(func(o *options) *bool { return &o.trace })},
@@ -141,7 +152,9 @@ var supportedSASL = []string{"ANONYMOUS", "PLAIN", "EXTERNAL"}
 
 func defaultOptions() *options {
 	o := &options{}
-	optionTable.Defaults(o)
+	if err := optionTable.Defaults(o); err != nil {
+		panic(err)
+	}
 	return o
 }
 
@@ -152,16 +165,10 @@ func (o *options) setOption(name, value string) error { return optionTable.Set(o
 // transport.Open, then the URL query, which overrides them.
 func parseOptions(query map[string]string, driverOpts []any) (*options, error) {
 	o := defaultOptions()
-	for _, v := range driverOpts {
-		opt, ok := v.(driverOption)
-		if !ok {
-			return nil, fmt.Errorf("amqp1: unknown driver option of type %T", v)
-		}
-		if err := opt.apply(o); err != nil {
-			return nil, err
-		}
+	if err := option.Funcs("amqp1", o, driverOpts); err != nil {
+		return nil, err
 	}
-	if err := optionTable.SetAll(o, query); err != nil {
+	if err := optionTable.Query(o, query); err != nil {
 		return nil, err
 	}
 	if o.sslKeyPassword != "" {
@@ -175,13 +182,11 @@ func parseOptions(query map[string]string, driverOpts []any) (*options, error) {
 
 // driverOption is the value the option functions pass through
 // transport.WithDriverOption.
-type driverOption struct {
-	apply func(*options) error
-}
+type driverOption = option.Func[options]
 
 // param is the driver option that sets option name from its string form.
 func param(name, value string) driverOption {
-	return driverOption{apply: func(o *options) error { return o.setOption(name, value) }}
+	return driverOption{Name: name, Apply: func(o *options) error { return o.setOption(name, value) }}
 }
 
 // Param sets a driver option by its oslo name, as the URL query parameter
@@ -197,7 +202,7 @@ func Param(name, value string) transport.Option {
 func AddressingMode(mode string) transport.Option { return Param("addressing_mode", mode) }
 
 func connectionRetry(interval time.Duration, backoff int, max time.Duration) driverOption {
-	return driverOption{apply: func(o *options) error {
+	return driverOption{Name: "ConnectionRetry", Apply: func(o *options) error {
 		for _, kv := range [][2]string{
 			{"connection_retry_interval", seconds(interval)},
 			{"connection_retry_backoff", strconv.Itoa(backoff)},
@@ -233,7 +238,7 @@ func PreSettled(kinds ...string) transport.Option {
 }
 
 func tlsConfig(c *tls.Config) driverOption {
-	return driverOption{apply: func(o *options) error {
+	return driverOption{Name: "TLSConfig", Apply: func(o *options) error {
 		o.tlsConfig = c
 		o.ssl = o.ssl || c != nil
 		return nil

@@ -21,7 +21,7 @@ func TestScheme(t *testing.T) {
 		t.Fatalf("Open(amqp://) = %v, want the AMQP 1.0 driver's connection error", err)
 	}
 	_, err = transport.Open(ctx, "amqp://127.0.0.1:1/?rabbit_ha_queues=true")
-	if err == nil || !strings.Contains(err.Error(), `amqp1: unknown option "rabbit_ha_queues"`) {
+	if err == nil || !strings.Contains(err.Error(), `amqp1: unknown URL query parameter(s) rabbit_ha_queues`) {
 		t.Fatalf("a rabbit option on amqp://: %v", err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

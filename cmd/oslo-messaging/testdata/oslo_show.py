@@ -18,7 +18,7 @@ from oslo_config import cfg
 import oslo_messaging.opts
 from oslo_messaging._metrics import client as metrics_client
 
-GROUPS = ['DEFAULT', 'oslo_messaging_rabbit', 'oslo_messaging_notifications', 'oslo_messaging_metrics']
+GROUPS = ['DEFAULT', 'oslo_messaging_rabbit', 'oslo_messaging_amqp', 'oslo_messaging_notifications', 'oslo_messaging_metrics']
 
 conf = cfg.ConfigOpts()
 groups = [(g or 'DEFAULT', opts) for g, opts in oslo_messaging.opts.list_opts()]
