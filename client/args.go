@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding"
+	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 
+	"github.com/oslo-go/messaging/internal/pyjson"
 	"github.com/oslo-go/messaging/serializer"
 )
 
@@ -25,7 +27,12 @@ func serializeArgs(ctx context.Context, ser serializer.Serializer, args any) (ma
 }
 
 // kwargs returns the keyword arguments of args (nil, a map with string keys
-// or a struct) as a fresh map, naming struct fields as encoding/json does.
+// or a struct) as a fresh map. A struct's arguments are the members of its
+// encoding/json encoding, so that they are the same with any serializer:
+// each member is the field's Go value when that encodes to the same JSON
+// (the serializer's hook then sees the Go value), else the member's JSON
+// decoded generically (",string" fields, structs with their own
+// MarshalJSON), numbers as json.Number.
 func kwargs(args any) (map[string]any, error) {
 	kw := map[string]any{}
 	if args == nil {
@@ -47,71 +54,49 @@ func kwargs(args any) (map[string]any, error) {
 		for it.Next() {
 			kw[it.Key().String()] = it.Value().Interface()
 		}
+		return kw, nil
 	case reflect.Struct:
-		structFields(v, kw)
 	default:
 		return nil, fmt.Errorf("client: arguments must be a struct or a map, got %s", v.Type())
+	}
+	data, err := json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("client: encoding arguments: %w", err)
+	}
+	_, custom := marshaler(v)
+	err = pyjson.Fields(data, func(key string, value []byte) error {
+		if !custom {
+			if f, ok := pyjson.StructField(v.Type(), key); ok && f.Name == key && !f.Quoted {
+				if fv, err := v.FieldByIndexErr(f.Index); err == nil && fv.CanInterface() {
+					kw[key], _ = marshaler(fv)
+					return nil
+				}
+			}
+		}
+		var err error
+		kw[key], err = pyjson.Parse(value)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client: arguments must encode to an object, got %T: %w", args, err)
 	}
 	return kw, nil
 }
 
-// structFields adds the fields of struct v to kw under their JSON names.
-// Fields of embedded structs are promoted unless an outer field has the
-// same name.
-func structFields(v reflect.Value, kw map[string]any) {
-	t := v.Type()
-	var embedded []reflect.Value
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		fv := v.Field(i)
-		if f.Anonymous && name == "" {
-			for fv.Kind() == reflect.Pointer {
-				if fv.IsNil() {
-					break
-				}
-				fv = fv.Elem()
-			}
-			if fv.Kind() == reflect.Struct {
-				embedded = append(embedded, fv)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if strings.Contains(","+opts+",", ",omitempty,") && isEmpty(fv) {
-			continue
-		}
-		kw[name] = fv.Interface()
+// marshaler returns v as encoding/json encodes it, as a value or, when
+// only its pointer marshals itself and v is addressable, as that pointer;
+// and whether it marshals itself.
+func marshaler(v reflect.Value) (any, bool) {
+	if t := v.Type(); t.Implements(marshalerType) || t.Implements(textMarshalerType) {
+		return v.Interface(), true
 	}
-	for _, e := range embedded {
-		inner := map[string]any{}
-		structFields(e, inner)
-		for k, val := range inner {
-			if _, taken := kw[k]; !taken {
-				kw[k] = val
-			}
-		}
+	if p := reflect.PointerTo(v.Type()); v.CanAddr() && (p.Implements(marshalerType) || p.Implements(textMarshalerType)) {
+		return v.Addr().Interface(), true
 	}
+	return v.Interface(), false
 }
 
-// isEmpty is encoding/json's notion of an empty value for omitempty.
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
-}
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)

@@ -1,13 +1,12 @@
 package dispatcher
 
 import (
-	"encoding"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 
+	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/transport"
 )
 
@@ -93,36 +92,37 @@ func (e *UnsupportedVersionError) WireError() (module, class, message string) {
 // message naming the method and the argument:
 //
 //	get_filesystem_stats() argument 'fs_path': expected string, got number
+//	get_filesystem_stats() argument 'opts.tags[1]': expected string, got object
 //	get_filesystem_stats() missing required argument: 'fs_path'
 //
-// Method is the wire name. Field is the argument's key, or its dotted path
-// for a nested value ("" when the error is not about one field). Err is
-// the codec's error; it is nil when a required field is missing.
+// Method is the wire name. Field is the argument's key, or for a nested
+// value its path of keys and [index]es ("" when the error is not about one
+// value). Err is the codec's error; it is nil when a required field is
+// missing.
 type ArgumentError struct {
 	Method string
 	Field  string
 	Err    error
+
+	// want and got are the JSON types expected and received when the
+	// dispatcher found the mismatch ("" otherwise).
+	want, got string
 }
 
 func (e *ArgumentError) message() string {
-	if e.Err == nil {
+	var what string
+	switch {
+	case e.Err == nil && e.want == "":
 		return e.Method + "() missing required argument: '" + e.Field + "'"
+	case e.want != "":
+		what = "expected " + e.want + ", got " + e.got
+	default:
+		what = e.Err.Error()
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(e.Err, &te) && te.Type != nil {
-		got := te.Value
-		if got == "" {
-			got = "a different type"
-		}
-		if e.Field == "" {
-			return e.Method + "() invalid arguments: expected " + jsonTypeName(te.Type) + ", got " + got
-		}
-		return e.Method + "() argument '" + e.Field + "': expected " + jsonTypeName(te.Type) + ", got " + got
+	if e.Field == "" {
+		return e.Method + "() invalid arguments: " + what
 	}
-	if e.Field != "" {
-		return e.Method + "() argument '" + e.Field + "': " + e.Err.Error()
-	}
-	return e.Method + "() invalid arguments: " + e.Err.Error()
+	return e.Method + "() argument '" + e.Field + "': " + what
 }
 
 // Error returns "dispatcher: " followed by the wire message.
@@ -139,105 +139,19 @@ func (e *ArgumentError) WireError() (module, class, message string) {
 	return "builtins", "TypeError", e.message()
 }
 
-// newArgumentError classifies a codec error from decoding into a value of
-// type t (nil when unknown).
-func newArgumentError(method string, err error, t reflect.Type) *ArgumentError {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return &ArgumentError{Method: method, Field: jsonPath(t, te.Field), Err: err}
-	}
-	return &ArgumentError{Method: method, Err: err}
-}
-
-func indirectType(t reflect.Type) reflect.Type {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t
-}
-
-// jsonPath turns encoding/json's Field path, which names the Go types of
-// embedded structs on the way ("Base.name"), into the path of JSON keys
-// ("name"), walking t.
-func jsonPath(t reflect.Type, field string) string {
-	if t == nil || field == "" {
-		return field
-	}
-	segs := strings.Split(field, ".")
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
-			t = t.Elem()
+// newArgumentError explains err, the codec's error for decoding args into a
+// value of type t: args decoded generically are walked along t to find the
+// value that does not fit, independently of how the codec words its
+// errors.
+func newArgumentError(method string, err error, t reflect.Type, args serializer.Raw) *ArgumentError {
+	e := &ArgumentError{Method: method, Err: err}
+	var generic any
+	if args.Decode(&generic) == nil {
+		if bad := mismatch(t, generic, ""); bad != nil {
+			e.Field, e.want, e.got = bad.path, bad.want, bad.got
 		}
-		if t == nil || t.Kind() != reflect.Struct {
-			return strings.Join(append(out, segs[i:]...), ".")
-		}
-		next := reflect.Type(nil)
-		for j := 0; j < t.NumField(); j++ {
-			f := t.Field(j)
-			tag := f.Tag.Get("json")
-			name, _, _ := strings.Cut(tag, ",")
-			if tag == "-" {
-				continue
-			}
-			if f.Anonymous && name == "" && f.Name == s && indirectType(f.Type).Kind() == reflect.Struct {
-				next = f.Type // an embedded struct: not a key
-				s = ""
-				break
-			}
-			if name == "" {
-				name = f.Name
-			}
-			if name == s {
-				next = f.Type
-				break
-			}
-		}
-		if next == nil {
-			return strings.Join(append(out, segs[i:]...), ".")
-		}
-		if s != "" {
-			out = append(out, s)
-		}
-		t = next
 	}
-	return strings.Join(out, ".")
-}
-
-var (
-	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-)
-
-// jsonTypeName names the JSON type a Go type decodes from.
-func jsonTypeName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if p := reflect.PointerTo(t); p.Implements(jsonUnmarshalerType) || p.Implements(textUnmarshalerType) {
-		return t.String()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return "integer"
-	case reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return "string" // base64
-		}
-		return "array"
-	case reflect.Array:
-		return "array"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	}
-	return t.String()
+	return e
 }
 
 // PanicError reports a handler (or middleware) that panicked. Method is the

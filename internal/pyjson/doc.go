@@ -1,29 +1,22 @@
-// Package pyjson decodes the JSON dialect produced by Python's json module,
-// which OpenStack services use to encode oslo.messaging payloads.
+// Package pyjson reads the JSON that Python's json module writes, which
+// OpenStack services use for oslo.messaging payloads, and holds the string
+// scanning and quoting of the message envelope's hot path.
 //
-// Python emits a few things that encoding/json rejects or mangles:
+// Python writes two things encoding/json rejects or loses: the number
+// tokens NaN, Infinity and -Infinity (json.dumps with allow_nan=True), and
+// integers of any size. [Unmarshal] is encoding/json.Unmarshal with
+// Decoder.UseNumber semantics that also takes the tokens: standard JSON goes
+// through encoding/json unchanged (the fast path), and only input holding a
+// token takes a slower path, which still hands every part without one to
+// encoding/json. [Parse] is the tolerant parse into generic values.
 //
-//   - the bare number tokens NaN, Infinity and -Infinity (json.dumps with
-//     the default allow_nan=True);
-//   - integers of any size (Python ints are unbounded);
-//   - \uXXXX escapes for every non-ASCII character (ensure_ascii=True),
-//     including surrogate pairs and, occasionally, lone surrogates.
+// For the envelope: [Fields] iterates over an object's members without
+// decoding the values, [UnquoteString], [UnquoteStringView],
+// [AppendUnquoted] and [AppendUnquotedContent] decode string literals, and
+// [AppendString] encodes a Go string the way Python reads it.
 //
-// [Unmarshal] is a drop-in replacement for encoding/json.Unmarshal with
-// Decoder.UseNumber semantics: standard JSON goes through encoding/json
-// unchanged (the fast path) and only input that actually contains a Python
-// number token takes the slower path through [Parse] and [Bind]. Integers of
-// any size survive as json.Number (or reach a json.Unmarshaler such as
-// *big.Int as their original text), and lone surrogates and invalid UTF-8
-// become U+FFFD exactly as with encoding/json.
-//
-// [Fields] iterates over the members of a JSON object without decoding the
-// values (the hot path for message envelopes), [UnquoteString] decodes a
-// string literal it returned, and [AppendString] encodes a Go string the way
-// the message encoder needs it.
-//
-// Syntax errors are reported as *json.SyntaxError values carrying the same
-// message and Offset encoding/json would report for the same input (for
-// input without Python tokens), and type errors as *json.UnmarshalTypeError
-// values with the same Field path.
+// Malformed input is a *[SyntaxError] from this package's scanner (from
+// Unmarshal, encoding/json's *json.SyntaxError); the wording of errors is
+// not part of the promise. [StructField] is the struct field lookup of the
+// slow path, for the packages that need the same one.
 package pyjson

@@ -8,7 +8,7 @@ import "errors"
 // Python's extensions (NaN, Infinity, -Infinity).
 //
 // The whole object is validated: malformed input, including malformed
-// nested values and trailing non-whitespace data, yields a *json.SyntaxError,
+// nested values and trailing non-whitespace data, yields a *SyntaxError,
 // and a JSON value that is not an object yields a plain error. Validation
 // happens in the same single pass as the iteration, so fn may already have
 // been called for the members preceding a syntax error; callers must discard
@@ -20,91 +20,35 @@ import "errors"
 // seen recently (keys are interned in a small cache); other keys cost their
 // string conversion.
 func Fields(data []byte, fn func(key string, value []byte) error) error {
-	n := len(data)
 	i := skipSpace(data, 0)
-	if i >= n {
-		return errEOF(n)
-	}
-	if data[i] != '{' {
-		end, _, err := skipValue(data, i, 0)
-		if err != nil {
+	if i >= len(data) || data[i] != '{' {
+		if _, err := validate(data); err != nil {
 			return err
 		}
-		if err := checkTrailing(data, end); err != nil {
-			return err
+		return errNotObject
+	}
+	var scratch []byte
+	end, err := eachMember(data, i, 0, func(rawKey []byte, flags uint8, value int) (int, error) {
+		key := keyString(rawKey, flags, &scratch)
+		end, _, err := skipValue(data, value, 1)
+		if err == nil {
+			err = fn(key, data[value:end])
 		}
-		return notObjectError(data[i])
+		return end, err
+	})
+	if err != nil {
+		return err
 	}
-	i = skipSpace(data, i+1)
-	if i >= n {
-		return errEOF(n)
-	}
-	if data[i] != '}' {
-		var scratch []byte
-		for {
-			if data[i] != '"' {
-				return synErr(ctxBeginKey, data[i], i+1)
-			}
-			end, flags, err := scanString(data, i)
-			if err != nil {
-				return err
-			}
-			var key string
-			if flags == 0 {
-				key = internKey(data[i+1 : end-1])
-			} else {
-				key = unquoteString(data[i+1:end-1], flags, &scratch)
-			}
-			colon, err := scanColon(data, end)
-			if err != nil {
-				return err
-			}
-			start := skipSpace(data, colon+1)
-			end, _, err = skipValue(data, start, 1)
-			if err != nil {
-				return err
-			}
-			if err := fn(key, data[start:end]); err != nil {
-				return err
-			}
-			i = skipSpace(data, end)
-			if i >= n {
-				return errEOF(n)
-			}
-			c := data[i]
-			if c == '}' {
-				break
-			}
-			if c != ',' {
-				return synErr(ctxAfterPair, c, i+1)
-			}
-			i = skipSpace(data, i+1)
-			if i >= n {
-				return errEOF(n)
-			}
-		}
-	}
-	return checkTrailing(data, i+1)
+	return checkTrailing(data, end)
 }
 
-var (
-	errArray  = errors.New("pyjson: JSON value is an array, not an object")
-	errString = errors.New("pyjson: JSON value is a string, not an object")
-	errBool   = errors.New("pyjson: JSON value is a boolean, not an object")
-	errNull   = errors.New("pyjson: JSON value is null, not an object")
-	errNumber = errors.New("pyjson: JSON value is a number, not an object")
-)
-
-func notObjectError(c byte) error {
-	switch c {
-	case '[':
-		return errArray
-	case '"':
-		return errString
-	case 't', 'f':
-		return errBool
-	case 'n':
-		return errNull
+// keyString decodes the raw key literal of an object member: short plain
+// keys are interned.
+func keyString(rawKey []byte, flags uint8, scratch *[]byte) string {
+	if flags == 0 {
+		return internKey(rawKey[1 : len(rawKey)-1])
 	}
-	return errNumber
+	return unquoteString(rawKey[1:len(rawKey)-1], flags, scratch)
 }
+
+var errNotObject = errors.New("pyjson: JSON value is not an object")

@@ -3,10 +3,13 @@ package pyjson
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -28,54 +31,40 @@ func addSeeds(f *testing.F, extra ...string) {
 	f.Add([]byte(benchBody))
 }
 
-// FuzzParse checks that Parse never panics, agrees with encoding/json
-// (UseNumber) on standard JSON, reports the same syntax errors as
-// encoding/json on input without Python tokens, and agrees with the other
-// entry points sharing its scanner.
+// FuzzParse checks that Parse never panics, accepts exactly what
+// encoding/json accepts plus the Python tokens, agrees with encoding/json
+// (UseNumber) on standard JSON, and agrees with the other entry points
+// sharing its scanner.
 func FuzzParse(f *testing.F) {
 	addSeeds(f, `[NaN, -Infinity, {"a": Infinity}]`, `"\ud83d\ude00\ud800"`)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := Parse(data)
-		valid := json.Valid(data)
-		py := hasPythonToken(data)
-		if valid {
-			if err != nil {
+		py, verr := validate(data)
+		if (verr == nil) != (err == nil) {
+			t.Fatalf("validate error %v, Parse error %v", verr, err)
+		}
+		if err != nil {
+			mustSyntaxError(t, err, data)
+			if json.Valid(data) {
 				t.Fatalf("Parse rejects valid JSON: %v", err)
 			}
+			if _, err := Parse(sentinels(data)); err == nil {
+				t.Fatalf("Parse rejects %q but accepts it with its Python tokens replaced", data)
+			}
+			return
+		}
+		if !py {
 			var want any
 			if err := stdDecode(data, &want); err != nil {
-				t.Fatalf("reference: %v", err)
+				t.Fatalf("Parse accepts what encoding/json rejects: %v", err)
 			}
 			if !deepEqualNaN(v, want) {
 				t.Fatalf("Parse = %#v, want %#v", v, want)
 			}
-		} else if !py {
-			if err == nil {
-				t.Fatalf("Parse accepts invalid JSON without Python tokens: %#v", v)
-			}
-			if d := syntaxDiff(err, json.Unmarshal(data, new(any))); d != "" {
-				t.Fatal(d)
-			}
+		} else if !json.Valid(sentinels(data)) {
+			t.Fatalf("Parse accepts %q, invalid with its Python tokens replaced", data)
 		}
-		if err != nil {
-			mustSyntaxError(t, err)
-		}
-
-		ov, oerr := parseOrdered(data)
-		if (oerr == nil) != (err == nil) || err != nil && oerr.Error() != err.Error() {
-			t.Fatalf("parseOrdered error %v, Parse error %v", oerr, err)
-		}
-		if err == nil && !deepEqualNaN(toGeneric(ov), v) {
-			t.Fatalf("parseOrdered = %#v, Parse = %#v", toGeneric(ov), v)
-		}
-		vpy, verr := validate(data)
-		if (verr == nil) != (err == nil) || err != nil && verr.Error() != err.Error() {
-			t.Fatalf("validate error %v, Parse error %v", verr, err)
-		}
-		if err == nil && vpy != py {
-			t.Fatalf("validate python=%v, hasPythonToken=%v", vpy, py)
-		}
-		if s, ok := v.(string); ok && err == nil {
+		if s, ok := v.(string); ok {
 			u, uerr := UnquoteString(data)
 			if uerr != nil || u != s {
 				t.Fatalf("UnquoteString = %q, %v; Parse = %q", u, uerr, s)
@@ -104,19 +93,16 @@ func FuzzFields(f *testing.F) {
 			if err == nil {
 				t.Fatal("Fields accepted a non-object")
 			}
-			if perr != nil && err.Error() != perr.Error() {
+			if (err == errNotObject) != (perr == nil) {
 				t.Fatalf("Fields error %v, Parse error %v", err, perr)
 			}
 			return
 		}
-		if (err == nil) != (perr == nil) || err != nil && err.Error() != perr.Error() {
+		if (err == nil) != (perr == nil) {
 			t.Fatalf("Fields error %v, Parse error %v", err, perr)
 		}
-		if !hasPythonToken(data) && (err == nil) != json.Valid(data) {
-			t.Fatalf("Fields error %v, json.Valid %v", err, json.Valid(data))
-		}
 		if err != nil {
-			mustSyntaxError(t, err)
+			mustSyntaxError(t, err, data)
 			return
 		}
 		// Rebuild the object from its members.
@@ -154,8 +140,14 @@ type fuzzInner struct {
 	C *fuzzInner `json:"c"`
 }
 
+type FuzzEmbedded struct {
+	E  int `json:"e"`
+	EF float64
+}
+
 type fuzzT struct {
 	fuzzInner
+	*FuzzEmbedded
 	I   int64   `json:"i"`
 	U   uint8   `json:"u"`
 	F   float64 `json:"f"`
@@ -175,6 +167,7 @@ type fuzzT struct {
 	Raw json.RawMessage `json:"raw"`
 	In  fuzzInner       `json:"in"`
 	Ins []fuzzInner     `json:"ins"`
+	T   time.Time       `json:"t"`
 }
 
 type fuzzTyped struct {
@@ -186,94 +179,216 @@ type fuzzTyped struct {
 	MI map[int]fuzzInner `json:"mi"`
 }
 
-// FuzzUnmarshal checks Unmarshal against encoding/json (UseNumber), and
-// Bind on the fallback path's parse tree against encoding/json, for fixed
-// struct types and for interface values.
+// unmarshalSeeds are inputs for the Unmarshal fuzz targets.
+var unmarshalSeeds = []string{
+	`{"a": 1, "b": "x", "c": {"a": 2, "c": null}, "i": -5, "u": 255, "f": 1.5, "F32": 1e38, "s": "\u00e9"}`,
+	`{"q": "12", "bool": true, "p": "ptr", "n": 12345678901234567890, "any": [1, {"x": null}], "m": {"k": 1}}`,
+	`{"mi": {"1": "one", "-2": "two"}, "l": [1, 2, 3], "arr": ["a", "b", "c"], "by": "aGk=", "big": 123456789012345678901234567890}`,
+	`{"raw": {"z": [1, 2]}, "in": {"a": 3}, "ins": [{"a": 4}, {"b": "y"}], "A": 9, "ARR": ["x"], "e": 1, "t": "2024-05-01T10:22:33Z"}`,
+	`{"u": 256, "i": "x", "in": {"a": "bad"}, "ins": [{"c": {"a": []}}]}`,
+	`{"f": NaN, "F32": -Infinity, "any": Infinity, "m": {"n": NaN}, "raw": [NaN], "EF": Infinity}`,
+	`{"i": NaN}`, `{"q": 12}`, `{"by": "!"}`, `{"big": 1e3}`, `{"mi": {"x": "y"}}`, `{"q": NaN}`, `{"t": NaN}`,
+	`{"in": {"c": {"c": {"a": NaN}}}, "a": 1, "a": {"b": 2}}`, `{"mi": {"7": {"a": NaN}}, "l": [1, NaN]}`,
+}
+
+// FuzzUnmarshal is the differential test against encoding/json for
+// standard JSON: Unmarshal gives encoding/json's result and error, and the
+// fallback path, made to walk every object and array by hand, succeeds
+// and fails with it and gives the same values.
 func FuzzUnmarshal(f *testing.F) {
-	addSeeds(f,
-		`{"a": 1, "b": "x", "c": {"a": 2, "c": null}, "i": -5, "u": 255, "f": 1.5, "F32": 1e38, "s": "\u00e9"}`,
-		`{"q": "12", "bool": true, "p": "ptr", "n": 12345678901234567890, "any": [1, {"x": null}], "m": {"k": 1}}`,
-		`{"mi": {"1": "one", "-2": "two"}, "l": [1, 2, 3], "arr": ["a", "b", "c"], "by": "aGk=", "big": 123456789012345678901234567890}`,
-		`{"raw": {"z": [1, 2]}, "in": {"a": 3}, "ins": [{"a": 4}, {"b": "y"}], "A": 9, "ARR": ["x"]}`,
-		`{"u": 256, "i": "x", "in": {"a": "bad"}, "ins": [{"c": {"a": []}}]}`,
-		`{"f": NaN, "F32": -Infinity, "any": Infinity, "m": {"n": NaN}, "raw": [NaN]}`,
-		`{"i": NaN}`, `{"q": 12}`, `{"by": "!"}`, `{"big": 1e3}`, `{"mi": {"x": "y"}}`,
-	)
+	addSeeds(f, unmarshalSeeds...)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		py := hasPythonToken(data)
-		var got fuzzT
-		gotErr := Unmarshal(data, &got)
-		var gotTyped fuzzTyped
-		gotTypedErr := Unmarshal(data, &gotTyped)
-		var gotAny any
-		gotAnyErr := Unmarshal(data, &gotAny)
-
-		if py {
-			// Python extensions: Unmarshal into any must agree with Parse.
-			pv, perr := Parse(data)
-			if (gotAnyErr == nil) != (perr == nil) {
-				t.Fatalf("Unmarshal into any: %v, Parse: %v", gotAnyErr, perr)
+		if _, err := validate(data); err != nil || !json.Valid(data) {
+			if err == nil {
+				return // Python tokens: FuzzPython
 			}
-			if perr == nil && !deepEqualNaN(gotAny, pv) {
-				t.Fatalf("Unmarshal into any = %#v, Parse = %#v", gotAny, pv)
-			}
-			if perr != nil && (gotErr == nil || gotTypedErr == nil) {
-				t.Fatalf("Unmarshal accepted %q that Parse rejects: %v", data, perr)
+			var got any
+			if err := Unmarshal(data, &got); err == nil {
+				t.Fatalf("Unmarshal accepts %q that validate rejects", data)
 			}
 			return
 		}
-
-		var want fuzzT
-		wantErr := stdDecode(data, &want)
-		if d := errorDiff(gotErr, wantErr); d != "" {
-			t.Fatalf("Unmarshal: %s", d)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("Unmarshal:\n got %+v\nwant %+v", got, want)
-		}
-		var wantTyped fuzzTyped
-		wantTypedErr := json.Unmarshal(data, &wantTyped)
-		if d := errorDiff(gotTypedErr, wantTypedErr); d != "" {
-			t.Fatalf("Unmarshal typed: %s", d)
-		}
-		if !reflect.DeepEqual(gotTyped, wantTyped) {
-			t.Fatalf("Unmarshal typed:\n got %+v\nwant %+v", gotTyped, wantTyped)
-		}
-		var wantAny any
-		wantAnyErr := stdDecode(data, &wantAny)
-		if d := errorDiff(gotAnyErr, wantAnyErr); d != "" {
-			t.Fatalf("Unmarshal any: %s", d)
-		}
-		if !reflect.DeepEqual(gotAny, wantAny) {
-			t.Fatalf("Unmarshal any:\n got %#v\nwant %#v", gotAny, wantAny)
-		}
-
-		// The fallback path (ordered parse + Bind) on standard JSON must
-		// behave exactly like encoding/json too.
-		if wantErr != nil && isSyntaxError(wantErr) {
-			return
-		}
-		tree, err := parseOrdered(data)
-		if err != nil {
-			t.Fatalf("parseOrdered: %v", err)
-		}
-		var viaBind fuzzT
-		bindErr := Bind(tree, &viaBind)
-		if d := errorDiff(bindErr, wantErr); d != "" {
-			t.Fatalf("Bind: %s", d)
-		}
-		if !reflect.DeepEqual(viaBind, want) {
-			t.Fatalf("Bind:\n got %+v\nwant %+v", viaBind, want)
-		}
-		var viaBindTyped fuzzTyped
-		bindErr = Bind(tree, &viaBindTyped)
-		if d := errorDiff(bindErr, wantTypedErr); d != "" {
-			t.Fatalf("Bind typed: %s", d)
-		}
-		if !reflect.DeepEqual(viaBindTyped, wantTyped) {
-			t.Fatalf("Bind typed:\n got %+v\nwant %+v", viaBindTyped, wantTyped)
-		}
+		differential[fuzzT](t, data)
+		differential[fuzzTyped](t, data)
+		differential[any](t, data)
+		differential[map[string]fuzzInner](t, data)
+		differential[[]*fuzzInner](t, data)
 	})
+}
+
+func differential[T any](t *testing.T, data []byte) {
+	var got, want, forced T
+	gotErr := Unmarshal(data, &got)
+	wantErr := stdDecode(data, &want)
+	if d := errorDiff(gotErr, wantErr); d != "" {
+		t.Fatalf("Unmarshal into %T: %s", got, d)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Unmarshal into %T:\n got %+v\nwant %+v", got, got, want)
+	}
+	forcedErr := fallback(data, &forced, true)
+	if (forcedErr == nil) != (wantErr == nil) {
+		t.Fatalf("fallback into %T: error %v, encoding/json: %v", got, forcedErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(forced, want) {
+		t.Fatalf("fallback into %T:\n got %+v\nwant %+v", got, forced, want)
+	}
+}
+
+// FuzzPython checks input with Python tokens against encoding/json
+// decoding the same input with each token replaced by a sentinel number:
+// the same success or failure and, the sentinels mapped back to NaN and
+// ±Inf, the same values.
+func FuzzPython(f *testing.F) {
+	addSeeds(f, unmarshalSeeds...)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		py, err := validate(data)
+		if err != nil || !py {
+			return
+		}
+		var gotAny any
+		if err := Unmarshal(data, &gotAny); err != nil {
+			t.Fatalf("Unmarshal into any: %v", err)
+		}
+		if pv, _ := Parse(data); !deepEqualNaN(gotAny, pv) {
+			t.Fatalf("Unmarshal into any = %#v, Parse = %#v", gotAny, pv)
+		}
+		pythonDifferential[fuzzPy](t, data)
+		pythonDifferential[[]float32](t, data)
+		pythonDifferential[map[string]*fuzzPy](t, data)
+		pythonDifferential[fuzzTyped](t, data)
+	})
+}
+
+// fuzzPy has the types a Python token may be stored into, and others.
+type fuzzPy struct {
+	FuzzEmbedded
+	F   float64            `json:"f"`
+	F32 float32            `json:"F32"`
+	PF  *float64           `json:"pf"`
+	LF  []float64          `json:"lf"`
+	MF  map[string]float64 `json:"mf"`
+	MIF map[int]float32    `json:"mif"`
+	AF  [2]float64         `json:"af"`
+	Any any                `json:"any"`
+	LA  []any              `json:"la"`
+	MA  map[string]any     `json:"ma"`
+	I   int                `json:"i"`
+	S   string             `json:"s"`
+	Q   float64            `json:"q,string"`
+	In  *fuzzPy            `json:"in"`
+	Ins []fuzzPy           `json:"ins"`
+}
+
+func pythonDifferential[T any](t *testing.T, data []byte) {
+	var got, want T
+	gotErr := Unmarshal(data, &got)
+	wantErr := stdDecode(sentinels(data), &want)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("Unmarshal into %T: error %v, encoding/json with sentinels: %v", got, gotErr, wantErr)
+	}
+	if gotErr != nil {
+		return
+	}
+	resentinel(reflect.ValueOf(&got).Elem())
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Unmarshal into %T:\n got %+v\nwant %+v", got, got, want)
+	}
+}
+
+// The sentinel numbers that stand for NaN, Infinity and -Infinity, exact
+// in float32 and float64. sentinels writes them between spaces, so that
+// they do not merge with what is around them.
+const (
+	sentNaN    = "1.5e30"
+	sentInf    = "2.5e30"
+	sentNegInf = "-2.5e30"
+)
+
+// sentinels returns data with the Python tokens outside strings replaced by
+// the sentinel numbers.
+func sentinels(data []byte) []byte {
+	var out []byte
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString && c == '\\' && i+1 < len(data):
+			out = append(out, c, data[i+1])
+			i++
+			continue
+		case c == '"':
+			inString = !inString
+		case !inString:
+			for _, r := range [...][2]string{{tokNegInf, sentNegInf}, {tokNaN, sentNaN}, {tokInf, sentInf}} {
+				if bytes.HasPrefix(data[i:], []byte(r[0])) {
+					out = append(append(append(out, ' '), r[1]...), ' ')
+					i += len(r[0]) - 1
+					goto next
+				}
+			}
+		}
+		out = append(out, c)
+	next:
+	}
+	return out
+}
+
+// resentinel replaces NaN and ±Inf in v by the sentinel numbers standing
+// for them, as encoding/json decodes them: floats in float values,
+// json.Number in interface values.
+func resentinel(v reflect.Value) {
+	sentinel := func(f float64) string {
+		switch {
+		case math.IsNaN(f):
+			return sentNaN
+		case math.IsInf(f, 1):
+			return sentInf
+		case math.IsInf(f, -1):
+			return sentNegInf
+		}
+		return ""
+	}
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if s := sentinel(v.Float()); s != "" {
+			f, _ := strconv.ParseFloat(s, v.Type().Bits())
+			v.SetFloat(f)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			resentinel(v.Elem())
+		}
+	case reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if f, ok := v.Interface().(float64); ok {
+			v.Set(reflect.ValueOf(json.Number(sentinel(f))))
+			return
+		}
+		e := reflect.New(v.Elem().Type()).Elem()
+		e.Set(v.Elem())
+		resentinel(e)
+		v.Set(e)
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			resentinel(v.Index(i))
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(v.MapIndex(k))
+			resentinel(e)
+			v.SetMapIndex(k, e)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Type().Field(i); f.IsExported() || f.Anonymous {
+				resentinel(v.Field(i))
+			}
+		}
+	}
 }
 
 // FuzzAppendString checks that AppendString always produces valid JSON

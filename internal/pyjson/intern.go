@@ -9,10 +9,7 @@ import (
 // the same dozen or so), so Fields interns short keys in a small lock-free
 // direct-mapped cache: a hit returns the cached string without allocating, a
 // miss allocates the string (and its cache entry) as usual.
-const (
-	internSlots  = 1024
-	maxInternLen = 64
-)
+const internSlots, maxInternLen = 1024, 64
 
 var (
 	internSeed  = maphash.MakeSeed()

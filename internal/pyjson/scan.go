@@ -3,10 +3,11 @@ package pyjson
 import (
 	"encoding/binary"
 	"math/bits"
+	"strconv"
 )
 
 // maxDepth is the deepest nesting of arrays and objects accepted, the same
-// limit as encoding/json's scanner.
+// limit as encoding/json's.
 const maxDepth = 10000
 
 // Python's number tokens.
@@ -16,15 +17,35 @@ const (
 	tokNegInf = "-Infinity"
 )
 
+// SyntaxError reports malformed input found by this package's scanner.
+// Offset is the number of bytes read before the error, as in
+// encoding/json's SyntaxError.
+type SyntaxError struct {
+	msg    string
+	Offset int64
+}
+
+// Error returns "pyjson: " followed by what was wrong and where.
+func (e *SyntaxError) Error() string {
+	return "pyjson: " + e.msg + " at offset " + strconv.FormatInt(e.Offset, 10)
+}
+
+// syntaxErr reports the byte at data[i], or the end of the input when i is
+// past it, found where "what" was expected.
+func syntaxErr(data []byte, i int, what string) error {
+	if i >= len(data) {
+		return &SyntaxError{msg: "unexpected end of input, expecting " + what, Offset: int64(len(data))}
+	}
+	return &SyntaxError{msg: "invalid character " + strconv.QuoteRune(rune(data[i])) + ", expecting " + what, Offset: int64(i + 1)}
+}
+
 func isSpace(c byte) bool {
 	return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r')
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f' } // 'A' | 0x20 is 'a'
 
 // skipSpace returns the index of the first non-whitespace byte at or after i.
 func skipSpace(data []byte, i int) int {
@@ -35,15 +56,11 @@ func skipSpace(data []byte, i int) int {
 }
 
 // SWAR constants: one in every byte, and the high bit of every byte.
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
+const lsb, msb = 0x0101010101010101, 0x8080808080808080
 
 // specialMask returns a mask whose lowest set bit is the high bit of the
-// first byte of x (in little-endian order) that is a control character,
-// '"' or '\\'; it is zero when there is none. Bits above the lowest one may
-// be spurious.
+// first byte of x (little-endian) that is a control character, '"' or '\\',
+// or zero. Bits above the lowest one may be spurious.
 func specialMask(x uint64) uint64 {
 	ctl := (x - lsb*0x20) &^ x
 	q := x ^ (lsb * '"')
@@ -89,7 +106,6 @@ func nextSpecial(data []byte, j int) (int, bool) {
 // data[i] and returns the index just past its closing quote, together with
 // strEscaped/strNonASCII flags.
 func scanString(data []byte, i int) (int, uint8, error) {
-	n := len(data)
 	var flags uint8
 	j := i + 1
 	for {
@@ -98,315 +114,185 @@ func scanString(data []byte, i int) (int, uint8, error) {
 			flags |= strNonASCII
 		}
 		j = k
-		if j >= n {
-			return 0, 0, errEOF(n)
+		if j >= len(data) {
+			return 0, 0, syntaxErr(data, j, "the end of a string")
 		}
-		switch c := data[j]; c {
+		switch data[j] {
 		case '"':
 			return j + 1, flags, nil
 		case '\\':
 			flags |= strEscaped
-			if j+1 >= n {
-				return 0, 0, synErr(ctxInEscape, ' ', n)
-			}
-			switch e := data[j+1]; e {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			switch {
+			case j+1 < len(data) && unescape[data[j+1]] != 0:
 				j += 2
-			case 'u':
-				for k := j + 2; k < j+6; k++ {
-					if k >= n {
-						return 0, 0, synErr(ctxInHex, ' ', n)
-					}
-					if !isHex(data[k]) {
-						return 0, 0, synErr(ctxInHex, data[k], k+1)
-					}
-				}
+			case j+5 < len(data) && data[j+1] == 'u' && isHex(data[j+2]) && isHex(data[j+3]) && isHex(data[j+4]) && isHex(data[j+5]):
 				j += 6
 			default:
-				return 0, 0, synErr(ctxInEscape, e, j+2)
+				return 0, 0, syntaxErr(data, j+1, "an escape")
 			}
 		default: // control character
-			return 0, 0, synErr(ctxInString, c, j+1)
+			return 0, 0, syntaxErr(data, j, "a character of a string")
 		}
 	}
+}
+
+// digits returns the index past the run of digits at data[j:], or an error
+// when there is none.
+func digits(data []byte, j int) (int, error) {
+	if j >= len(data) || !isDigit(data[j]) {
+		return 0, syntaxErr(data, j, "a digit")
+	}
+	for j < len(data) && isDigit(data[j]) {
+		j++
+	}
+	return j, nil
 }
 
 // scanNumber validates the JSON number starting at data[i] (a '-' or a
 // digit) and returns the index just past it.
 func scanNumber(data []byte, i int) (int, error) {
-	n := len(data)
 	j := i
 	if data[j] == '-' {
 		j++
-		if j >= n {
-			return 0, synErr(ctxInNumber, ' ', n)
+	}
+	var err error
+	if j < len(data) && data[j] == '0' {
+		j++
+	} else if j, err = digits(data, j); err != nil {
+		return 0, err
+	}
+	if j < len(data) && data[j] == '.' {
+		if j, err = digits(data, j+1); err != nil {
+			return 0, err
 		}
 	}
-	switch c := data[j]; {
-	case c == '0':
+	if j < len(data) && (data[j] == 'e' || data[j] == 'E') {
 		j++
-	case '1' <= c && c <= '9':
-		j++
-		for j < n && isDigit(data[j]) {
+		if j < len(data) && (data[j] == '+' || data[j] == '-') {
 			j++
 		}
-	default:
-		return 0, synErr(ctxInNumber, c, j+1)
-	}
-	if j < n && data[j] == '.' {
-		j++
-		if j >= n {
-			return 0, synErr(ctxAfterDot, ' ', n)
-		}
-		if !isDigit(data[j]) {
-			return 0, synErr(ctxAfterDot, data[j], j+1)
-		}
-		for j < n && isDigit(data[j]) {
-			j++
-		}
-	}
-	if j < n && (data[j] == 'e' || data[j] == 'E') {
-		j++
-		if j < n && (data[j] == '+' || data[j] == '-') {
-			j++
-		}
-		if j >= n {
-			return 0, synErr(ctxInExponent, ' ', n)
-		}
-		if !isDigit(data[j]) {
-			return 0, synErr(ctxInExponent, data[j], j+1)
-		}
-		for j < n && isDigit(data[j]) {
-			j++
-		}
+		return digits(data, j)
 	}
 	return j, nil
 }
 
-// scanLiteral checks that data[i:] starts with lit (true, false or null),
-// whose first byte is already known to match, and returns the index past it.
-func scanLiteral(data []byte, i int, lit string) (int, error) {
+// scanWord checks that data[i:] starts with the literal lit (true, false,
+// null or a Python token) and returns the index past it.
+func scanWord(data []byte, i int, lit string) (int, error) {
 	if len(data)-i >= len(lit) && string(data[i:i+len(lit)]) == lit {
 		return i + len(lit), nil
 	}
-	for k := 1; k < len(lit); k++ {
-		if i+k >= len(data) {
-			return 0, synErr(lit[:k], ' ', len(data))
-		}
-		if data[i+k] != lit[k] {
-			return 0, synErr(lit[:k], data[i+k], i+k+1)
+	for k := 0; k < len(lit); k++ {
+		if i+k >= len(data) || data[i+k] != lit[k] {
+			return 0, syntaxErr(data, i+k, strconv.Quote(lit))
 		}
 	}
-	return i + len(lit), nil // unreachable
+	return 0, nil // unreachable
 }
 
-// scanPython checks that data[i:] starts with the Python token tok, whose
-// first byte (or first two for -Infinity) is known to match, and returns the
-// index past it. A partial match is reported the way encoding/json reports
-// the token's first byte (Python never emits anything else starting that
-// way).
-func scanPython(data []byte, i int, tok string) (int, error) {
-	if len(data)-i >= len(tok) && string(data[i:i+len(tok)]) == tok {
-		return i + len(tok), nil
-	}
-	if tok[0] == '-' {
-		return 0, synErr(ctxInNumber, data[i+1], i+2)
-	}
-	return 0, synErr(ctxBeginValue, data[i], i+1)
-}
+// words are the literals, by first byte (-Infinity starts like a number).
+var words = [256]string{'t': "true", 'f': "false", 'n': "null", 'N': tokNaN, 'I': tokInf}
 
 // scanScalar validates the non-container value starting at data[i] and
 // returns the index past it and whether it is a Python number token.
 func scanScalar(data []byte, i int) (int, bool, error) {
-	switch c := data[i]; c {
-	case '"':
+	switch c := data[i]; {
+	case c == '"':
 		end, _, err := scanString(data, i)
 		return end, false, err
-	case 't':
-		end, err := scanLiteral(data, i, "true")
-		return end, false, err
-	case 'f':
-		end, err := scanLiteral(data, i, "false")
-		return end, false, err
-	case 'n':
-		end, err := scanLiteral(data, i, "null")
-		return end, false, err
-	case 'N':
-		end, err := scanPython(data, i, tokNaN)
+	case c == '-' && i+1 < len(data) && data[i+1] == 'I':
+		end, err := scanWord(data, i, tokNegInf)
 		return end, true, err
-	case 'I':
-		end, err := scanPython(data, i, tokInf)
-		return end, true, err
-	case '-':
-		if i+1 < len(data) && data[i+1] == 'I' {
-			end, err := scanPython(data, i, tokNegInf)
-			return end, true, err
-		}
+	case c == '-' || isDigit(c):
 		end, err := scanNumber(data, i)
 		return end, false, err
-	default:
-		if isDigit(c) {
-			end, err := scanNumber(data, i)
-			return end, false, err
+	case words[c] == "":
+		return 0, false, syntaxErr(data, i, "a value")
+	}
+	word := words[data[i]]
+	end, err := scanWord(data, i, word)
+	return end, word == tokNaN || word == tokInf, err
+}
+
+// eachMember walks the object or array whose opening bracket is at
+// data[i], nested inside depth containers. For each member it calls fn with
+// the raw key literal (nil in an array), the key's scanString flags and the
+// index of the value; fn returns the index past the value. eachMember
+// returns the index past the container.
+func eachMember(data []byte, i, depth int, fn func(key []byte, flags uint8, value int) (int, error)) (int, error) {
+	if depth >= maxDepth {
+		return 0, &SyntaxError{msg: "nesting too deep", Offset: int64(i + 1)}
+	}
+	obj, closer := data[i] == '{', data[i]+2 // '[' + 2 is ']', '{' + 2 is '}'
+	if i = skipSpace(data, i+1); i < len(data) && data[i] == closer {
+		return i + 1, nil
+	}
+	for {
+		var key []byte
+		var flags uint8
+		if obj {
+			if i >= len(data) || data[i] != '"' {
+				return 0, syntaxErr(data, i, "an object key")
+			}
+			end, f, err := scanString(data, i)
+			if err != nil {
+				return 0, err
+			}
+			key, flags = data[i:end], f
+			if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
+				return 0, syntaxErr(data, i, "':' after an object key")
+			}
+			i = skipSpace(data, i+1)
 		}
-		return 0, false, synErr(ctxBeginValue, c, i+1)
+		var err error
+		if i, err = fn(key, flags, i); err != nil {
+			return 0, err
+		}
+		switch i = skipSpace(data, i); {
+		case i < len(data) && data[i] == ',':
+			i = skipSpace(data, i+1)
+		case i < len(data) && data[i] == closer:
+			return i + 1, nil
+		default:
+			return 0, syntaxErr(data, i, "',' or "+strconv.QuoteRune(rune(closer)))
+		}
 	}
-}
-
-// scanKey validates the object key starting at data[i] (which should be a
-// quote) followed by optional whitespace and a colon, and returns the index
-// of the colon.
-func scanKey(data []byte, i int) (int, error) {
-	if i >= len(data) {
-		return 0, errEOF(len(data))
-	}
-	if data[i] != '"' {
-		return 0, synErr(ctxBeginKey, data[i], i+1)
-	}
-	end, _, err := scanString(data, i)
-	if err != nil {
-		return 0, err
-	}
-	return scanColon(data, end)
-}
-
-// scanColon skips whitespace from i and checks for the colon after an object
-// key, returning its index.
-func scanColon(data []byte, i int) (int, error) {
-	i = skipSpace(data, i)
-	if i >= len(data) {
-		return 0, errEOF(len(data))
-	}
-	if data[i] != ':' {
-		return 0, synErr(ctxAfterKey, data[i], i+1)
-	}
-	return i, nil
 }
 
 // skipValue validates the JSON value (with Python extensions) starting at
-// data[i], which must not be whitespace, nested inside depth containers, and
-// returns the index just past it and whether it contains a Python number
-// token. It does not recurse, so hostile nesting cannot exhaust the stack.
+// data[i], nested inside depth containers, and returns the index just past
+// it and whether it contains a Python number token. The recursion is
+// bounded by maxDepth.
 func skipValue(data []byte, i, depth int) (end int, py bool, err error) {
-	n := len(data)
-	// stack records the open containers: true for an object.
-	var stackBuf [64]bool
-	stack := stackBuf[:0]
-	for {
-		// A value starts at i.
-		if i >= n {
-			return 0, false, errEOF(n)
-		}
-		switch c := data[i]; c {
-		case '{', '[':
-			if depth+len(stack) >= maxDepth {
-				return 0, false, errDepth(i)
-			}
-			closer := byte('}')
-			if c == '[' {
-				closer = ']'
-			}
-			i = skipSpace(data, i+1)
-			if i >= n {
-				return 0, false, errEOF(n)
-			}
-			if data[i] == closer {
-				i++
-				break
-			}
-			stack = append(stack, c == '{')
-			if c == '{' {
-				if i, err = scanKey(data, i); err != nil {
-					return 0, false, err
-				}
-				i = skipSpace(data, i+1)
-			}
-			continue
-		default:
-			var p bool
-			if i, p, err = scanScalar(data, i); err != nil {
-				return 0, false, err
-			}
-			py = py || p
-		}
-		// A value ended at i: close containers until one continues.
-		for {
-			if len(stack) == 0 {
-				return i, py, nil
-			}
-			obj := stack[len(stack)-1]
-			i = skipSpace(data, i)
-			if i >= n {
-				return 0, false, errEOF(n)
-			}
-			c := data[i]
-			if c == ',' {
-				i = skipSpace(data, i+1)
-				if obj {
-					if i, err = scanKey(data, i); err != nil {
-						return 0, false, err
-					}
-					i = skipSpace(data, i+1)
-				}
-				break
-			}
-			if obj && c == '}' || !obj && c == ']' {
-				stack = stack[:len(stack)-1]
-				i++
-				continue
-			}
-			if obj {
-				return 0, false, synErr(ctxAfterPair, c, i+1)
-			}
-			return 0, false, synErr(ctxAfterElem, c, i+1)
-		}
+	if i >= len(data) {
+		return 0, false, syntaxErr(data, i, "a value")
 	}
+	if c := data[i]; c != '{' && c != '[' {
+		return scanScalar(data, i)
+	}
+	end, err = eachMember(data, i, depth, func(_ []byte, _ uint8, value int) (int, error) {
+		end, p, err := skipValue(data, value, depth+1)
+		py = py || p
+		return end, err
+	})
+	return end, py, err
 }
 
 // validate checks that data holds exactly one JSON value (with Python
 // extensions) surrounded by optional whitespace, and reports whether it
 // contains a Python number token.
 func validate(data []byte) (py bool, err error) {
-	i := skipSpace(data, 0)
-	end, py, err := skipValue(data, i, 0)
+	end, py, err := skipValue(data, skipSpace(data, 0), 0)
 	if err != nil {
 		return false, err
 	}
-	if err := checkTrailing(data, end); err != nil {
-		return false, err
-	}
-	return py, nil
+	return py, checkTrailing(data, end)
 }
 
 // checkTrailing returns an error if data[i:] is not all whitespace.
 func checkTrailing(data []byte, i int) error {
-	i = skipSpace(data, i)
-	if i < len(data) {
-		return synErr(ctxAfterTop, data[i], i+1)
+	if i = skipSpace(data, i); i < len(data) {
+		return syntaxErr(data, i, "the end of the input")
 	}
 	return nil
-}
-
-// hasPythonToken reports whether data contains NaN or Infinity outside
-// string literals. It assumes nothing about the validity of data.
-func hasPythonToken(data []byte) bool {
-	for i := 0; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-		case 'N':
-			if len(data)-i >= len(tokNaN) && string(data[i:i+len(tokNaN)]) == tokNaN {
-				return true
-			}
-		case 'I':
-			if len(data)-i >= len(tokInf) && string(data[i:i+len(tokInf)]) == tokInf {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -59,15 +59,11 @@ func TestUnquoteString(t *testing.T) {
 			t.Errorf("UnquoteString(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{``, ` `, `"`, `"abc`, `"\"`, `"\q"`, `"\u12"`, "\"a\nb\"", `"a" "b"`, `"a"x`} {
+	for _, in := range []string{`"`, `"abc`, `"\"`, `"\q"`, `"\u12"`, "\"a\nb\"", `"a" "b"`, `"a"x`} {
 		_, err := UnquoteString([]byte(in))
-		mustSyntaxError(t, err)
-		jerr := json.Unmarshal([]byte(in), new(string))
-		if d := syntaxDiff(err, jerr); d != "" {
-			t.Errorf("UnquoteString(%q): %s", in, d)
-		}
+		mustSyntaxError(t, err, []byte(in))
 	}
-	for _, in := range []string{`abc`, `1`, `null`, `{"a":1}`, `'a'`} {
+	for _, in := range []string{``, ` `, `abc`, `1`, `null`, `{"a":1}`, `'a'`} {
 		if _, err := UnquoteString([]byte(in)); err == nil {
 			t.Errorf("UnquoteString(%q): no error", in)
 		}

@@ -3,8 +3,6 @@ package pyjson
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"reflect"
 	"sync"
 )
@@ -15,75 +13,48 @@ import (
 // Infinity and -Infinity number tokens (outside strings): they become
 // float64 NaN/±Inf in float fields and interface values.
 //
-// Standard JSON is decoded by encoding/json itself, with the same results
-// and errors (*json.SyntaxError for malformed input or trailing data, in
-// which case v is left untouched; *json.UnmarshalTypeError, whose Field
-// names the offending member, for values that do not fit). Only input that
-// contains a Python number token outside strings takes the slower path
-// through Parse and Bind, which keeps document order and hands
-// json.Unmarshaler targets (such as *big.Int or json.RawMessage) the
-// original bytes of their value, so the only difference is that the
-// Python tokens are accepted.
+// Standard JSON is decoded by encoding/json itself, with its results and
+// errors; malformed input always gets encoding/json's *json.SyntaxError,
+// and v is then left untouched. Input holding a Python token takes a slower
+// path: each part of it without one still goes through encoding/json (so
+// integers of any size survive as json.Number, or reach a json.Unmarshaler
+// such as *big.Int with their text), and only the objects and arrays around
+// a token are walked by hand, with [StructField]'s lookup; json.Unmarshaler
+// targets get the original text, tokens included. A token stored into
+// anything but a float or an empty interface is a *json.UnmarshalTypeError,
+// after which Unmarshal carries on; it returns the first error.
 func Unmarshal(data []byte, v any) error {
 	if !needsUseNumber(reflect.TypeOf(v)) {
 		// No interface value can receive a number, so UseNumber makes no
-		// difference and json.Unmarshal does everything.
+		// difference and json.Unmarshal does everything, unless it failed
+		// on a Python token.
 		err := json.Unmarshal(data, v)
-		if err != nil && isSyntaxError(err) && hasPythonToken(data) {
-			return fallback(data, v)
+		if err != nil {
+			if py, verr := validate(data); verr == nil && py {
+				return fallback(data, v, false)
+			}
 		}
 		return err
 	}
 	py, err := validate(data)
-	if err != nil {
-		if !json.Valid(data) {
-			if hasPythonToken(data) {
-				return fallback(data, v)
-			}
-			// Let encoding/json report its own error; it checks the syntax
-			// before touching v.
-			return json.Unmarshal(data, v)
-		}
-		// validate is stricter than encoding/json: cannot happen, but trust
-		// encoding/json.
-	} else if py {
-		return fallback(data, v)
+	switch {
+	case err != nil:
+		// Let encoding/json report the error; it checks the syntax before
+		// touching v.
+		return json.Unmarshal(data, v)
+	case py:
+		return fallback(data, v, false)
 	}
 	return decodeUseNumber(data, v)
 }
 
-func isSyntaxError(err error) bool {
-	var se *json.SyntaxError
-	return errors.As(err, &se)
-}
-
-// fallback decodes input containing Python number tokens.
-func fallback(data []byte, v any) error {
-	tree, err := parseOrdered(data)
-	if err != nil {
-		return err
-	}
-	return Bind(tree, v)
-}
-
 // pooledDecoder is a json.Decoder with UseNumber reading from a resettable
-// in-memory reader. Decoders cannot be reset, but one that has consumed its
-// whole input without a read error is ready for the next value; keeping it
-// saves the Decoder, its buffer and its decodeState on every call.
+// reader. Decoders cannot be reset, but one that has consumed its whole
+// input without a read error is ready for the next value; keeping it saves
+// the Decoder, its buffer and its decodeState on every call.
 type pooledDecoder struct {
-	r   sliceReader
+	r   bytes.Reader
 	dec *json.Decoder
-}
-
-type sliceReader struct{ data []byte }
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.data)
-	r.data = r.data[n:]
-	return n, nil
 }
 
 var decoderPool = sync.Pool{New: func() any {
@@ -108,26 +79,26 @@ func decodeUseNumber(data []byte, v any) error {
 		end--
 	}
 	pd := decoderPool.Get().(*pooledDecoder)
-	pd.r.data = data[:end]
+	pd.r.Reset(data[:end])
 	start := pd.dec.InputOffset()
 	err := pd.dec.Decode(v)
 	// A decoder that hit a syntax or read error keeps it forever; only
 	// reuse one that consumed exactly this input.
-	clean := len(pd.r.data) == 0 && pd.dec.InputOffset()-start == int64(end)
-	pd.r.data = nil
+	clean := pd.r.Len() == 0 && pd.dec.InputOffset()-start == int64(end)
+	pd.r.Reset(nil)
 	if clean && end <= maxPooledInput {
 		decoderPool.Put(pd)
 	}
 	if !clean && err == nil {
-		// Cannot happen after validate; be safe rather than silently wrong.
-		d := json.NewDecoder(bytes.NewReader(data))
-		d.UseNumber()
-		return d.Decode(v)
+		return json.Unmarshal(data, v) // cannot happen after validate
 	}
 	return err
 }
 
-var needsCache sync.Map // map[reflect.Type]bool
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	needsCache      sync.Map // map[reflect.Type]bool
+)
 
 // needsUseNumber reports whether decoding into a value of type t (the type
 // of Unmarshal's argument) may store a number into an interface value, where
