@@ -253,6 +253,9 @@ func (m *redisMatchmaker) failed(ctx context.Context, err error) error {
 // with ctx's.
 func (m *redisMatchmaker) Ping(ctx context.Context) error {
 	var last error
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		m.mu.Lock()
 		state, changed := m.state, m.changed
@@ -269,7 +272,8 @@ func (m *redisMatchmaker) Ping(ctx context.Context) error {
 			last = m.failed(ctx, err)
 			// Try again soon, or once the check this failure triggered
 			// finds Redis down.
-			again = time.After(100 * time.Millisecond)
+			retry.Reset(100 * time.Millisecond)
+			again = retry.C
 		}
 		select {
 		case <-changed:

@@ -61,7 +61,6 @@ type RabbitCluster struct {
 	Nodes []*RabbitNode
 	bin   string
 	t     testing.TB
-	mu    sync.Mutex
 }
 
 // rabbitBin finds the directory of rabbitmq-server and rabbitmqctl.
