@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 	"go.uber.org/goleak"
 )
 
@@ -83,6 +85,8 @@ func TestWalkFromTroveConf(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	defer func(d time.Duration) { cli.ConnectTimeout = d }(cli.ConnectTimeout)
+	cli.ConnectTimeout = 2 * time.Second
 	t.Setenv("TRANSPORT_URL", "")
 	tests := []struct {
 		name   string
@@ -91,7 +95,7 @@ func TestErrors(t *testing.T) {
 		stderr string
 	}{
 		{"unknown flag", []string{"--bogus"}, 2, "trove-all-in-one: flag provided but not defined: -bogus (see trove-all-in-one -h)\n"},
-		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1"}, 1, "trove-all-in-one: cannot connect to the broker: transport: open nats://127.0.0.1:1: "},
+		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1", "--log-level=error"}, 1, "trove-all-in-one: cannot connect to the broker nats://127.0.0.1:1: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

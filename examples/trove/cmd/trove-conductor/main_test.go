@@ -6,11 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 )
 
 // TestErrors checks that bad command lines and unreachable brokers end
 // the command with one clear line and a non-zero status.
 func TestErrors(t *testing.T) {
+	defer func(d time.Duration) { cli.ConnectTimeout = d }(cli.ConnectTimeout)
+	cli.ConnectTimeout = 2 * time.Second
 	t.Setenv("TRANSPORT_URL", "")
 	db := "--db=" + filepath.Join(t.TempDir(), "trove.db")
 	tests := []struct {
@@ -26,7 +31,7 @@ func TestErrors(t *testing.T) {
 		{"bad log level", []string{"--log-level=loud"}, 2, `trove-conductor: invalid value "loud" for flag -log-level`},
 		{"unknown scheme", []string{"--transport-url=bogus://x", db}, 1, `trove-conductor: cannot connect to the broker: transport: unknown driver "bogus"`},
 		{"bad URL", []string{"--transport-url=rabbit", db}, 1, "trove-conductor: cannot connect to the broker: transport: invalid transport URL"},
-		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1", db}, 1, "trove-conductor: cannot connect to the broker: transport: open nats://127.0.0.1:1: "},
+		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1", "--log-level=error", db}, 1, "trove-conductor: cannot connect to the broker nats://127.0.0.1:1: "},
 		{"database directory missing", []string{"--transport-url=fake://", "--db=/nonexistent/trove.db"}, 1, "trove-conductor: open database /nonexistent/trove.db: "},
 	}
 	for _, tt := range tests {
@@ -43,12 +48,14 @@ func TestErrors(t *testing.T) {
 // TestUnreachableRabbit checks that an unreachable RabbitMQ ends the
 // command with a clear last line, without the password.
 func TestUnreachableRabbit(t *testing.T) {
+	defer func(d time.Duration) { cli.ConnectTimeout = d }(cli.ConnectTimeout)
+	cli.ConnectTimeout = 2 * time.Second
 	var stdout, stderr bytes.Buffer
-	args := []string{"--transport-url=rabbit://guest:secret@127.0.0.1:1/", "--db=" + filepath.Join(t.TempDir(), "trove.db")}
+	args := []string{"--transport-url=rabbit://guest:secret@127.0.0.1:1/", "--log-level=error", "--db=" + filepath.Join(t.TempDir(), "trove.db")}
 	code := run(context.Background(), args, &stdout, &stderr)
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	last := lines[len(lines)-1]
-	want := "trove-conductor: cannot connect to the broker: transport: open rabbit://guest:***@127.0.0.1:1/: "
+	want := "trove-conductor: cannot connect to the broker rabbit://guest:***@127.0.0.1:1/: "
 	if code != 1 || !strings.HasPrefix(last, want) || strings.Contains(stderr.String(), "secret") {
 		t.Errorf("run = %d, stderr:\n%s\nwant 1 and a last line starting with %q", code, &stderr, want)
 	}

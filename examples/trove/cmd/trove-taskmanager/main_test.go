@@ -7,11 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/oslo-go/messaging/examples/trove/internal/cli"
 )
 
 // TestErrors checks that bad command lines and unreachable brokers end
 // the command with one clear line and a non-zero status.
 func TestErrors(t *testing.T) {
+	defer func(d time.Duration) { cli.ConnectTimeout = d }(cli.ConnectTimeout)
+	cli.ConnectTimeout = 2 * time.Second
 	t.Setenv("TRANSPORT_URL", "")
 	dir := t.TempDir()
 	db := "--db=" + filepath.Join(dir, "trove.db")
@@ -29,8 +34,8 @@ func TestErrors(t *testing.T) {
 		{"no transport URL", []string{db}, 2, "trove-taskmanager: --transport-url is required (or set TRANSPORT_URL) (see trove-taskmanager -h)"},
 		{"no guest agent program", []string{"--transport-url=fake://", db, "--guestagent-binary=/nonexistent/trove-guestagent"}, 2,
 			"trove-taskmanager: no trove-guestagent at /nonexistent/trove-guestagent: build it or give --guestagent-binary"},
-		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1", db, "--guestagent-binary=" + guest}, 1,
-			"trove-taskmanager: cannot connect to the broker: transport: open nats://127.0.0.1:1: "},
+		{"unreachable NATS", []string{"--transport-url=nats://127.0.0.1:1", "--log-level=error", db, "--guestagent-binary=" + guest}, 1,
+			"trove-taskmanager: cannot connect to the broker nats://127.0.0.1:1: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,11 +29,12 @@ import (
 // overrides it.
 const ControlExchange = "trove"
 
-// Timeouts of the commands.
-const (
-	ConnectTimeout  = 15 * time.Second // opening the transport
-	ShutdownTimeout = 10 * time.Second // letting requests in flight finish
-)
+// ConnectTimeout bounds the wait for the broker at start-up (tests
+// shorten it).
+var ConnectTimeout = 15 * time.Second
+
+// ShutdownTimeout bounds letting requests in flight finish.
+const ShutdownTimeout = 10 * time.Second
 
 // Options are the settings the trove commands share: where the broker
 // and the database are, and the names that every service of a deployment
@@ -115,6 +116,17 @@ func (o *Options) OpenTransportURL(ctx context.Context, rawURL string, log *slog
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to the broker: %w", err)
 	}
+	return reachable(ctx, tr)
+}
+
+// reachable waits until tr reaches its broker (Open does not wait), so
+// that a command started with a wrong URL or before its broker says so
+// in one line instead of waiting in silence.
+func reachable(ctx context.Context, tr *transport.Transport) (*transport.Transport, error) {
+	if err := tr.Ping(ctx); err != nil {
+		tr.Close()
+		return nil, fmt.Errorf("cannot connect to the broker %s: %w", transport.RedactURL(tr.URL()), err)
+	}
 	return tr, nil
 }
 
@@ -124,7 +136,8 @@ func (o *Options) OpenStore(ctx context.Context) (*store.Store, error) {
 }
 
 // OpenTransport connects to the broker of rawURL with the Trove control
-// exchange, giving up after ConnectTimeout. Its errors name the URL
+// exchange, and waits until it is reachable, giving up after
+// ConnectTimeout. Its errors name the URL
 // without its passwords.
 func OpenTransport(ctx context.Context, rawURL string, log *slog.Logger) (*transport.Transport, error) {
 	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
@@ -133,7 +146,7 @@ func OpenTransport(ctx context.Context, rawURL string, log *slog.Logger) (*trans
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to the broker: %w", err)
 	}
-	return tr, nil
+	return reachable(ctx, tr)
 }
 
 // Host returns the name of this host, the server name of the services.
