@@ -41,6 +41,11 @@ type command struct {
 // commands lists the subcommands; each lives in a file of its own.
 var commands = []command{
 	{"config", "show the effective configuration, or a sample (config show|sample)", runConfig},
+	{"call", "call a method on an RPC server and print its result", runCall},
+	{"cast", "cast a method to an RPC server (or, with --fanout, to all)", runCast},
+	{"ping", "ping RPC servers (oslo_rpc_server_ping) and print their round-trip times", runPing},
+	{"listen", "print notifications as they arrive, one JSON object per line", runListen},
+	{"notify", "send a notification (as oslo-messaging-send-notification)", runNotify},
 }
 
 // run is the command; it returns the exit status.
