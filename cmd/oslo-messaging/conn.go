@@ -29,12 +29,13 @@ const (
 	exitFailure     = 1 // the configuration cannot be read, a message cannot be sent, ...
 	exitUsage       = 2 // a bad command line
 	exitRemoteError = 3 // the server raised an exception
-	exitTimeout     = 4 // no reply (or too few) in time
+	exitTimeout     = 4 // no reply (or too few) in time, or no server listens
 	exitUnreachable = 5 // the broker cannot be reached
 )
 
 const exitCodesHelp = `Exit status: 0 success; 1 failure (bad configuration, message not sent); 2 bad command line;
-3 the server raised an exception (remote error); 4 timeout: no reply in time; 5 the broker cannot be reached.`
+3 the server raised an exception (remote error); 4 timeout: no reply in time (on NATS also: no server
+listens); 5 the broker cannot be reached.`
 
 // connFlags are the flags that choose the transport.
 type connFlags struct {
@@ -162,7 +163,7 @@ func exitFor(err error) int {
 		return exitUnreachable
 	case errors.As(err, &re):
 		return exitRemoteError
-	case errors.Is(err, transport.ErrTimeout):
+	case errors.Is(err, transport.ErrTimeout), errors.Is(err, transport.ErrNoServers):
 		return exitTimeout
 	}
 	return exitFailure

@@ -220,7 +220,7 @@ func (p *printer) handle(ctx context.Context, priority, publisherID, eventType s
 	if err := payload.Decode(&body); err != nil {
 		body = map[string]any{"undecodable": err.Error()}
 	}
-	var rc any
+	var rc any = map[string]any{}
 	if c := serializer.RequestContextFrom(ctx); c != nil {
 		rc = map[string]any(c.Clone())
 	}
