@@ -8,17 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/oslo-go/messaging/cmd/internal/clitest"
 	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 	"github.com/oslo-go/messaging/internal/ids"
@@ -40,31 +39,28 @@ func uniqueTopic(t *testing.T) string {
 	return topicPf + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + "_" + ids.Hex()[:8]
 }
 
-// needNATS skips t, loudly, when the machine's NATS server cannot be
-// reached, or fails it when the environment variable CI is set.
-func needNATS(t *testing.T) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:4222", 2*time.Second)
-	if err == nil {
-		c.Close()
-		return
-	}
-	msg := fmt.Sprintf("NATS is not reachable at 127.0.0.1:4222: %v", err)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + "; CI is set")
-	}
-	t.Skipf("\n\n*** SKIPPING %s: %s (start nats-server -js -a 127.0.0.1 -p 4222) ***\n", t.Name(), msg)
-}
-
-// brokers are the transports the Go-server tests run on.
-var brokers = []struct {
+// broker is a transport the Go-server tests run on.
+type broker struct {
 	name string
 	url  string
 	need func(*testing.T)
-}{
+}
+
+// prepare checks that the broker runs and returns a topic for t, whose
+// queues are deleted when t ends.
+func (b broker) prepare(t *testing.T) string {
+	b.need(t)
+	topic := uniqueTopic(t)
+	if b.name == "rabbit" {
+		t.Cleanup(func() { rabbittest.DeleteQueues(t, topic) })
+	}
+	return topic
+}
+
+var brokers = []broker{
 	{"fake", "fake:///omcli", func(*testing.T) {}},
 	{"rabbit", rabbittest.DefaultURL, func(t *testing.T) { rabbittest.Need(t) }},
-	{"nats", natsURL, needNATS},
+	{"nats", natsURL, func(t *testing.T) { clitest.NeedNATS(t) }},
 }
 
 // cli runs the command and returns its exit status and output.
@@ -195,11 +191,7 @@ func TestUnreachable(t *testing.T) {
 func TestGoServer(t *testing.T) {
 	for _, b := range brokers {
 		t.Run(b.name, func(t *testing.T) {
-			b.need(t)
-			topic := uniqueTopic(t)
-			if b.name == "rabbit" {
-				t.Cleanup(func() { rabbittest.DeleteQueues(t, topic) })
-			}
+			topic := b.prepare(t)
 			startServers(t, b.url, topic, 3, true)
 			base := []string{"--transport-url", b.url, "--topic", topic}
 			call := func(args ...string) (int, string, string) {
@@ -337,11 +329,7 @@ func TestCallFromConfig(t *testing.T) {
 func TestListen(t *testing.T) {
 	for _, b := range brokers {
 		t.Run(b.name, func(t *testing.T) {
-			b.need(t)
-			topic := uniqueTopic(t)
-			if b.name == "rabbit" {
-				t.Cleanup(func() { rabbittest.DeleteQueues(t, topic) })
-			}
+			topic := b.prepare(t)
 			if b.name == "nats" {
 				t.Skip("notifications on the machine's NATS go through JetStream streams the test would leave behind; covered by fake and rabbit")
 			}
@@ -429,13 +417,13 @@ func TestNotify(t *testing.T) {
 // running is a listen command running in the background.
 type running struct {
 	done           chan int
-	stdout, stderr *lockedBuffer
+	stdout, stderr *clitest.Buffer
 }
 
 // startListen runs listen with args and returns once it listens.
 func startListen(t *testing.T, args ...string) *running {
 	t.Helper()
-	r := &running{done: make(chan int, 1), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	r := &running{done: make(chan int, 1), stdout: &clitest.Buffer{}, stderr: &clitest.Buffer{}}
 	go func() { r.done <- run(append([]string{"listen"}, args...), r.stdout, r.stderr) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(r.stderr.String(), "listening to") {
@@ -464,23 +452,6 @@ func (r *running) wait(t *testing.T) (int, string, string) {
 		t.Fatalf("listen did not end; stdout:\n%s", r.stdout)
 		return 0, "", ""
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func drain(ch chan string) {
@@ -531,13 +502,13 @@ type pyPeer struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	lines chan map[string]any
-	err   *lockedBuffer
+	err   *clitest.Buffer
 }
 
 // startPy starts interop/python/<script> and waits for its ready line.
 func startPy(t *testing.T, script string, args ...string) *pyPeer {
 	t.Helper()
-	p := &pyPeer{lines: make(chan map[string]any, 64), err: &lockedBuffer{}}
+	p := &pyPeer{lines: make(chan map[string]any, 64), err: &clitest.Buffer{}}
 	p.cmd = exec.Command(python, append([]string{"-B", filepath.Join("..", "..", "interop", "python", script)}, args...)...)
 	p.cmd.Stderr = p.err
 	var err error

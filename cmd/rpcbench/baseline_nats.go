@@ -29,19 +29,7 @@ func (natsBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Result
-	for _, oslo := range []bool{false, true} {
-		name := "bare"
-		if oslo {
-			name = "oslo-work"
-		}
-		r, err := runRawNATS(ctx, cfg, servers, oslo, name)
-		if err != nil {
-			return nil, fmt.Errorf("%s nats.go: %w", name, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return variants("nats.go", func(oslo bool, name string) (Result, error) { return runRawNATS(ctx, cfg, servers, oslo, name) })
 }
 
 func runRawNATS(ctx context.Context, cfg Config, servers string, oslo bool, name string) (Result, error) {

@@ -46,15 +46,20 @@ func (rabbitBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return variants("amqp091", func(oslo bool, name string) (Result, error) { return runRawRabbit(ctx, cfg, uri, oslo, name) })
+}
+
+// variants runs a baseline's two variants, "bare" then "oslo-work".
+func variants(client string, run func(oslo bool, name string) (Result, error)) ([]Result, error) {
 	var out []Result
 	for _, oslo := range []bool{false, true} {
 		name := "bare"
 		if oslo {
 			name = "oslo-work"
 		}
-		r, err := runRawRabbit(ctx, cfg, uri, oslo, name)
+		r, err := run(oslo, name)
 		if err != nil {
-			return nil, fmt.Errorf("%s amqp091: %w", name, err)
+			return nil, fmt.Errorf("%s %s: %w", name, client, err)
 		}
 		out = append(out, r)
 	}
