@@ -30,7 +30,7 @@ and no broker-neutral way lists a topic's servers, so --all sends one ping call 
 (which every server consumes; oslo's client refuses fanout calls but its servers answer them) and
 counts the answers that arrive within --wait, with their round-trip times. It cannot name the
 servers: name them with --server (repeatable) to ping each one. Use --expect N to fail (exit 4)
-when fewer than N answer. --all works on every driver of this module (RabbitMQ, NATS, ZeroMQ, fake).
+when fewer than N answer. --all works on RabbitMQ, NATS and fake://, not on ZeroMQ.
 `
 
 // pingFlags are ping's flags.

@@ -61,6 +61,7 @@ var brokers = []broker{
 	{"fake", "fake:///omcli", func(*testing.T) {}},
 	{"rabbit", rabbittest.DefaultURL, func(t *testing.T) { rabbittest.Need(t) }},
 	{"nats", natsURL, func(t *testing.T) { clitest.NeedNATS(t) }},
+	{"zmq", "zmq://", func(*testing.T) {}}, // the in-process matchmaker: servers and commands in this process
 }
 
 // cli runs the command and returns its exit status and output.
@@ -229,18 +230,22 @@ func TestGoServer(t *testing.T) {
 				t.Errorf("call sleep: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 			}
 
-			// Casts: to one server, then to all.
-			drain(casts)
-			code, stdout, stderr = cli(append(append([]string{"cast"}, base...), "--server", "server-1", "record", "text=one")...)
-			if code != 0 || stdout+stderr != "" {
-				t.Errorf("cast: exit %d %q %q", code, stdout, stderr)
-			}
-			if got := receive(t, casts, 1); got[0] != "server-1:one" {
-				t.Errorf("cast reached %v", got)
-			}
-			code, _, stderr = cli(append(append([]string{"cast"}, base...), "--fanout", "record", "text=all")...)
-			if got := receive(t, casts, 3); code != 0 || !sameSet(got, "server-0:all", "server-1:all", "server-2:all") {
-				t.Errorf("cast --fanout: exit %d %s; reached %v", code, stderr, got)
+			// Casts: to one server, then to all. (Over ZeroMQ a cast the
+			// command makes right before closing its transport is lost: the
+			// driver's Close does not flush; see the report of issue 19.)
+			if b.name != "zmq" {
+				drain(casts)
+				code, stdout, stderr = cli(append(append([]string{"cast"}, base...), "--server", "server-1", "record", "text=one")...)
+				if code != 0 || stdout+stderr != "" {
+					t.Errorf("cast: exit %d %q %q", code, stdout, stderr)
+				}
+				if got := receive(t, casts, 1); len(got) != 1 || got[0] != "server-1:one" {
+					t.Errorf("cast reached %v", got)
+				}
+				code, _, stderr = cli(append(append([]string{"cast"}, base...), "--fanout", "record", "text=all")...)
+				if got := receive(t, casts, 3); code != 0 || !sameSet(got, "server-0:all", "server-1:all", "server-2:all") {
+					t.Errorf("cast --fanout: exit %d %s; reached %v", code, stderr, got)
+				}
 			}
 
 			// Ping: the topic, named servers, all.
@@ -253,6 +258,12 @@ func TestGoServer(t *testing.T) {
 				t.Errorf("ping --server: exit %d:\n%s", code, stdout)
 			}
 			code, stdout, stderr = cli(append([]string{"ping"}, append(base, "--all", "--wait", "1s", "--expect", "3")...)...)
+			if b.name == "zmq" {
+				if code != exitFailure || !strings.Contains(stderr, `--all is not available for the driver "zmq"`) {
+					t.Errorf("ping --all on zmq: exit %d %q", code, stderr)
+				}
+				return
+			}
 			if code != 0 || strings.Count(stdout, "pong from "+topic+" in") != 3 || !strings.Contains(stdout, "3 servers of "+topic+" answered within 1s, 0 with an error") {
 				t.Errorf("ping --all: exit %d:\n%s%s", code, stdout, stderr)
 			}
@@ -330,8 +341,11 @@ func TestListen(t *testing.T) {
 	for _, b := range brokers {
 		t.Run(b.name, func(t *testing.T) {
 			topic := b.prepare(t)
-			if b.name == "nats" {
+			switch b.name {
+			case "nats":
 				t.Skip("notifications on the machine's NATS go through JetStream streams the test would leave behind; covered by fake and rabbit")
+			case "zmq":
+				t.Skip("the ZeroMQ driver carries no notifications")
 			}
 			l := startListen(t, "--transport-url", b.url, "--topic", topic, "--priority", "info", "--priority", "error",
 				"--event-type", `compute\.`, "--count", "2", "--timeout", "20s")
