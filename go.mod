@@ -4,6 +4,7 @@ go 1.24.0
 
 require (
 	github.com/Azure/go-amqp v1.6.0
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/nats-io/nats-server/v2 v2.12.4
 	github.com/nats-io/nats.go v1.49.0
@@ -12,6 +13,7 @@ require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/image v0.35.0
 )
 
 require (

@@ -15,6 +15,7 @@ require (
 )
 
 require (
+	github.com/Azure/go-amqp v1.6.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect

@@ -1,8 +1,25 @@
 // Command oslo-messaging is an operator's tool for oslo.messaging
-// deployments. Its subcommands:
+// deployments: it calls, casts to and pings RPC servers (Go or Python),
+// prints notifications as they arrive, sends one, and shows the
+// configuration as oslo.config reads it. Its subcommands:
 //
+//	oslo-messaging call   (--transport-url URL | --config-file F) --topic T [--server S] [--namespace N] [--version V] METHOD [key=value ...]
+//	oslo-messaging cast   (--transport-url URL | --config-file F) --topic T [--server S | --fanout] METHOD [key=value ...]
+//	oslo-messaging ping   (--transport-url URL | --config-file F) --topic T [--server S]... [--all [--wait D] [--expect N]]
+//	oslo-messaging listen (--transport-url URL | --config-file F) [--topic T]... [--pool P] [--priority P]... [--event-type RE]
+//	oslo-messaging notify (--transport-url URL | --config-file F) [--topic T] [--priority P] [--event-type E] PAYLOAD
 //	oslo-messaging config show [--config-file F]... [--config-dir D]... [--group G]... [--show-secrets]
 //	oslo-messaging config sample [--group G]...
+//
+// call prints the result as indented JSON (--json: compact); a remote
+// error prints its class and message (--verbose: and its traceback).
+// Keyword arguments are key=value, the value read as JSON when it is JSON,
+// else as a string, or --args '{...}'; --context '{...}' sets the request
+// context. ping calls oslo's oslo_rpc_server_ping (rpc_ping_enabled);
+// --all pings every server of the topic through its fanout and counts the
+// answers, which do not name their servers. listen prints one JSON object
+// per notification. notify is oslo-messaging-send-notification. Every
+// command has --help.
 //
 // config show prints, as JSON {"group": {"option": value}}, the value
 // every messaging option takes from the configuration files (and the
@@ -12,8 +29,18 @@
 // --show-secrets. config sample prints a commented sample configuration
 // in oslo-config-generator's format.
 //
-// The command exits with status 0 on success, 1 when the configuration
-// cannot be read, and 2 on a bad command line.
+// Exit status of call, cast, ping and listen: 0 success; 1 failure (bad
+// configuration, message not sent); 2 bad command line; 3 the server
+// raised an exception (remote error), or, for ping, runs with ping
+// disabled; 4 timeout: no reply in time (on NATS also: no server
+// listens), fewer --all answers than --expect, fewer notifications than
+// --count; 5 the broker cannot be reached (or refused the credentials).
+// config exits with 1 when the configuration cannot be read and 2 on a
+// bad command line; notify with 1 when the notification could not be
+// sent and 2 on a bad command line.
+//
+// Passwords never appear in the output: URLs are printed redacted, and
+// listen masks secret-looking keys of payloads and contexts.
 package main
 
 import (
@@ -41,6 +68,11 @@ type command struct {
 // commands lists the subcommands; each lives in a file of its own.
 var commands = []command{
 	{"config", "show the effective configuration, or a sample (config show|sample)", runConfig},
+	{"call", "call a method on an RPC server and print its result", runCall},
+	{"cast", "cast a method to an RPC server (or, with --fanout, to all)", runCast},
+	{"ping", "ping RPC servers (oslo_rpc_server_ping) and print their round-trip times", runPing},
+	{"listen", "print notifications as they arrive, one JSON object per line", runListen},
+	{"notify", "send a notification (as oslo-messaging-send-notification)", runNotify},
 }
 
 // run is the command; it returns the exit status.

@@ -3,15 +3,27 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines and removes the omcli_* queues
+// the broker tests declared.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if _, err := rabbittest.Sweep(topicPf); err != nil {
+			fmt.Fprintf(os.Stderr, "oslo-messaging tests: removing queues: %v\n", err)
+		}
+		os.Exit(code)
+	}))
+}
 
 func writeConf(t *testing.T, content string) string {
 	t.Helper()

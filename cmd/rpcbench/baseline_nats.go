@@ -15,9 +15,11 @@ import (
 // response inbox) to a queue-group subscriber that answers with
 // msg.Respond; casts are nc.Publish to a queue group (fanout: plain
 // subscriptions), with nats.go's default pending limits (a subscriber that
-// falls behind drops, as the driver's listener does past its buffer).
-// Requests and replies carry the same JSON envelope as the driver's and
-// are decoded and encoded, as any real service must.
+// falls behind drops, as the driver's listener does past its buffer). Two
+// variants (decision 10): "bare" sends the payload's bytes (its first 8
+// the send time) and echoes them back, with no JSON work; "oslo-work"
+// carries the same JSON envelope as the driver's, encoded and decoded on
+// both sides, as a real service must.
 type natsBaseline struct{}
 
 func init() { registerBaseline("nats", natsBaseline{}) }
@@ -27,6 +29,10 @@ func (natsBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return variants("nats.go", func(oslo bool, name string) (Result, error) { return runRawNATS(ctx, cfg, servers, oslo, name) })
+}
+
+func runRawNATS(ctx context.Context, cfg Config, servers string, oslo bool, name string) (Result, error) {
 	var conns []*natsgo.Conn
 	defer func() {
 		for _, c := range conns {
@@ -42,24 +48,21 @@ func (natsBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 		}
 		return c, err
 	}
-	subject := "rpcbench_raw." + cfg.Topic
+	subject := "rpcbench_raw." + name + "." + cfg.Topic
 	sink := NewSink()
 	for i := range cfg.Servers {
 		nc, err := connect()
 		if err != nil {
-			return nil, err
+			return Result{}, err
 		}
 		handler := func(m *natsgo.Msg) {
-			var req rawRequest
-			if err := decodeEnvelope(m.Data, &req); err != nil {
-				return
-			}
 			if cfg.Mode != "call" {
-				sink.Add(req.Args.SentNs)
+				if sent, ok := sentAt(oslo, m.Data); ok {
+					sink.Add(sent)
+				}
 				return
 			}
-			body, err := encodeEnvelope(rawReply{Result: req.Args.SentNs, Ending: true})
-			if err == nil {
+			if body, ok := replyBody(oslo, m.Data); ok {
 				m.Respond(body)
 			}
 		}
@@ -69,18 +72,18 @@ func (natsBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 			_, err = nc.QueueSubscribe(subject, "rpc", handler)
 		}
 		if err != nil {
-			return nil, err
+			return Result{}, err
 		}
 		if err := nc.Flush(); err != nil {
-			return nil, fmt.Errorf("server %d: %w", i, err)
+			return Result{}, fmt.Errorf("server %d: %w", i, err)
 		}
 	}
 	nc, err := connect()
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	send := func(ctx context.Context, p *Payload) error {
-		body, err := encodeEnvelope(rawRequest{Method: "note", Args: *p})
+		body, err := rawBody(oslo, "note", p)
 		if err != nil {
 			return err
 		}
@@ -88,7 +91,7 @@ func (natsBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	if cfg.Mode == "call" {
 		send = func(ctx context.Context, p *Payload) error {
-			body, err := encodeEnvelope(rawRequest{Method: "info", Args: *p})
+			body, err := rawBody(oslo, "info", p)
 			if err != nil {
 				return err
 			}
@@ -96,21 +99,10 @@ func (natsBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 			if err != nil {
 				return err
 			}
-			var rep rawReply
-			if err := decodeEnvelope(m.Data, &rep); err != nil {
-				return err
-			}
-			if rep.Result != p.SentNs {
-				return fmt.Errorf("reply carried %d, want %d", rep.Result, p.SentNs)
-			}
-			return nil
+			return checkReply(oslo, m.Data, p)
 		}
 	}
-	r, err := drive(ctx, cfg, "baseline", send, sink)
-	if err != nil {
-		return nil, fmt.Errorf("bare nats.go: %w", err)
-	}
-	return []Result{r}, nil
+	return drive(ctx, cfg, name, send, sink)
 }
 
 // natsServers turns a transport URL's hosts into a nats.go server list.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,15 +18,21 @@ import (
 )
 
 // rabbitBaseline is request-reply written directly on amqp091-go, for
-// comparison with the rabbit driver. It does on the wire what the driver
-// must do for oslo compatibility ("oslo semantics"): requests through the
-// topic exchange, persistent, with an expiration on calls; every publish
-// waits for its publisher confirm; the server acknowledges each request;
-// replies go mandatory through the default exchange to the caller's reply
-// queue. It also runs a minimal variant ("bare": default exchange, no
-// confirms, auto-ack, transient) that shows what those semantics cost on
-// the broker. Requests and replies are JSON decoded and encoded as any real
-// service must.
+// comparison with the rabbit driver, in two variants (decision 10):
+//
+//   - "bare", the bar of the overhead figures: the minimal amqp091
+//     request-reply. Requests are published to the default exchange with
+//     the queue as routing key, transient, without publisher confirms;
+//     consumers auto-ack; replies go to the caller's exclusive reply queue
+//     by correlation id. Bodies are the payload's bytes (the -size cargo,
+//     its first 8 bytes the send time), echoed back: no JSON work.
+//   - "oslo-work": amqp091 doing on the wire what the driver must do for
+//     oslo compatibility: requests through the topic exchange, persistent,
+//     with an expiration on calls; every publish waits for its publisher
+//     confirm; the server acknowledges each request; replies go mandatory
+//     through the default exchange to the caller's reply queue; requests
+//     and replies carry the oslo JSON envelope and are encoded and decoded.
+//     It isolates the library's own cost from the price of the semantics.
 type rabbitBaseline struct{}
 
 func init() {
@@ -39,15 +46,20 @@ func (rabbitBaseline) Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return variants("amqp091", func(oslo bool, name string) (Result, error) { return runRawRabbit(ctx, cfg, uri, oslo, name) })
+}
+
+// variants runs a baseline's two variants, "bare" then "oslo-work".
+func variants(client string, run func(oslo bool, name string) (Result, error)) ([]Result, error) {
 	var out []Result
-	for _, oslo := range []bool{true, false} {
-		name := "baseline"
-		if !oslo {
-			name = "bare"
+	for _, oslo := range []bool{false, true} {
+		name := "bare"
+		if oslo {
+			name = "oslo-work"
 		}
-		r, err := runRawRabbit(ctx, cfg, uri, oslo, name)
+		r, err := run(oslo, name)
 		if err != nil {
-			return nil, fmt.Errorf("%s amqp091: %w", name, err)
+			return nil, fmt.Errorf("%s %s: %w", name, client, err)
 		}
 		out = append(out, r)
 	}
@@ -113,6 +125,65 @@ func decodeEnvelope(body []byte, v any) error {
 		return err
 	}
 	return json.Unmarshal([]byte(env.Message), v)
+}
+
+// rawBody is the body of a request: the bare payload bytes, or the oslo
+// JSON envelope.
+func rawBody(oslo bool, method string, p *Payload) ([]byte, error) {
+	if oslo {
+		return encodeEnvelope(rawRequest{Method: method, Args: *p})
+	}
+	b := make([]byte, max(len(p.Cargo), 8))
+	copy(b, p.Cargo)
+	binary.BigEndian.PutUint64(b, uint64(p.SentNs))
+	return b, nil
+}
+
+// sentAt returns the send time a request body carries.
+func sentAt(oslo bool, body []byte) (int64, bool) {
+	if !oslo {
+		if len(body) < 8 {
+			return 0, false
+		}
+		return int64(binary.BigEndian.Uint64(body)), true
+	}
+	var req rawRequest
+	if decodeEnvelope(body, &req) != nil {
+		return 0, false
+	}
+	return req.Args.SentNs, true
+}
+
+// replyBody answers a request body: the same bytes (bare), or an oslo
+// reply carrying the send time.
+func replyBody(oslo bool, req []byte) ([]byte, bool) {
+	if !oslo {
+		return req, true
+	}
+	sent, ok := sentAt(true, req)
+	if !ok {
+		return nil, false
+	}
+	body, err := encodeEnvelope(rawReply{Result: sent, Ending: true})
+	return body, err == nil
+}
+
+// checkReply checks that a reply answers p.
+func checkReply(oslo bool, body []byte, p *Payload) error {
+	var got int64
+	if oslo {
+		var rep rawReply
+		if err := decodeEnvelope(body, &rep); err != nil {
+			return err
+		}
+		got = rep.Result
+	} else if len(body) >= 8 {
+		got = int64(binary.BigEndian.Uint64(body))
+	}
+	if got != p.SentNs {
+		return fmt.Errorf("reply carried %d, want %d", got, p.SentNs)
+	}
+	return nil
 }
 
 // rawPublisher publishes on one channel, in confirm mode with oslo
@@ -258,7 +329,7 @@ func runRawRabbit(ctx context.Context, cfg Config, uri string, oslo bool, name s
 		go replies.consume(ds)
 		expiration := strconv.FormatInt(cfg.Timeout.Milliseconds(), 10)
 		send = func(ctx context.Context, p *Payload) error {
-			body, err := encodeEnvelope(rawRequest{Method: "info", Args: *p})
+			body, err := rawBody(oslo, "info", p)
 			if err != nil {
 				return err
 			}
@@ -273,14 +344,7 @@ func runRawRabbit(ctx context.Context, cfg Config, uri string, oslo bool, name s
 			}
 			select {
 			case b := <-w:
-				var rep rawReply
-				if err := decodeEnvelope(b, &rep); err != nil {
-					return err
-				}
-				if rep.Result != p.SentNs {
-					return fmt.Errorf("reply carried %d, want %d", rep.Result, p.SentNs)
-				}
-				return nil
+				return checkReply(oslo, b, p)
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -291,7 +355,7 @@ func runRawRabbit(ctx context.Context, cfg Config, uri string, oslo bool, name s
 			ex, key = fanoutExchange, ""
 		}
 		send = func(ctx context.Context, p *Payload) error {
-			body, err := encodeEnvelope(rawRequest{Method: "note", Args: *p})
+			body, err := rawBody(oslo, "note", p)
 			if err != nil {
 				return err
 			}
@@ -326,19 +390,14 @@ func startRawServer(ctx context.Context, dial func() (*amqp.Connection, error), 
 				d.Ack(false) // acknowledged before handling, as oslo does
 			}
 			if mode != "call" {
-				var req rawRequest
-				if decodeEnvelope(d.Body, &req) == nil {
-					sink.Add(req.Args.SentNs)
+				if sent, ok := sentAt(oslo, d.Body); ok {
+					sink.Add(sent)
 				}
 				continue
 			}
 			go func(d amqp.Delivery) {
-				var req rawRequest
-				if err := decodeEnvelope(d.Body, &req); err != nil {
-					return
-				}
-				body, err := encodeEnvelope(rawReply{Result: req.Args.SentNs, Ending: true})
-				if err != nil {
+				body, ok := replyBody(oslo, d.Body)
+				if !ok {
 					return
 				}
 				pub.publish(ctx, "", d.ReplyTo, oslo, amqp.Publishing{ContentType: "application/json", CorrelationId: d.CorrelationId, Body: body})

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"io"
 	"testing"
 
 	"github.com/oslo-go/messaging/drivers/rabbit/rabbittest"
@@ -14,23 +10,13 @@ func TestRabbitBaseline(t *testing.T) {
 	rabbittest.Need(t)
 	for _, mode := range []string{"call", "cast", "fanout"} {
 		t.Run(mode, func(t *testing.T) {
-			cfg, err := parseFlags([]string{"-url", "rabbit://guest:guest@127.0.0.1:5672/", "-mode", mode,
-				"-n", "200", "-c", "4", "-servers", "2", "-warmup", "0", "-baseline", "-json"}, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out bytes.Buffer
-			if err := run(context.Background(), cfg, &out); err != nil {
-				t.Fatal(err)
-			}
 			var doc struct {
 				Results []Result `json:"results"`
 				Ratio   float64  `json:"ratio"`
 			}
-			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-				t.Fatal(err)
-			}
-			if len(doc.Results) != 3 || doc.Ratio <= 0 {
+			runJSON(t, &doc, "-url", "rabbit://guest:guest@127.0.0.1:5672/", "-mode", mode,
+				"-n", "200", "-c", "4", "-servers", "2", "-warmup", "0", "-baseline")
+			if len(doc.Results) != 3 || doc.Ratio <= 0 || doc.Results[1].Name != "bare" || doc.Results[2].Name != "oslo-work" {
 				t.Fatalf("results %+v", doc)
 			}
 			for _, r := range doc.Results {
