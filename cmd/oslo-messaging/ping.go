@@ -138,10 +138,13 @@ func (f *pingFlags) pingEach(ctx context.Context, tr *transport.Transport, out *
 		servers = []string{""}
 	}
 	var first error
+	pause := time.NewTimer(0)
+	defer pause.Stop()
 	for i := range f.count {
-		if i > 0 {
+		if i > 0 && f.interval > 0 {
+			pause.Reset(f.interval)
 			select {
-			case <-time.After(f.interval):
+			case <-pause.C:
 			case <-ctx.Done():
 				return first
 			}
