@@ -69,14 +69,11 @@ func (Driver) Open(ctx context.Context, u *driver.URL, cfg driver.Config) (drive
 	}
 	c.next = rand.IntN(len(c.hosts)) // oslo starts at a random host
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	s, err := c.dialPass(ctx)
-	if err != nil {
-		c.cancel()
-		return nil, err
-	}
-	c.install(s)
+	// Like sql.Open, Open does not wait for the broker: the supervisor
+	// connects in the background and operations wait for it within their
+	// ctx (Ping reports it).
 	c.wg.Add(1)
-	go c.supervise(s)
+	go c.supervise()
 	return c, nil
 }
 
@@ -136,12 +133,14 @@ type conn struct {
 	mu        sync.Mutex
 	cur       *session
 	ready     chan struct{} // closed once cur is set
+	lastErr   error         // why the last connection attempt failed; nil once one worked
 	listeners map[*listener]struct{}
 }
 
 var (
 	_ driver.Conn     = (*conn)(nil)
 	_ driver.Notifier = (*conn)(nil)
+	_ driver.Pinger   = (*conn)(nil)
 )
 
 // install makes s the current session; it reports false when the Conn is
@@ -153,8 +152,23 @@ func (c *conn) install(s *session) bool {
 		return false
 	}
 	c.cur = s
+	c.lastErr = nil
 	close(c.ready)
 	return true
+}
+
+// failed records why a connection attempt failed.
+func (c *conn) failed(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
+// Ping waits for the connection within ctx; it returns the last connection
+// error when ctx ends first.
+func (c *conn) Ping(ctx context.Context) error {
+	_, err := c.current(ctx)
+	return err
 }
 
 // lose retires s, which is lost, and reports whether it had a reply link.
@@ -184,7 +198,13 @@ func (c *conn) current(ctx context.Context) (*session, error) {
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("amqp1: waiting for the connection: %w", ctx.Err())
+			c.mu.Lock()
+			last := c.lastErr
+			c.mu.Unlock()
+			if last != nil {
+				return nil, fmt.Errorf("amqp1: not connected (last error: %w): %w", last, ctx.Err())
+			}
+			return nil, fmt.Errorf("amqp1: not connected: %w", ctx.Err())
 		case <-c.ctx.Done():
 			return nil, driver.ErrClosed
 		}

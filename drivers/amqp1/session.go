@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -364,12 +365,14 @@ func settle(rcv *amqp.Receiver, msg *amqp.Message, accept bool) error {
 	return rcv.RejectMessage(ctx, msg, nil)
 }
 
-// supervise watches the current session; when it is lost it reconnects,
-// going over the hosts in turn, with pauses from connection_retry_interval
-// growing by connection_retry_backoff up to connection_retry_interval_max.
-// It also detaches idle sender links.
-func (c *conn) supervise(s *session) {
+// supervise connects, then watches the current session; when it is lost
+// it reconnects. It also detaches idle sender links.
+func (c *conn) supervise() {
 	defer c.wg.Done()
+	s := c.connect(false)
+	if s == nil {
+		return
+	}
 	purge := time.NewTicker(c.o.senderLinkTimeout)
 	defer purge.Stop()
 	for {
@@ -388,30 +391,52 @@ func (c *conn) supervise(s *session) {
 			// Replies to the calls in flight went to the lost reply link.
 			c.onReply(driver.Reply{Err: fmt.Errorf("amqp1: connection to %s lost (%v): %w", s.host.addr(), err, driver.ErrConnectionLost)})
 		}
-		delay := c.o.retryInterval
-		c.log.Warn("amqp1: connection lost; reconnecting", "host", s.host.addr(), "error", err, "in", delay)
-		for {
-			if !c.sleep(c.ctx, delay) {
-				return
-			}
-			c.next++
-			h := c.hosts[c.next%len(c.hosts)]
-			dctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-			ns, err := c.dial(dctx, h)
-			cancel()
-			if err == nil {
-				c.log.Info("amqp1: reconnected", "host", h.addr(), "product", ns.product)
-				if !c.install(ns) {
-					ns.close()
-					return
-				}
-				s = ns
-				break
-			}
-			delay = time.Duration(float64(delay) * c.o.retryBackoff)
-			delay = max(min(delay, c.o.retryIntervalMax), 100*time.Millisecond)
-			c.log.Warn("amqp1: reconnecting failed", "host", h.addr(), "error", err, "retry_in", delay)
+		c.log.Warn("amqp1: connection lost; reconnecting", "host", s.host.addr(), "error", err, "in", c.o.retryInterval)
+		if s = c.connect(true); s == nil {
+			return
 		}
+	}
+}
+
+// connect returns a new current session, or nil once the Conn is closed.
+// The first connection tries every host at once; after that (and after a
+// loss) it goes over the hosts in turn, with pauses from
+// connection_retry_interval growing by connection_retry_backoff up to
+// connection_retry_interval_max.
+func (c *conn) connect(lost bool) *session {
+	delay := c.o.retryInterval
+	install := func(s *session, how string, level slog.Level) *session {
+		if !c.install(s) {
+			s.close()
+			return nil
+		}
+		c.log.Log(c.ctx, level, "amqp1: "+how, "host", s.host.addr(), "product", s.product)
+		return s
+	}
+	if !lost {
+		s, err := c.dialPass(c.ctx)
+		if err == nil {
+			return install(s, "connected", slog.LevelDebug)
+		}
+		c.failed(err)
+		c.log.Warn("amqp1: connecting failed", "error", err, "retry_in", delay)
+	}
+	for {
+		if !c.sleep(c.ctx, delay) {
+			return nil
+		}
+		c.next++
+		h := c.hosts[c.next%len(c.hosts)]
+		dctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+		s, err := c.dial(dctx, h)
+		cancel()
+		if err == nil {
+			return install(s, "reconnected", slog.LevelInfo)
+		}
+		c.failed(err)
+		delay = time.Duration(float64(delay) * c.o.retryBackoff)
+		delay = max(min(delay, c.o.retryIntervalMax), 100*time.Millisecond)
+		c.log.Warn("amqp1: reconnecting failed", "host", h.addr(), "error", err, "retry_in", delay)
 	}
 }
 
