@@ -89,7 +89,10 @@
 //
 // A Conn has one AMQP connection and session. Sender links are attached
 // per address on first use and detached when unused for
-// default_sender_link_timeout. go-amqp does not reconnect; the driver
+// default_sender_link_timeout. Open does not wait for the broker: the
+// driver connects in the background (trying each host once, then as after
+// a loss), operations wait for the connection within their ctx, and
+// Transport.Ping reports it. go-amqp does not reconnect; the driver
 // does: when the connection is lost it waits connection_retry_interval,
 // then dials the next host, multiplying the pause by
 // connection_retry_backoff after each failure up to
