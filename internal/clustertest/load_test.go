@@ -219,6 +219,7 @@ func (l *load) finish(t *testing.T, drain time.Duration) report {
 	t.Helper()
 	close(l.stop)
 	l.wg.Wait()
+	stopped := time.Now() // before the drain: the drain is not an outage
 	var r report
 	deadline := time.Now().Add(drain)
 	for {
@@ -243,7 +244,6 @@ func (l *load) finish(t *testing.T, drain time.Duration) report {
 	sort.Ints(r.notifsLost)
 	r.castsSent, r.castErrors = len(l.castOK), len(l.castErr)
 	r.notifsSent, r.notifErrors = len(l.notOK), len(l.notErr)
-	stopped := time.Now()
 	var lastOK time.Time
 	r.calls, r.callErrors, r.maxOutage, lastOK = summarize(l.calls)
 	r.lastOKBeforeEnd = stopped.Sub(lastOK)
