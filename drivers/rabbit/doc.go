@@ -57,7 +57,15 @@
 //
 // # Guarantees
 //
-// Every publish waits for the broker's confirm. RPC requests are
+// Every publish is confirmed by the broker. Casts and notifications wait
+// for their confirm before the send returns. A call request does not:
+// Send returns once it is written and the call waits for its reply at
+// once (the reply proves delivery), while the confirm is awaited in the
+// background; a nack or a mandatory return fails the call as soon as it
+// comes. A server's reply does not hold its worker either: a reply the
+// broker returns or refuses goes to the reply retrier when its confirm
+// comes. At most 4,096 confirms per Conn are awaited in the background;
+// beyond that sends wait for theirs. RPC requests are
 // acknowledged when Listener.Next returns them (oslo's at-most-once: a
 // server that dies while handling a request loses it, it never runs it
 // twice); replies are consumed without acknowledgement (acknowledged on

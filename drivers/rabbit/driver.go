@@ -206,6 +206,13 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	default:
 		pb.exchange, pb.key = c.o.topicExchange(exchangeName(t)), t.Topic
 	}
+	if m.MsgID != "" {
+		// A call request: its reply proves delivery, so the call waits
+		// for the reply at once; a nack or a return fails the call
+		// through OnReply when the confirm comes.
+		msgID := m.MsgID
+		pb.confirmed = func(err error) { c.onReply(driver.Reply{MsgID: msgID, Err: err}) }
+	}
 	return c.pub.publish(ctx, m.Retry, &pb)
 }
 
@@ -422,18 +429,36 @@ func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time)
 		return err
 	}
 	pb := publishing{key: m.ReplyTo, mandatory: c.o.directMandatory, msg: msg}
+	// later hands the reply to the retrier: oslo retries a reply whose
+	// queue does not exist (yet, or any more) for
+	// kombu_missing_consumer_retry_timeout, but never past the caller's
+	// deadline.
+	later := func() error {
+		until := time.Now().Add(c.o.missingConsumerRetry)
+		if !deadline.IsZero() && deadline.Before(until) {
+			until = deadline
+		}
+		rp := pb
+		rp.confirmed = nil // the retrier waits for each attempt's confirm
+		return c.retrier.add(rp, m.MsgID, until)
+	}
+	// The worker does not wait for the confirm. A reply the broker returns
+	// or refuses when the confirm comes goes to the retrier too (a caller
+	// drops a reply it has already had); a heartbeat is not worth it.
+	msgID, heartbeat := m.MsgID, m.Heartbeat
+	pb.confirmed = func(err error) {
+		if !heartbeat {
+			err = later()
+		}
+		if err != nil && !errors.Is(err, driver.ErrUndeliverable) {
+			c.log.Debug("rabbit: reply not confirmed", "reply_q", pb.key, "msg_id", msgID, "error", err)
+		}
+	}
 	err = c.pub.publish(ctx, -1, &pb)
 	if !errors.Is(err, driver.ErrUndeliverable) || m.Heartbeat {
 		return err
 	}
-	// The queue does not exist (yet, or any more): oslo retries for
-	// kombu_missing_consumer_retry_timeout, but never past the caller's
-	// deadline.
-	until := time.Now().Add(c.o.missingConsumerRetry)
-	if !deadline.IsZero() && deadline.Before(until) {
-		until = deadline
-	}
-	return c.retrier.add(pb, m.MsgID, until)
+	return later()
 }
 
 // Close closes every connection of the Conn and waits for its goroutines.

@@ -275,3 +275,35 @@ func TestInflater(t *testing.T) {
 		}
 	}
 }
+
+// TestCallConfirmInBackground: Send of a call request returns once the
+// request is written, without its confirm; a mandatory request no queue
+// takes fails its call through OnReply when the return comes.
+func TestCallConfirmInBackground(t *testing.T) {
+	needBroker(t)
+	tr := openTransport(t)
+	e := engine.Of(tr)
+	c := e.Driver().(*conn)
+	got := make(chan driver.Reply, 1)
+	c.onReply = func(r driver.Reply) { got <- r } // before any traffic on this Conn
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req := &driver.Message{Body: []byte(`{}`), MsgID: "m1", ReplyTo: "reply_nobody", Mandatory: true}
+	if err := c.Send(ctx, e.ResolveTarget(target.Target{Topic: uniqueName("nobody")}), req); err != nil {
+		t.Fatalf("Send of a call request: %v, want nil (the confirm is awaited in the background)", err)
+	}
+	select {
+	case r := <-got:
+		if r.MsgID != "m1" || !errors.Is(r.Err, driver.ErrUndeliverable) {
+			t.Fatalf("OnReply got %+v, want the call m1 failed with ErrUndeliverable", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("the returned request did not fail its call")
+	}
+	for len(c.pub.background) != 0 { // released right after OnReply
+		if ctx.Err() != nil {
+			t.Fatalf("%d background confirms still held", len(c.pub.background))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -332,6 +332,23 @@ func TestReplyDuringOutage(t *testing.T) {
 	start := time.Now()
 	err = in.Reply(rctx, &driver.Message{Body: []byte(`{}`), MsgID: "m1", ReplyTo: replyTo})
 	el := time.Since(start)
+	if err == nil {
+		// The frames were written before the loss was seen, and Reply
+		// does not wait for the confirm: the failed confirm hands the
+		// reply to the retrier.
+		c := se.Driver().(*conn)
+		for ctx.Err() == nil {
+			c.retrier.mu.Lock()
+			n := len(c.retrier.pending)
+			c.retrier.mu.Unlock()
+			if n == 1 {
+				t.Logf("reply returned nil after %v; the retrier holds it", el.Round(time.Millisecond))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("the reply written before the loss was not handed to the retrier")
+	}
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("reply while the broker is unreachable: %v, want the deadline and the connection error", err)
 	}

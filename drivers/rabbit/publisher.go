@@ -35,7 +35,19 @@ type publishing struct {
 	key       string
 	mandatory bool
 	msg       amqp.Publishing
+	// confirmed, when set, lets publish return once the frames are
+	// written: the broker's confirm is awaited in the background and
+	// confirmed is called with the publish's failure (a nack, a mandatory
+	// return, the channel lost before the confirm), never with nil. Call
+	// requests use it (their reply proves delivery), and replies (a
+	// server's worker does not wait for the confirm). When too many
+	// confirms are outstanding, publish waits as without it.
+	confirmed func(error)
 }
+
+// maxBackgroundConfirms bounds the confirms a Conn awaits in the
+// background (and so their goroutines and the messages they hold).
+const maxBackgroundConfirms = 4096
 
 // publishError is a publish failure worth retrying.
 type publishError struct {
@@ -54,6 +66,8 @@ type publisher struct {
 	c    *conn
 	next atomic.Uint32
 
+	background chan struct{} // a slot per confirm awaited in the background
+
 	cur atomic.Pointer[pubSession] // the live session; written under mu
 
 	mu       sync.Mutex
@@ -64,7 +78,7 @@ type publisher struct {
 }
 
 func newPublisher(c *conn) *publisher {
-	return &publisher{c: c, changed: make(chan struct{})}
+	return &publisher{c: c, changed: make(chan struct{}), background: make(chan struct{}, maxBackgroundConfirms)}
 }
 
 // pubSession is one publish connection and its channels.
@@ -525,6 +539,10 @@ func (p *publisher) publishOnce(ctx context.Context, s *pubSession, pb *publishi
 	if err != nil {
 		return p.failure(s, pc, pb, err)
 	}
+	if pb.confirmed != nil && p.startBackground() {
+		go p.awaitConfirm(s, pc, pb, dc, mark)
+		return nil
+	}
 	select {
 	case <-dc.Done():
 	case <-ctx.Done():
@@ -532,6 +550,11 @@ func (p *publisher) publishOnce(ctx context.Context, s *pubSession, pb *publishi
 	case <-p.c.done:
 		return driver.ErrClosed
 	}
+	return p.outcome(s, pc, pb, dc, mark)
+}
+
+// outcome is the result of a publish whose confirm has arrived.
+func (p *publisher) outcome(s *pubSession, pc *pubChannel, pb *publishing, dc *amqp.DeferredConfirmation, mark uint64) error {
 	if !dc.Acked() {
 		if pc.ch.IsClosed() {
 			return p.failure(s, pc, pb, amqp.ErrClosed)
@@ -544,6 +567,39 @@ func (p *publisher) publishOnce(ctx context.Context, s *pubSession, pb *publishi
 		return errNoRoute
 	}
 	return nil
+}
+
+// startBackground takes a slot for a confirm awaited in the background;
+// it fails when all are taken or the Conn is closing.
+func (p *publisher) startBackground() bool {
+	select {
+	case p.background <- struct{}{}:
+	default:
+		return false
+	}
+	if !p.c.register(func() { p.c.wg.Add(1) }) {
+		<-p.background
+		return false
+	}
+	return true
+}
+
+// awaitConfirm waits for the confirm of a publish that has returned and
+// reports its failure to pb.confirmed. A Conn that closes first reports
+// nothing: its calls fail with ErrClosed in the core.
+func (p *publisher) awaitConfirm(s *pubSession, pc *pubChannel, pb *publishing, dc *amqp.DeferredConfirmation, mark uint64) {
+	defer func() {
+		<-p.background
+		p.c.wg.Done()
+	}()
+	select {
+	case <-dc.Done():
+	case <-p.c.done:
+		return
+	}
+	if err := p.outcome(s, pc, pb, dc, mark); err != nil {
+		pb.confirmed(fmt.Errorf("rabbit: sending to exchange %q with routing key %q: %w", pb.exchange.name, pb.key, err))
+	}
 }
 
 // failure classifies a failed publish on session s (and channel pc).

@@ -96,8 +96,9 @@ func TestObsoleteCache(t *testing.T) {
 }
 
 // TestReplyRetrierBounded: the retrier holds at most maxPendingReplies
-// replies; the next one to a missing queue is dropped at once, with a
-// warning.
+// replies; the next one to a missing queue is dropped when its return
+// comes, with a warning. Reply does not wait for the confirm, so it
+// returns nil for all of them.
 func TestReplyRetrierBounded(t *testing.T) {
 	needBroker(t)
 	log, logs := recordLogs(t)
@@ -112,10 +113,27 @@ func TestReplyRetrierBounded(t *testing.T) {
 			t.Fatalf("reply %d: %v", i, err)
 		}
 	}
+	pending := func() int {
+		c.retrier.mu.Lock()
+		defer c.retrier.mu.Unlock()
+		return len(c.retrier.pending)
+	}
+	for pending() < maxPendingReplies {
+		if ctx.Err() != nil {
+			t.Fatalf("the retrier holds %d replies, want %d", pending(), maxPendingReplies)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	t.Logf("%d replies to missing queues handed to the retrier in %v", maxPendingReplies, time.Since(start).Round(time.Millisecond))
 	m := &driver.Message{Body: []byte(`{}`), MsgID: "over", ReplyTo: "reply_gone_over"}
-	if err := c.reply(ctx, m, time.Time{}); !errors.Is(err, driver.ErrUndeliverable) || !strings.Contains(err.Error(), "being retried") {
+	if err := c.reply(ctx, m, time.Time{}); err != nil {
 		t.Fatalf("reply with the retrier full: %v", err)
+	}
+	for len(logs.matching("level=WARN", "too many replies are being retried")) == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := pending(); n > maxPendingReplies {
+		t.Fatalf("the retrier holds %d replies, more than %d", n, maxPendingReplies)
 	}
 	if len(logs.matching("level=WARN", "too many replies are being retried")) != 1 {
 		t.Fatal("no warning for the dropped reply")
