@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -303,6 +304,10 @@ func (w *connWriter) commit(buf []byte) error {
 // it, together with what other senders append until it runs; without one
 // the caller writes the buffer itself when no write is in progress, within
 // ctx's deadline.
+// maxYields is how many times commitWait lets the background flusher run
+// before it waits for the write on ctx.
+const maxYields = 3
+
 func (w *connWriter) commitWait(ctx context.Context, buf []byte) error {
 	w.store(buf)
 	end := w.queued
@@ -320,8 +325,16 @@ func (w *connWriter) commitWait(ctx context.Context, buf []byte) error {
 	}
 	// A write under way when the writer fails (fail, from the read side)
 	// may carry the message: wait for its outcome, so that a message the
-	// peer got is not reported unsent.
-	for w.written < end && (w.err == nil || w.flushing) {
+	// peer got is not reported unsent. The flusher, just woken, usually
+	// writes within a yield or two: waiting on ctx only after them spares
+	// the caller's ctx its Done channel (and a lazy ctx its timer).
+	for yields := 0; w.written < end && (w.err == nil || w.flushing); yields++ {
+		if yields < maxYields {
+			w.mu.Unlock()
+			runtime.Gosched()
+			w.mu.Lock()
+			continue
+		}
 		if err := w.waitProgress(ctx); err != nil {
 			return err
 		}
