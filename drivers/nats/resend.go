@@ -69,8 +69,12 @@ func (c *conn) inGrace(now time.Time) bool {
 // track keeps a copy of the call request msg when it is sent within the
 // reconnect grace; it reports whether it did.
 func (s *resendState) track(c *conn, msgID string, msg *natsgo.Msg, expiration time.Duration) bool {
+	// Outside any reconnect (the common case) no clock is read.
+	if msgID == "" || c.cfg.reconnectGrace <= 0 || !c.disconnected.Load() && c.reconnectedAt.Load() == 0 {
+		return false
+	}
 	now := time.Now()
-	if msgID == "" || !c.inGrace(now) {
+	if !c.inGrace(now) {
 		return false
 	}
 	p := &pendingCall{

@@ -240,7 +240,13 @@ func shortName(name string) string {
 // hold "=", so the suffix is unambiguous; carrying it in the subject spares
 // a NATS header, which nats.go parses at a cost on every message.
 func replySubject(inbox, msgID string, expiration time.Duration) string {
-	b := make([]byte, 0, len(inbox)+1+tokenLen(msgID)+12)
+	// One allocation per call: the bytes are built on the stack when they
+	// fit, then copied into the string.
+	var stack [128]byte
+	b := stack[:0]
+	if n := len(inbox) + 1 + tokenLen(msgID) + 21; n > len(stack) {
+		b = make([]byte, 0, n)
+	}
 	b = append(b, inbox...)
 	b = append(b, '.')
 	b = appendToken(b, msgID)

@@ -450,7 +450,10 @@ func (in *incoming) Message() *driver.Message { return &in.msg }
 
 // Reply sends m on the connection the call came in on. It fails with
 // driver.ErrConnectionLost when that connection is gone (the caller died
-// or gave up).
+// or gave up). The reply is written by the connection's background
+// flusher, with the other replies queued meanwhile, so that a worker does
+// not wait for the write; a write that fails closes the connection (the
+// caller's calls then fail with driver.ErrConnectionLost).
 func (in *incoming) Reply(_ context.Context, m *driver.Message) error {
 	if !in.call {
 		return nil
@@ -470,7 +473,7 @@ func (in *incoming) Reply(_ context.Context, m *driver.Message) error {
 	}
 	buf, err := sc.w.begin()
 	if err == nil {
-		err = sc.w.commit(appendReply(buf, msgID, m.ContentType, m.Body, m.Heartbeat))
+		sc.w.commitLater(appendReply(buf, msgID, m.ContentType, m.Body, m.Heartbeat))
 	}
 	if err != nil {
 		return fmt.Errorf("zmq: reply to %s: %v: %w", sc.remote, err, driver.ErrConnectionLost)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -155,12 +156,15 @@ func unexpectedEOF(err error) error {
 
 // connWriter writes messages to a connection without holding a lock
 // during I/O: a sender appends its message to the pending buffer under the
-// lock; if no write is in progress it becomes the flusher and writes the
-// buffer (and whatever other senders append meanwhile) with the lock
-// released. Concurrent senders' messages thus go out in one write. Senders
-// that need not wait for the write (casts) use commitLater, which leaves
-// the write to a background flusher (see flushLoop), so that a burst of
-// casts costs one write.
+// lock, and one goroutine at a time writes the buffer (and whatever other
+// senders append meanwhile) with the lock released. Concurrent senders'
+// messages thus go out in one write. With a background flusher (see
+// flushLoop) every sender leaves the write to it: commitLater returns at
+// once (casts, replies), commitWait waits until the message is written
+// (calls); a sender that finds a write under way or scheduled only
+// appends. The flusher runs once the senders have yielded, so a burst of
+// messages from many goroutines costs one write rather than one each.
+// Without one, the sender that finds no write in progress writes itself.
 //
 // Backpressure: when the peer reads slower than we write (a server whose
 // inbox is full stops reading), requests wait in beginRoom while limit
@@ -291,25 +295,46 @@ func (w *connWriter) commit(buf []byte) error {
 		w.mu.Unlock()
 		return nil
 	}
-	return w.flush(false, time.Time{})
+	return w.flush(time.Time{})
 }
 
 // commitWait stores the appended buffer, unlocks, and returns once the
 // caller's message is written, or its write failed, or ctx ended (the
-// message may then still be written later). The caller writes the buffer
-// itself when no write is in progress, within ctx's deadline; the rest of
-// a write that takes longer is left to the background flusher.
+// message may then still be written later). The background flusher writes
+// it, together with what other senders append until it runs; without one
+// the caller writes the buffer itself when no write is in progress, within
+// ctx's deadline.
+// maxYields is how many times commitWait lets the background flusher run
+// before it waits for the write on ctx.
+const maxYields = 3
+
 func (w *connWriter) commitWait(ctx context.Context, buf []byte) error {
 	w.store(buf)
 	end := w.queued
-	if !w.flushing && !w.scheduled {
+	switch {
+	case w.flushing || w.scheduled:
+	case w.kick != nil:
+		w.schedule()
+		w.mu.Lock()
+	default:
 		dl, _ := ctx.Deadline()
-		if err := w.flush(w.kick != nil, dl); err != nil {
+		if err := w.flush(dl); err != nil {
 			return err
 		}
 		w.mu.Lock()
 	}
-	for w.written < end && w.err == nil {
+	// A write under way when the writer fails (fail, from the read side)
+	// may carry the message: wait for its outcome, so that a message the
+	// peer got is not reported unsent. The flusher, just woken, usually
+	// writes within a yield or two: waiting on ctx only after them spares
+	// the caller's ctx its Done channel (and a lazy ctx its timer).
+	for yields := 0; w.written < end && (w.err == nil || w.flushing); yields++ {
+		if yields < maxYields {
+			w.mu.Unlock()
+			runtime.Gosched()
+			w.mu.Lock()
+			continue
+		}
 		if err := w.waitProgress(ctx); err != nil {
 			return err
 		}
@@ -361,32 +386,24 @@ func (w *connWriter) flushLoop(done <-chan struct{}) {
 			w.mu.Unlock()
 			continue
 		}
-		w.flush(false, time.Time{})
+		w.flush(time.Time{})
 	}
 }
 
 // flush writes the pending buffer until it stays empty; called locked,
-// returns unlocked. A sender flushing for itself (handoff) stops at the
-// first write that times out, or at deadline, and leaves the rest to the
-// background flusher; the background flusher goes on after a timeout
-// while the peer is alive.
-func (w *connWriter) flush(handoff bool, deadline time.Time) error {
+// returns unlocked. A write that times out goes on while the peer is alive
+// (see writeOut).
+func (w *connWriter) flush(deadline time.Time) error {
 	w.flushing = true
 	var mine, failed error
 	for first := true; len(w.buf) > 0 && w.err == nil; first = false {
 		out := w.buf
 		w.buf, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
-		rest, err := w.writeOut(out, handoff, deadline)
+		rest, err := w.writeOut(out, deadline)
 		w.mu.Lock()
 		w.written += int64(len(out) - len(rest))
 		w.advanced()
-		if len(rest) > 0 && err == nil { // handed off: the rest goes first
-			w.buf = append(append(make([]byte, 0, len(rest)+len(w.buf)), rest...), w.buf...)
-			w.flushing = false
-			w.schedule()
-			return nil
-		}
 		if err != nil {
 			w.err, w.buf, failed = err, nil, err
 			if first {
@@ -406,11 +423,9 @@ func (w *connWriter) flush(handoff bool, deadline time.Time) error {
 }
 
 // writeOut writes b, each write bounded by the write timeout (and by
-// deadline, when set). It returns what is left unwritten: on an error, or,
-// with handoff, when a write timed out (with a nil error: the caller hands
-// the rest to the background flusher). Without handoff a write that times
-// out is retried while alive reports true.
-func (w *connWriter) writeOut(b []byte, handoff bool, deadline time.Time) ([]byte, error) {
+// deadline, when set). It returns what is left unwritten on an error; a
+// write that times out is retried while alive reports true.
+func (w *connWriter) writeOut(b []byte, deadline time.Time) ([]byte, error) {
 	for {
 		if w.timeout > 0 || !deadline.IsZero() {
 			dl := time.Now().Add(w.timeout)
@@ -427,9 +442,6 @@ func (w *connWriter) writeOut(b []byte, handoff bool, deadline time.Time) ([]byt
 		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
 			return b, err
-		}
-		if handoff {
-			return b, nil
 		}
 		if w.alive == nil || !w.alive() {
 			return b, err
