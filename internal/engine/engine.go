@@ -165,7 +165,7 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err := tg.ValidateSend(); err != nil {
 		return err
 	}
-	body, err := wire.EncodeRequest(e.codec, req, wire.Header{UniqueID: ids.Hex()})
+	body, err := wire.EncodeRequest(e.codec, req, wire.Header{})
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err != nil {
 		return serializer.Raw{}, e.sendError(ctx, err, Failed{Op: "call", Method: req.Method, Target: tg})
 	}
-	h := wire.Header{MsgID: ids.Hex(), ReplyTo: replyTo, UniqueID: ids.Hex(), Monitor: o.MonitorTimeout}
+	h := wire.Header{MsgID: ids.Hex(), ReplyTo: replyTo, Monitor: o.MonitorTimeout}
 	body, err := wire.EncodeRequest(e.codec, req, h)
 	if err != nil {
 		return serializer.Raw{}, err

@@ -79,7 +79,9 @@ func (r *IncomingReply) IsHeartbeat() bool {
 
 // Header holds the per-send fields of a request dict: _msg_id and
 // _reply_q (calls only), _unique_id, and _timeout (the call-monitor
-// timeout; zero sends null).
+// timeout; zero sends null). An empty UniqueID makes the encoder write a
+// new random one (ids.Hex), so that senders that do not need it keep no
+// copy of it.
 type Header struct {
 	MsgID, ReplyTo, UniqueID string
 	Monitor                  time.Duration
@@ -210,7 +212,11 @@ func EncodeRequest(c serializer.Codec, req *Request, h Header) ([]byte, error) {
 		b = appendSeconds(b, h.Monitor)
 	}
 	b = appendKey(b, false, "_unique_id")
-	b = pyjson.AppendString(b, h.UniqueID)
+	if h.UniqueID != "" {
+		b = pyjson.AppendString(b, h.UniqueID)
+	} else {
+		b = appendNewID(b)
+	}
 	b, err = appendContext(b, req.Context)
 	if err != nil {
 		return nil, err
@@ -261,6 +267,14 @@ func appendContext(b []byte, ctx map[string]any) ([]byte, error) {
 		b = append(b, v...)
 	}
 	return b, nil
+}
+
+// appendNewID appends a new random id as a JSON string (hex digits need no
+// escaping).
+func appendNewID(b []byte) []byte {
+	b = append(b, '"')
+	b = ids.AppendHex(b)
+	return append(b, '"')
 }
 
 // appendSeconds writes d in seconds as a JSON number (an integer when
@@ -319,7 +333,7 @@ func EncodeReply(c serializer.Codec, msgID string, result any, failure *Failure,
 	b = appendKey(b, false, "_msg_id")
 	b = pyjson.AppendString(b, msgID)
 	b = appendKey(b, false, "_unique_id")
-	b = pyjson.AppendString(b, ids.Hex())
+	b = appendNewID(b)
 	w.inner = append(b, '}')
 	return w.envelope(), nil
 }
@@ -594,6 +608,9 @@ func CodecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, 
 // encoded as maps, and the context travels under "_context" as one map.
 
 func requestMap(req *Request, h Header) map[string]any {
+	if h.UniqueID == "" {
+		h.UniqueID = ids.Hex()
+	}
 	m := map[string]any{"method": req.Method, "_unique_id": h.UniqueID}
 	m["args"] = req.Args
 	if req.Args == nil {
