@@ -382,8 +382,8 @@ func (e *Engine) onReply(r driver.Reply) {
 	if r.Message == nil {
 		return
 	}
-	rep, err := wire.DecodeReply(r.Message.Body, r.Message.ContentType, e.codec)
-	if err != nil {
+	var rep wire.IncomingReply
+	if err := wire.DecodeReplyInto(&rep, r.Message.Body, r.Message.ContentType, e.codec); err != nil {
 		// When the reply names its call, the call fails now rather than
 		// at its timeout.
 		id := r.Message.MsgID

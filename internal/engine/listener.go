@@ -51,12 +51,11 @@ func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 			l.e.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
 			continue
 		}
-		req, err := wire.DecodeRequest(m.Body, m.ContentType, codec)
-		if err != nil {
+		d := &Delivery{e: l.e, in: in, codec: codec}
+		if err := wire.DecodeRequestInto(&d.IncomingRequest, m.Body, m.ContentType, codec); err != nil {
 			l.e.logger.Warn("transport: dropping request that does not decode", "error", err, "size", len(m.Body))
 			continue
 		}
-		d := &Delivery{IncomingRequest: *req, e: l.e, in: in, codec: codec}
 		if m.Expiration > 0 {
 			d.Deadline = received.Add(m.Expiration)
 		}

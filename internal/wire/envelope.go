@@ -452,18 +452,32 @@ func stringField(key string, value []byte) (string, error) {
 // DecodeRequest decodes an RPC request body with the codec named by
 // contentType ("" is JSON).
 func DecodeRequest(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingRequest, error) {
-	c, err := CodecFor(contentType, codecs)
-	if err != nil {
+	r := new(IncomingRequest)
+	if err := DecodeRequestInto(r, body, contentType, codecs...); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// DecodeRequestInto is DecodeRequest into r, which must be zero, for
+// callers that allocate r with other values.
+func DecodeRequestInto(r *IncomingRequest, body []byte, contentType string, codecs ...serializer.Codec) error {
+	c, err := CodecFor(contentType, codecs)
+	if err != nil {
+		return err
+	}
 	if c.Name() != serializer.JSONContentType {
-		return decodeGenericRequest(c, body)
+		g, err := decodeGenericRequest(c, body)
+		if err != nil {
+			return err
+		}
+		*r = *g
+		return nil
 	}
 	inner, err := openEnvelope(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r := &IncomingRequest{}
 	err = pyjson.Fields(inner, func(key string, value []byte) error {
 		var err error
 		switch key {
@@ -503,12 +517,12 @@ func DecodeRequest(body []byte, contentType string, codecs ...serializer.Codec) 
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if r.Method == "" {
-		return nil, errors.New("transport: decoding message: no method")
+		return errors.New("transport: decoding message: no method")
 	}
-	return r, nil
+	return nil
 }
 
 func secondsField(value []byte) (time.Duration, error) {
@@ -527,18 +541,32 @@ func secondsField(value []byte) (time.Duration, error) {
 
 // DecodeReply decodes a reply body with the codec named by contentType.
 func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingReply, error) {
-	c, err := CodecFor(contentType, codecs)
-	if err != nil {
+	r := new(IncomingReply)
+	if err := DecodeReplyInto(r, body, contentType, codecs...); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// DecodeReplyInto is DecodeReply into r, which must be zero, for callers
+// that need the reply only while they handle it.
+func DecodeReplyInto(r *IncomingReply, body []byte, contentType string, codecs ...serializer.Codec) error {
+	c, err := CodecFor(contentType, codecs)
+	if err != nil {
+		return err
+	}
 	if c.Name() != serializer.JSONContentType {
-		return decodeGenericReply(c, body)
+		g, err := decodeGenericReply(c, body)
+		if err != nil {
+			return err
+		}
+		*r = *g
+		return nil
 	}
 	inner, err := openEnvelope(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r := &IncomingReply{}
 	hasFailure := false
 	err = pyjson.Fields(inner, func(key string, value []byte) error {
 		var err error
@@ -563,12 +591,12 @@ func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !hasFailure {
-		return nil, errors.New("transport: decoding reply: no failure key")
+		return errors.New("transport: decoding reply: no failure key")
 	}
-	return r, nil
+	return nil
 }
 
 // ReplyMsgID returns the _msg_id of a JSON reply body that may not decode
