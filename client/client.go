@@ -278,22 +278,23 @@ func (e *VersionCapError) Error() string {
 // Is makes errors.Is(err, ErrVersionCap) hold.
 func (e *VersionCapError) Is(target error) bool { return target == ErrVersionCap }
 
-// prepare builds the request for one message.
-func (c *Client) prepare(ctx context.Context, method string, args any) (*wire.Request, error) {
+// prepare builds the request for one message into req.
+func (c *Client) prepare(ctx context.Context, req *wire.Request, method string, args any) error {
 	if method == "" {
-		return nil, errors.New("client: empty method name")
+		return errors.New("client: empty method name")
 	}
 	t := c.s.target
 	rc, err := c.s.ser.SerializeContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("client: serializing request context: %w", err)
+		return fmt.Errorf("client: serializing request context: %w", err)
 	}
 	if !serializer.IsNoOp(c.s.ser) {
 		if args, err = serializeArgs(ctx, c.s.ser, args); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return &wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
+	*req = wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}
+	return nil
 }
 
 // Cast sends method with args to the target and returns once the broker
@@ -309,8 +310,8 @@ func (c *Client) Cast(ctx context.Context, method string, args any) error {
 }
 
 func (c *Client) cast(ctx context.Context, method string, args any) error {
-	req, err := c.prepare(ctx, method, args)
-	if err != nil {
+	var req wire.Request
+	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
 	}
 	// Most drivers hand a cast over without waiting: the timeout's timer
@@ -320,7 +321,7 @@ func (c *Client) cast(ctx context.Context, method string, args any) error {
 		defer lctx.Release()
 		ctx = lctx
 	}
-	return c.e.Cast(ctx, c.s.target, req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast})
+	return c.e.Cast(ctx, c.s.target, &req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast})
 }
 
 // timeout returns the client's timeout, DefaultTimeout when unset.
@@ -351,8 +352,8 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 }
 
 func (c *Client) call(ctx context.Context, method string, args, reply any) error {
-	req, err := c.prepare(ctx, method, args)
-	if err != nil {
+	var req wire.Request
+	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
 	}
 	// The engine times the call itself: the lazy deadline starts a timer
@@ -362,7 +363,7 @@ func (c *Client) call(ctx context.Context, method string, args, reply any) error
 		defer lctx.Release()
 		ctx = lctx
 	}
-	raw, err := c.e.Call(ctx, c.s.target, req, engine.CallOptions{
+	raw, err := c.e.Call(ctx, c.s.target, &req, engine.CallOptions{
 		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast},
 		MonitorTimeout: c.s.monitor,
 	})
