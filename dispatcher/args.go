@@ -26,7 +26,8 @@ func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request) (re
 	// keys are present.
 	var kw map[string]any
 	if (!d.noop || len(m.required) > 0) && !null {
-		if err := raw.Decode(&kw); err != nil {
+		var err error
+		if kw, err = decodeKwargs(raw); err != nil {
 			return reflect.Value{}, newArgumentError(req.Method, err, mapStringAnyType, raw)
 		}
 	}
@@ -79,6 +80,14 @@ func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request) (re
 		return v, nil
 	}
 	return ptr.Elem(), nil
+}
+
+// decodeKwargs decodes raw generically. It is apart from decodeArg so that
+// the map variable, which escapes, is allocated only when needed.
+func decodeKwargs(raw serializer.Raw) (map[string]any, error) {
+	var kw map[string]any
+	err := raw.Decode(&kw)
+	return kw, err
 }
 
 // deserializeEach runs the serializer's DeserializeEntity on each value of
