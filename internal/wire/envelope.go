@@ -118,12 +118,17 @@ func NormalizeModule(m string) string {
 type wireBuf struct {
 	inner []byte
 	enc   *json.Encoder
+	// htmlEnc escapes <, > and & as json.Marshal does, for the request
+	// context's values.
+	htmlEnc *json.Encoder
+	keys    []string // the request context's keys, sorted
 }
 
 var wireBufs = sync.Pool{New: func() any {
 	w := &wireBuf{inner: make([]byte, 0, 1024)}
 	w.enc = json.NewEncoder(w)
 	w.enc.SetEscapeHTML(false) // as Python's json.dumps: <, > and & as they are
+	w.htmlEnc = json.NewEncoder(w)
 	return w
 }}
 
@@ -136,8 +141,13 @@ func (w *wireBuf) Write(p []byte) (int, error) {
 // appendValue appends the JSON encoding of v to b, which must be w's
 // buffer as built so far, and returns the extended buffer.
 func (w *wireBuf) appendValue(b []byte, v any) ([]byte, error) {
+	return w.appendWith(w.enc, b, v)
+}
+
+// appendWith is appendValue with one of w's encoders.
+func (w *wireBuf) appendWith(enc *json.Encoder, b []byte, v any) ([]byte, error) {
 	w.inner = b
-	if err := w.enc.Encode(v); err != nil { // writes nothing when it fails
+	if err := enc.Encode(v); err != nil { // writes nothing when it fails
 		return b, err
 	}
 	b = w.inner
@@ -217,7 +227,7 @@ func EncodeRequest(c serializer.Codec, req *Request, h Header) ([]byte, error) {
 	} else {
 		b = appendNewID(b)
 	}
-	b, err = appendContext(b, req.Context)
+	b, err = w.appendContext(b, req.Context)
 	if err != nil {
 		return nil, err
 	}
@@ -247,24 +257,34 @@ func (w *wireBuf) appendArgs(b []byte, args any) ([]byte, error) {
 // reservedContextKeys are clobbered by oslo receivers (unpack_context).
 var reservedContextKeys = map[string]bool{"msg_id": true, "reply_q": true, "client_timeout": true}
 
-func appendContext(b []byte, ctx map[string]any) ([]byte, error) {
+// appendContext appends the request context as _context_<key> members in
+// key order, each value as json.Marshal encodes it.
+func (w *wireBuf) appendContext(b []byte, ctx map[string]any) ([]byte, error) {
 	if len(ctx) == 0 {
 		return b, nil
 	}
-	keys := make([]string, 0, len(ctx))
+	keys := w.keys[:0]
 	for k := range ctx {
 		if !reservedContextKeys[k] {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
+	defer func() {
+		clear(keys) // the pooled buffer keeps no reference to them
+		w.keys = keys[:0]
+	}()
 	for _, k := range keys {
-		v, err := json.Marshal(ctx[k])
-		if err != nil {
+		// The key is contextPrefix+k, written without building the string.
+		b = append(b, `, "`+contextPrefix...)
+		n := len(b)
+		b = pyjson.AppendString(b, k)
+		b = append(b[:n], b[n+1:]...) // drop the opening quote of k's literal
+		b = append(b, ": "...)
+		var err error
+		if b, err = w.appendWith(w.htmlEnc, b, ctx[k]); err != nil {
 			return nil, fmt.Errorf("transport: encoding request context key %q: %w", k, err)
 		}
-		b = appendKey(b, false, contextPrefix+k)
-		b = append(b, v...)
 	}
 	return b, nil
 }
