@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/internal/engine"
-	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -314,14 +313,7 @@ func (c *Client) cast(ctx context.Context, method string, args any) error {
 	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
 	}
-	// Most drivers hand a cast over without waiting: the timeout's timer
-	// starts only if one waits (lazyctx).
-	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
-		lctx := lazyctx.WithDeadline(ctx, dl)
-		defer lctx.Release()
-		ctx = lctx
-	}
-	return c.e.Cast(ctx, c.s.target, &req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast})
+	return c.e.Cast(ctx, c.s.target, &req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast, Timeout: c.timeout()})
 }
 
 // timeout returns the client's timeout, DefaultTimeout when unset.
@@ -330,12 +322,6 @@ func (c *Client) timeout() time.Duration {
 		return DefaultTimeout
 	}
 	return c.s.timeout
-}
-
-// hasSoonerDeadline reports whether ctx ends no later than dl.
-func hasSoonerDeadline(ctx context.Context, dl time.Time) bool {
-	d, ok := ctx.Deadline()
-	return ok && !d.After(dl)
 }
 
 // Call sends method with args to one server of the target and waits for
@@ -356,15 +342,10 @@ func (c *Client) call(ctx context.Context, method string, args, reply any) error
 	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
 	}
-	// The engine times the call itself: the lazy deadline starts a timer
-	// only if the driver waits on it.
-	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
-		lctx := lazyctx.WithDeadline(ctx, dl)
-		defer lctx.Release()
-		ctx = lctx
-	}
+	// The engine applies the timeout (unless ctx ends sooner) and times
+	// the call itself.
 	raw, err := c.e.Call(ctx, c.s.target, &req, engine.CallOptions{
-		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast},
+		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast, Timeout: c.timeout()},
 		MonitorTimeout: c.s.monitor,
 	})
 	if err != nil || reply == nil {

@@ -145,6 +145,33 @@ type SendOptions struct {
 	// Mandatory makes the send fail with driver.ErrUndeliverable when the
 	// broker routes the message to no queue (oslo's at_least_once).
 	Mandatory bool
+	// Timeout, when positive, bounds a Cast's send and a Call (its send
+	// and its wait for the reply) unless ctx ends sooner: it is the ctx
+	// deadline the driver sees, and a call's expiration. Notify ignores it.
+	Timeout time.Duration
+}
+
+// outgoing is what Cast and Call allocate for one message: the message
+// (a driver may keep it to deliver it) and the lazy deadline of the
+// Timeout, which costs no timer unless the driver waits on it.
+type outgoing struct {
+	msg driver.Message
+	ctx lazyctx.Ctx
+}
+
+// withTimeout returns ctx bounded by timeout from now: out's lazy context
+// when that deadline is sooner than ctx's (and then true: out.ctx must be
+// released when the send or call is over), else ctx.
+func (out *outgoing) withTimeout(ctx context.Context, timeout time.Duration) (context.Context, bool) {
+	if timeout <= 0 {
+		return ctx, false
+	}
+	dl := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && !d.After(dl) {
+		return ctx, false
+	}
+	out.ctx.Init(ctx, dl)
+	return &out.ctx, true
 }
 
 // CallOptions tune one call.
@@ -169,8 +196,15 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err != nil {
 		return err
 	}
-	m := wire.NewMessage(e.codec, body)
+	out := &outgoing{msg: wire.MessageOf(e.codec, body)}
+	m := &out.msg
 	m.Retry, m.Mandatory = o.Retry, o.Mandatory
+	// Most drivers hand a cast over without waiting: the timeout's timer
+	// starts only if one waits.
+	ctx, release := out.withTimeout(ctx, o.Timeout)
+	if release {
+		defer out.ctx.Release()
+	}
 	tg = e.ResolveTarget(tg)
 	if err := e.conn.Send(ctx, tg, m); err != nil {
 		return e.sendError(ctx, err, Failed{Op: "cast", Method: req.Method, Target: tg})
@@ -189,6 +223,13 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 		return serializer.Raw{}, err
 	}
 	tg = e.ResolveTarget(tg)
+	// The call is timed by its waiter's timer: the lazy deadline starts a
+	// timer only if the driver waits on it.
+	out := new(outgoing)
+	ctx, release := out.withTimeout(ctx, o.Timeout)
+	if release {
+		defer out.ctx.Release()
+	}
 	replyTo, err := e.conn.ReplyAddress(ctx)
 	if err != nil {
 		return serializer.Raw{}, e.sendError(ctx, err, Failed{Op: "call", Method: req.Method, Target: tg})
@@ -198,7 +239,8 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err != nil {
 		return serializer.Raw{}, err
 	}
-	m := wire.NewMessage(e.codec, body)
+	out.msg = wire.MessageOf(e.codec, body)
+	m := &out.msg
 	m.MsgID, m.ReplyTo, m.Retry, m.Mandatory = h.MsgID, replyTo, o.Retry, o.Mandatory
 	f := Failed{Op: "call", Method: req.Method, Target: tg, MsgID: h.MsgID}
 	if dl, ok := ctx.Deadline(); ok {

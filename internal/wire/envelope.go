@@ -797,7 +797,14 @@ func toFloat(v any) (float64, bool) {
 
 // NewMessage wraps a body into a driver message with the codec's type.
 func NewMessage(c serializer.Codec, body []byte) *driver.Message {
-	m := &driver.Message{Body: body}
+	m := MessageOf(c, body)
+	return &m
+}
+
+// MessageOf is NewMessage as a value, for callers that allocate the
+// message with other values.
+func MessageOf(c serializer.Codec, body []byte) driver.Message {
+	m := driver.Message{Body: body}
 	if c.Name() != serializer.JSONContentType {
 		m.ContentType = c.Name()
 	}
