@@ -100,3 +100,28 @@ func TestUnquoteStringView(t *testing.T) {
 		t.Errorf("UnquoteStringView allocates %v times for a plain string", n)
 	}
 }
+
+// TestAppendUnquotedContentRuns checks the 8-byte skipping of plain runs:
+// every position of a special byte or non-ASCII character in and around
+// one word.
+func TestAppendUnquotedContentRuns(t *testing.T) {
+	for _, special := range []string{`"`, `\`, "\n", "\x00", "é", "\u2028", "\U0001F600", "\x7f"} {
+		for n := 0; n < 20; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + special + strings.Repeat("b", n-at)
+				lit := AppendString(nil, s)
+				got, ok := AppendUnquotedContent(nil, lit[1:len(lit)-1])
+				if !ok || string(got) != s {
+					t.Fatalf("AppendUnquotedContent(%s) = %q, %v; want %q", lit, got, ok, s)
+				}
+			}
+			// Unescaped, a quote or a control character is malformed.
+			if special == `"` || special == "\n" || special == "\x00" {
+				raw := strings.Repeat("a", n) + special + "tail"
+				if _, ok := AppendUnquotedContent(nil, []byte(raw)); ok {
+					t.Fatalf("AppendUnquotedContent(%q) accepted it", raw)
+				}
+			}
+		}
+	}
+}
