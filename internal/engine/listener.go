@@ -76,6 +76,11 @@ type Delivery struct {
 	e     *Engine
 	in    driver.Incoming
 	codec serializer.Codec // the request's: replies use it too
+	// final is the message of the first final-reply send, allocated with
+	// the Delivery; heartbeats and any later send (a driver may still hold
+	// a message it delivers) get their own.
+	final     driver.Message
+	finalUsed bool
 }
 
 // Reply sends the final reply of a call: result, or err as an oslo failure
@@ -122,7 +127,14 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 }
 
 func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error {
-	m := wire.NewMessage(d.codec, body)
+	var m *driver.Message
+	if !heartbeat && !d.finalUsed {
+		d.finalUsed = true
+		m = &d.final
+		*m = wire.MessageOf(d.codec, body)
+	} else {
+		m = wire.NewMessage(d.codec, body)
+	}
 	m.MsgID, m.ReplyTo, m.Heartbeat = d.MsgID, d.ReplyTo, heartbeat
 	return d.in.Reply(ctx, m)
 }
