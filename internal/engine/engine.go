@@ -194,7 +194,8 @@ type CallOptions struct {
 }
 
 // Cast sends req to tg without waiting for a result. It returns once the
-// driver has handed the message to the broker.
+// driver has handed the message to the broker, or fails when ctx ends or
+// o.Timeout passes first.
 func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, o SendOptions) error {
 	if e.closed.Load() {
 		return driver.ErrClosed
@@ -222,9 +223,9 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	return nil
 }
 
-// Call sends req to tg and waits for the reply until ctx ends. The ctx
-// deadline is the call timeout and travels with the request as its
-// expiration.
+// Call sends req to tg and waits for the reply until ctx ends or
+// o.Timeout passes. The sooner of the two deadlines is the call timeout
+// and travels with the request as its expiration.
 func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, o CallOptions) (serializer.Raw, error) {
 	if e.closed.Load() {
 		return serializer.Raw{}, driver.ErrClosed
