@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/internal/engine"
-	"github.com/oslo-go/messaging/internal/lazyctx"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -278,22 +277,23 @@ func (e *VersionCapError) Error() string {
 // Is makes errors.Is(err, ErrVersionCap) hold.
 func (e *VersionCapError) Is(target error) bool { return target == ErrVersionCap }
 
-// prepare builds the request for one message.
-func (c *Client) prepare(ctx context.Context, method string, args any) (*wire.Request, error) {
+// prepare builds the request for one message into req.
+func (c *Client) prepare(ctx context.Context, req *wire.Request, method string, args any) error {
 	if method == "" {
-		return nil, errors.New("client: empty method name")
+		return errors.New("client: empty method name")
 	}
 	t := c.s.target
 	rc, err := c.s.ser.SerializeContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("client: serializing request context: %w", err)
+		return fmt.Errorf("client: serializing request context: %w", err)
 	}
 	if !serializer.IsNoOp(c.s.ser) {
 		if args, err = serializeArgs(ctx, c.s.ser, args); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return &wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}, nil
+	*req = wire.Request{Method: method, Args: args, Namespace: t.Namespace, Version: t.Version, Context: rc}
+	return nil
 }
 
 // Cast sends method with args to the target and returns once the broker
@@ -309,18 +309,11 @@ func (c *Client) Cast(ctx context.Context, method string, args any) error {
 }
 
 func (c *Client) cast(ctx context.Context, method string, args any) error {
-	req, err := c.prepare(ctx, method, args)
-	if err != nil {
+	var req wire.Request
+	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
 	}
-	// Most drivers hand a cast over without waiting: the timeout's timer
-	// starts only if one waits (lazyctx).
-	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
-		lctx := lazyctx.WithDeadline(ctx, dl)
-		defer lctx.Release()
-		ctx = lctx
-	}
-	return c.e.Cast(ctx, c.s.target, req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast})
+	return c.e.Cast(ctx, c.s.target, &req, engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast, Timeout: c.timeout()})
 }
 
 // timeout returns the client's timeout, DefaultTimeout when unset.
@@ -329,12 +322,6 @@ func (c *Client) timeout() time.Duration {
 		return DefaultTimeout
 	}
 	return c.s.timeout
-}
-
-// hasSoonerDeadline reports whether ctx ends no later than dl.
-func hasSoonerDeadline(ctx context.Context, dl time.Time) bool {
-	d, ok := ctx.Deadline()
-	return ok && !d.After(dl)
 }
 
 // Call sends method with args to one server of the target and waits for
@@ -351,19 +338,14 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 }
 
 func (c *Client) call(ctx context.Context, method string, args, reply any) error {
-	req, err := c.prepare(ctx, method, args)
-	if err != nil {
+	var req wire.Request
+	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
 	}
-	// The engine times the call itself: the lazy deadline starts a timer
-	// only if the driver waits on it.
-	if dl := time.Now().Add(c.timeout()); !hasSoonerDeadline(ctx, dl) {
-		lctx := lazyctx.WithDeadline(ctx, dl)
-		defer lctx.Release()
-		ctx = lctx
-	}
-	raw, err := c.e.Call(ctx, c.s.target, req, engine.CallOptions{
-		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast},
+	// The engine applies the timeout (unless ctx ends sooner) and times
+	// the call itself.
+	raw, err := c.e.Call(ctx, c.s.target, &req, engine.CallOptions{
+		SendOptions:    engine.SendOptions{Retry: c.s.retry, Mandatory: c.s.atLeast, Timeout: c.timeout()},
 		MonitorTimeout: c.s.monitor,
 	})
 	if err != nil || reply == nil {

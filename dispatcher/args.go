@@ -17,8 +17,10 @@ import (
 
 var mapStringAnyType = reflect.TypeFor[map[string]any]()
 
-// decodeArg builds the value of m's parameter from req.Args.
-func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request) (reflect.Value, error) {
+// decodeArg builds the value of m's parameter from req.Args, in slot (an
+// addressable zero value of the parameter's type) unless the parameter is
+// a pointer.
+func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request, slot reflect.Value) (reflect.Value, error) {
 	raw := req.Args
 	null := raw.IsNull()
 
@@ -26,7 +28,8 @@ func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request) (re
 	// keys are present.
 	var kw map[string]any
 	if (!d.noop || len(m.required) > 0) && !null {
-		if err := raw.Decode(&kw); err != nil {
+		var err error
+		if kw, err = decodeKwargs(raw); err != nil {
 			return reflect.Value{}, newArgumentError(req.Method, err, mapStringAnyType, raw)
 		}
 	}
@@ -48,11 +51,13 @@ func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request) (re
 		return reflect.ValueOf(kw), nil
 	}
 
-	elem := m.arg
+	var ptr reflect.Value
 	if m.kind == argPtrStruct {
-		elem = m.arg.Elem()
+		ptr = reflect.New(m.arg.Elem())
+	} else {
+		ptr = slot.Addr()
 	}
-	ptr := reflect.New(elem)
+	elem := ptr.Type().Elem()
 	switch {
 	case !d.noop && len(kw) > 0:
 		data, err := serializer.CodecOf(raw.Codec).Marshal(kw)
@@ -79,6 +84,14 @@ func (d *Dispatcher) decodeArg(ctx context.Context, m *method, req *Request) (re
 		return v, nil
 	}
 	return ptr.Elem(), nil
+}
+
+// decodeKwargs decodes raw generically. It is apart from decodeArg so that
+// the map variable, which escapes, is allocated only when needed.
+func decodeKwargs(raw serializer.Raw) (map[string]any, error) {
+	var kw map[string]any
+	err := raw.Decode(&kw)
+	return kw, err
 }
 
 // deserializeEach runs the serializer's DeserializeEntity on each value of

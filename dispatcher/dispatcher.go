@@ -318,10 +318,16 @@ func (d *Dispatcher) call(ctx context.Context, m *method, req *Request) (any, er
 	} else {
 		var in [3]reflect.Value
 		in[0] = m.recv
-		in[1] = reflect.ValueOf(ctx) // never nil: Dispatch made sure
+		frame := reflect.New(m.frame).Elem()
+		*frame.Field(0).Addr().Interface().(*context.Context) = ctx // never nil: Dispatch made sure
+		in[1] = frame.Field(0)
 		n := 2
 		if m.kind != argNone {
-			a, aerr := d.decodeArg(ctx, m, req)
+			var slot reflect.Value
+			if frame.NumField() > 1 {
+				slot = frame.Field(1)
+			}
+			a, aerr := d.decodeArg(ctx, m, req, slot)
 			if aerr != nil {
 				return nil, aerr
 			}

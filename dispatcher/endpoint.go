@@ -143,13 +143,19 @@ const (
 
 // method is one callable method of an endpoint.
 type method struct {
-	wire     string
-	goName   string
-	recv     reflect.Value // endpoint value (reflected methods)
-	fn       reflect.Value // method func taking the receiver first
-	funcs    func(context.Context, serializer.Raw) (any, error)
-	arg      reflect.Type // parameter type; nil for argNone
-	kind     argKind
+	wire   string
+	goName string
+	recv   reflect.Value // endpoint value (reflected methods)
+	fn     reflect.Value // method func taking the receiver first
+	funcs  func(context.Context, serializer.Raw) (any, error)
+	arg    reflect.Type // parameter type; nil for argNone
+	kind   argKind
+	// frame is struct{Ctx context.Context; Arg T} (reflected methods;
+	// Arg for argStruct and argMap only): one allocation per call holds
+	// the ctx as the interface value reflect.Value.Call needs, and the
+	// decoded argument, which the call copies. A pointer argument, which
+	// the method may keep, has its own allocation.
+	frame    reflect.Type
 	required []requiredField
 	result   bool // returns (R, error)
 	allowed  bool // by the access policy
@@ -223,6 +229,11 @@ func eligible(m reflect.Method) (*method, bool) {
 			return nil, false
 		}
 	}
+	fields := []reflect.StructField{{Name: "Ctx", Type: contextType}}
+	if me.kind == argStruct || me.kind == argMap {
+		fields = append(fields, reflect.StructField{Name: "Arg", Type: me.arg})
+	}
+	me.frame = reflect.StructOf(fields)
 	return me, true
 }
 

@@ -331,15 +331,16 @@ func (s *Server) handle(d *engine.Delivery) {
 	defer s.inFlight.Add(-1)
 	ctx := s.handlerCtx
 	// The handler's ctx and the reply's end at the caller's deadline; they
-	// are allocated together.
-	var lazy *deadlines
+	// are allocated with the dispatcher's request.
+	st := new(handling)
+	var lazy *handling
 	if !d.Deadline.IsZero() {
-		lazy = new(deadlines)
+		lazy = st
 		lazy.handler.Init(ctx, d.Deadline)
 		defer lazy.handler.Release()
 		ctx = &lazy.handler
 	}
-	result, err := s.dispatch(ctx, d)
+	result, err := s.dispatch(ctx, d, &st.req)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
 		// The caller stopped waiting; its own timeout reports the failure.
 		s.o.logger.Warn("server: handler ran past the caller's deadline", "method", d.Method, "msg_id", d.MsgID, "error", err)
@@ -372,19 +373,26 @@ func (s *Server) handle(d *engine.Delivery) {
 	}
 }
 
-// deadlines are the lazy contexts of one request.
-type deadlines struct{ handler, reply lazyctx.Ctx }
+// handling is what the server allocates for one request: the dispatcher's
+// request, and the lazy contexts of the handler and the reply when the
+// request has a deadline.
+type handling struct {
+	req            dispatcher.Request
+	handler, reply lazyctx.Ctx
+}
 
-// dispatch runs the handler, with heartbeats for monitored calls.
-func (s *Server) dispatch(ctx context.Context, d *engine.Delivery) (any, error) {
+// dispatch runs the handler, with heartbeats for monitored calls; req is
+// where the dispatcher's request is built.
+func (s *Server) dispatch(ctx context.Context, d *engine.Delivery, req *dispatcher.Request) (any, error) {
 	if d.IsCall() && d.MonitorTimeout > 0 {
 		stop := s.heartbeat(d)
 		defer stop()
 	}
-	return s.disp.Dispatch(ctx, &dispatcher.Request{
+	*req = dispatcher.Request{
 		Method: d.Method, Namespace: d.Namespace, Version: d.Version, Args: d.Args, Context: d.Context,
 		Target: s.resolved, Call: d.IsCall(),
-	})
+	}
+	return s.disp.Dispatch(ctx, req)
 }
 
 // minHeartbeat keeps a tiny monitor timeout from flooding the broker.

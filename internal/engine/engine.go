@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/internal/lazyctx"
@@ -145,6 +146,42 @@ type SendOptions struct {
 	// Mandatory makes the send fail with driver.ErrUndeliverable when the
 	// broker routes the message to no queue (oslo's at_least_once).
 	Mandatory bool
+	// Timeout, when positive, bounds a Cast's send and a Call (its send
+	// and its wait for the reply) unless ctx ends sooner: it is the ctx
+	// deadline the driver sees, and a call's expiration. Notify ignores it.
+	Timeout time.Duration
+}
+
+// outgoing is what Cast and Call allocate for one message: the message
+// (a driver may keep it to deliver it) and the lazy deadline of the
+// Timeout, which costs no timer unless the driver waits on it.
+type outgoing struct {
+	msg driver.Message
+	ctx lazyctx.Ctx
+	id  [32]byte // a call's message id
+}
+
+// newMsgID makes a new message id (ids.Hex) in out.id and returns it as a
+// string that views out.id, which never changes afterwards: the id costs
+// no allocation of its own.
+func (out *outgoing) newMsgID() string {
+	b := ids.AppendHex(out.id[:0])
+	return unsafe.String(&b[0], len(b))
+}
+
+// withTimeout returns ctx bounded by timeout from now: out's lazy context
+// when that deadline is sooner than ctx's (and then true: out.ctx must be
+// released when the send or call is over), else ctx.
+func (out *outgoing) withTimeout(ctx context.Context, timeout time.Duration) (context.Context, bool) {
+	if timeout <= 0 {
+		return ctx, false
+	}
+	dl := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && !d.After(dl) {
+		return ctx, false
+	}
+	out.ctx.Init(ctx, dl)
+	return &out.ctx, true
 }
 
 // CallOptions tune one call.
@@ -157,7 +194,8 @@ type CallOptions struct {
 }
 
 // Cast sends req to tg without waiting for a result. It returns once the
-// driver has handed the message to the broker.
+// driver has handed the message to the broker, or fails when ctx ends or
+// o.Timeout passes first.
 func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, o SendOptions) error {
 	if e.closed.Load() {
 		return driver.ErrClosed
@@ -165,12 +203,19 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err := tg.ValidateSend(); err != nil {
 		return err
 	}
-	body, err := wire.EncodeRequest(e.codec, req, wire.Header{UniqueID: ids.Hex()})
+	body, err := wire.EncodeRequest(e.codec, req, wire.Header{})
 	if err != nil {
 		return err
 	}
-	m := wire.NewMessage(e.codec, body)
+	out := &outgoing{msg: wire.MessageOf(e.codec, body)}
+	m := &out.msg
 	m.Retry, m.Mandatory = o.Retry, o.Mandatory
+	// Most drivers hand a cast over without waiting: the timeout's timer
+	// starts only if one waits.
+	ctx, release := out.withTimeout(ctx, o.Timeout)
+	if release {
+		defer out.ctx.Release()
+	}
 	tg = e.ResolveTarget(tg)
 	if err := e.conn.Send(ctx, tg, m); err != nil {
 		return e.sendError(ctx, err, Failed{Op: "cast", Method: req.Method, Target: tg})
@@ -178,9 +223,9 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	return nil
 }
 
-// Call sends req to tg and waits for the reply until ctx ends. The ctx
-// deadline is the call timeout and travels with the request as its
-// expiration.
+// Call sends req to tg and waits for the reply until ctx ends or
+// o.Timeout passes. The sooner of the two deadlines is the call timeout
+// and travels with the request as its expiration.
 func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, o CallOptions) (serializer.Raw, error) {
 	if e.closed.Load() {
 		return serializer.Raw{}, driver.ErrClosed
@@ -189,16 +234,24 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 		return serializer.Raw{}, err
 	}
 	tg = e.ResolveTarget(tg)
+	// The call is timed by its waiter's timer: the lazy deadline starts a
+	// timer only if the driver waits on it.
+	out := new(outgoing)
+	ctx, release := out.withTimeout(ctx, o.Timeout)
+	if release {
+		defer out.ctx.Release()
+	}
 	replyTo, err := e.conn.ReplyAddress(ctx)
 	if err != nil {
 		return serializer.Raw{}, e.sendError(ctx, err, Failed{Op: "call", Method: req.Method, Target: tg})
 	}
-	h := wire.Header{MsgID: ids.Hex(), ReplyTo: replyTo, UniqueID: ids.Hex(), Monitor: o.MonitorTimeout}
+	h := wire.Header{MsgID: out.newMsgID(), ReplyTo: replyTo, Monitor: o.MonitorTimeout}
 	body, err := wire.EncodeRequest(e.codec, req, h)
 	if err != nil {
 		return serializer.Raw{}, err
 	}
-	m := wire.NewMessage(e.codec, body)
+	out.msg = wire.MessageOf(e.codec, body)
+	m := &out.msg
 	m.MsgID, m.ReplyTo, m.Retry, m.Mandatory = h.MsgID, replyTo, o.Retry, o.Mandatory
 	f := Failed{Op: "call", Method: req.Method, Target: tg, MsgID: h.MsgID}
 	if dl, ok := ctx.Deadline(); ok {
@@ -382,8 +435,8 @@ func (e *Engine) onReply(r driver.Reply) {
 	if r.Message == nil {
 		return
 	}
-	rep, err := wire.DecodeReply(r.Message.Body, r.Message.ContentType, e.codec)
-	if err != nil {
+	var rep wire.IncomingReply
+	if err := wire.DecodeReplyInto(&rep, r.Message.Body, r.Message.ContentType, e.codec); err != nil {
 		// When the reply names its call, the call fails now rather than
 		// at its timeout.
 		id := r.Message.MsgID

@@ -51,12 +51,11 @@ func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 			l.e.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
 			continue
 		}
-		req, err := wire.DecodeRequest(m.Body, m.ContentType, codec)
-		if err != nil {
+		d := &Delivery{e: l.e, in: in, codec: codec}
+		if err := wire.DecodeRequestInto(&d.IncomingRequest, m.Body, m.ContentType, codec); err != nil {
 			l.e.logger.Warn("transport: dropping request that does not decode", "error", err, "size", len(m.Body))
 			continue
 		}
-		d := &Delivery{IncomingRequest: *req, e: l.e, in: in, codec: codec}
 		if m.Expiration > 0 {
 			d.Deadline = received.Add(m.Expiration)
 		}
@@ -77,6 +76,11 @@ type Delivery struct {
 	e     *Engine
 	in    driver.Incoming
 	codec serializer.Codec // the request's: replies use it too
+	// final is the message of the first final-reply send, allocated with
+	// the Delivery; heartbeats and any later send (a driver may still hold
+	// a message it delivers) get their own.
+	final     driver.Message
+	finalUsed bool
 }
 
 // Reply sends the final reply of a call: result, or err as an oslo failure
@@ -123,7 +127,14 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 }
 
 func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error {
-	m := wire.NewMessage(d.codec, body)
+	var m *driver.Message
+	if !heartbeat && !d.finalUsed {
+		d.finalUsed = true
+		m = &d.final
+		*m = wire.MessageOf(d.codec, body)
+	} else {
+		m = wire.NewMessage(d.codec, body)
+	}
 	m.MsgID, m.ReplyTo, m.Heartbeat = d.MsgID, d.ReplyTo, heartbeat
 	return d.in.Reply(ctx, m)
 }

@@ -29,6 +29,13 @@ func Hex() string {
 	return string(s[:])
 }
 
+// AppendHex appends a new random id as Hex makes it to b, for encoders
+// that need the id only in the message they build.
+func AppendHex(b []byte) []byte {
+	u := uuid4()
+	return hex.AppendEncode(b, u[:])
+}
+
 // UUID returns a new random id as a dashed UUID string, like
 // str(uuid.uuid4()).
 func UUID() string {

@@ -14,6 +14,9 @@ func TestFormats(t *testing.T) {
 		if !hexRE.MatchString(h) {
 			t.Fatalf("Hex() = %q", h)
 		}
+		if a := AppendHex([]byte("x")); !hexRE.Match(a[1:]) || a[0] != 'x' {
+			t.Fatalf("AppendHex(x) = %q", a)
+		}
 		if !uuidRE.MatchString(u) {
 			t.Fatalf("UUID() = %q", u)
 		}

@@ -1,6 +1,9 @@
 package pyjson
 
-import "unicode/utf8"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -37,10 +40,12 @@ func AppendString(dst []byte, s string) []byte {
 	i := 0
 	n := len(s)
 	for i < n {
-		// Skip 8 safe ASCII bytes at a time.
+		// Skip 8 safe ASCII bytes at a time, then to the first byte that
+		// is not one (the mask's lowest bit is exact).
 		for i+8 <= n {
 			x := load64(s, i)
-			if specialMask(x)|x&msb != 0 {
+			if m := specialMask(x) | x&msb; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8

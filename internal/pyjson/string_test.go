@@ -100,3 +100,52 @@ func TestUnquoteStringView(t *testing.T) {
 		t.Errorf("UnquoteStringView allocates %v times for a plain string", n)
 	}
 }
+
+// TestAppendUnquotedContentRuns checks the 8-byte skipping of plain runs:
+// every position of a special byte or non-ASCII character in and around
+// one word.
+func TestAppendUnquotedContentRuns(t *testing.T) {
+	for _, special := range []string{`"`, `\`, "\n", "\x00", "é", "\u2028", "\U0001F600", "\x7f"} {
+		for n := 0; n < 20; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + special + strings.Repeat("b", n-at)
+				lit := AppendString(nil, s)
+				got, ok := AppendUnquotedContent(nil, lit[1:len(lit)-1])
+				if !ok || string(got) != s {
+					t.Fatalf("AppendUnquotedContent(%s) = %q, %v; want %q", lit, got, ok, s)
+				}
+			}
+			// Unescaped, a quote or a control character is malformed.
+			if special == `"` || special == "\n" || special == "\x00" {
+				raw := strings.Repeat("a", n) + special + "tail"
+				if _, ok := AppendUnquotedContent(nil, []byte(raw)); ok {
+					t.Fatalf("AppendUnquotedContent(%q) accepted it", raw)
+				}
+			}
+		}
+	}
+}
+
+// TestAppendStringRuns checks AppendString against encoding/json (without
+// HTML escaping) with a special byte or non-ASCII character at every
+// position in and around one word. (Invalid UTF-8 is left out: the jsonv2
+// experiment writes its U+FFFD raw.)
+func TestAppendStringRuns(t *testing.T) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for _, special := range []string{`"`, `\`, "\n", "\x00", "\x1f", "é", "\u2028", "\U0001F600", "\x7f"} {
+		for n := 0; n < 20; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + special + strings.Repeat("b", n-at)
+				b.Reset()
+				if err := enc.Encode(s); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := string(AppendString(nil, s)), strings.TrimSuffix(b.String(), "\n"); got != want {
+					t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -24,18 +24,6 @@ import (
 // anything but a float or an empty interface is a *json.UnmarshalTypeError,
 // after which Unmarshal carries on; it returns the first error.
 func Unmarshal(data []byte, v any) error {
-	if !needsUseNumber(reflect.TypeOf(v)) {
-		// No interface value can receive a number, so UseNumber makes no
-		// difference and json.Unmarshal does everything, unless it failed
-		// on a Python token.
-		err := json.Unmarshal(data, v)
-		if err != nil {
-			if py, verr := validate(data); verr == nil && py {
-				return fallback(data, v, false)
-			}
-		}
-		return err
-	}
 	py, err := validate(data)
 	switch {
 	case err != nil:
@@ -45,24 +33,39 @@ func Unmarshal(data []byte, v any) error {
 	case py:
 		return fallback(data, v, false)
 	}
-	return decodeUseNumber(data, v)
+	// A pooled decoder saves json.Unmarshal's decodeState, error context
+	// and scanner stack on every call. UseNumber is only set where an
+	// interface value may receive a number; elsewhere it makes no
+	// difference.
+	if needsUseNumber(reflect.TypeOf(v)) {
+		return decodePooled(&numberDecoders, data, v)
+	}
+	return decodePooled(&plainDecoders, data, v)
 }
 
-// pooledDecoder is a json.Decoder with UseNumber reading from a resettable
-// reader. Decoders cannot be reset, but one that has consumed its whole
-// input without a read error is ready for the next value; keeping it saves
-// the Decoder, its buffer and its decodeState on every call.
+// pooledDecoder is a json.Decoder reading from a resettable reader.
+// Decoders cannot be reset, but one that has consumed its whole input
+// without a read error is ready for the next value; keeping it saves the
+// Decoder, its buffer and its decodeState on every call.
 type pooledDecoder struct {
 	r   bytes.Reader
 	dec *json.Decoder
 }
 
-var decoderPool = sync.Pool{New: func() any {
+// numberDecoders have UseNumber set, plainDecoders do not.
+var (
+	numberDecoders = sync.Pool{New: func() any { return newPooledDecoder(true) }}
+	plainDecoders  = sync.Pool{New: func() any { return newPooledDecoder(false) }}
+)
+
+func newPooledDecoder(useNumber bool) *pooledDecoder {
 	pd := new(pooledDecoder)
 	pd.dec = json.NewDecoder(&pd.r)
-	pd.dec.UseNumber()
+	if useNumber {
+		pd.dec.UseNumber()
+	}
 	return pd
-}}
+}
 
 // maxPooledInput is the largest input whose decoder (whose buffer grows to
 // the input size) goes back to the pool.
@@ -70,7 +73,11 @@ const maxPooledInput = 64 << 10
 
 // decodeUseNumber decodes data, which validate has accepted and which has no
 // Python tokens, into v with a pooled UseNumber decoder.
-func decodeUseNumber(data []byte, v any) error {
+func decodeUseNumber(data []byte, v any) error { return decodePooled(&numberDecoders, data, v) }
+
+// decodePooled decodes data, which validate has accepted and which has no
+// Python tokens, into v with a decoder from pool.
+func decodePooled(pool *sync.Pool, data []byte, v any) error {
 	// Trailing whitespace is not fed to the decoder so that the decoder's
 	// buffer ends exactly at the end of the value and nothing is left over
 	// for the next use (leading whitespace is consumed with the value).
@@ -78,7 +85,7 @@ func decodeUseNumber(data []byte, v any) error {
 	for end > 0 && isSpace(data[end-1]) {
 		end--
 	}
-	pd := decoderPool.Get().(*pooledDecoder)
+	pd := pool.Get().(*pooledDecoder)
 	pd.r.Reset(data[:end])
 	start := pd.dec.InputOffset()
 	err := pd.dec.Decode(v)
@@ -87,7 +94,7 @@ func decodeUseNumber(data []byte, v any) error {
 	clean := pd.r.Len() == 0 && pd.dec.InputOffset()-start == int64(end)
 	pd.r.Reset(nil)
 	if clean && end <= maxPooledInput {
-		decoderPool.Put(pd)
+		pool.Put(pd)
 	}
 	if !clean && err == nil {
 		return json.Unmarshal(data, v) // cannot happen after validate

@@ -1,7 +1,9 @@
 package pyjson
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -141,10 +143,7 @@ func AppendUnquotedContent(dst, s []byte) ([]byte, bool) {
 			return dst, false
 		case c < utf8.RuneSelf:
 			// Copy the run of plain ASCII bytes.
-			k := r + 1
-			for k < len(s) && s[k] >= ' ' && s[k] < utf8.RuneSelf && s[k] != '\\' && s[k] != '"' {
-				k++
-			}
+			k := asciiRun(s, r+1)
 			dst = append(dst, s[r:k]...)
 			r = k
 		default:
@@ -154,4 +153,21 @@ func AppendUnquotedContent(dst, s []byte) ([]byte, bool) {
 		}
 	}
 	return dst, true
+}
+
+// asciiRun returns the index of the first byte at or after k that is not
+// plain ASCII (a control character, '"', '\\' or a byte >= 0x80), or
+// len(s); it skips 8 bytes at a time.
+func asciiRun(s []byte, k int) int {
+	for k+8 <= len(s) {
+		x := binary.LittleEndian.Uint64(s[k:])
+		if m := specialMask(x) | x&msb; m != 0 {
+			return k + bits.TrailingZeros64(m)>>3
+		}
+		k += 8
+	}
+	for k < len(s) && s[k] >= ' ' && s[k] < utf8.RuneSelf && s[k] != '\\' && s[k] != '"' {
+		k++
+	}
+	return k
 }

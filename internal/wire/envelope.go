@@ -79,7 +79,9 @@ func (r *IncomingReply) IsHeartbeat() bool {
 
 // Header holds the per-send fields of a request dict: _msg_id and
 // _reply_q (calls only), _unique_id, and _timeout (the call-monitor
-// timeout; zero sends null).
+// timeout; zero sends null). An empty UniqueID makes the encoder write a
+// new random one (ids.Hex), so that senders that do not need it keep no
+// copy of it.
 type Header struct {
 	MsgID, ReplyTo, UniqueID string
 	Monitor                  time.Duration
@@ -116,12 +118,17 @@ func NormalizeModule(m string) string {
 type wireBuf struct {
 	inner []byte
 	enc   *json.Encoder
+	// htmlEnc escapes <, > and & as json.Marshal does, for the request
+	// context's values.
+	htmlEnc *json.Encoder
+	keys    []string // the request context's keys, sorted
 }
 
 var wireBufs = sync.Pool{New: func() any {
 	w := &wireBuf{inner: make([]byte, 0, 1024)}
 	w.enc = json.NewEncoder(w)
 	w.enc.SetEscapeHTML(false) // as Python's json.dumps: <, > and & as they are
+	w.htmlEnc = json.NewEncoder(w)
 	return w
 }}
 
@@ -134,8 +141,13 @@ func (w *wireBuf) Write(p []byte) (int, error) {
 // appendValue appends the JSON encoding of v to b, which must be w's
 // buffer as built so far, and returns the extended buffer.
 func (w *wireBuf) appendValue(b []byte, v any) ([]byte, error) {
+	return w.appendWith(w.enc, b, v)
+}
+
+// appendWith is appendValue with one of w's encoders.
+func (w *wireBuf) appendWith(enc *json.Encoder, b []byte, v any) ([]byte, error) {
 	w.inner = b
-	if err := w.enc.Encode(v); err != nil { // writes nothing when it fails
+	if err := enc.Encode(v); err != nil { // writes nothing when it fails
 		return b, err
 	}
 	b = w.inner
@@ -210,8 +222,12 @@ func EncodeRequest(c serializer.Codec, req *Request, h Header) ([]byte, error) {
 		b = appendSeconds(b, h.Monitor)
 	}
 	b = appendKey(b, false, "_unique_id")
-	b = pyjson.AppendString(b, h.UniqueID)
-	b, err = appendContext(b, req.Context)
+	if h.UniqueID != "" {
+		b = pyjson.AppendString(b, h.UniqueID)
+	} else {
+		b = appendNewID(b)
+	}
+	b, err = w.appendContext(b, req.Context)
 	if err != nil {
 		return nil, err
 	}
@@ -241,26 +257,44 @@ func (w *wireBuf) appendArgs(b []byte, args any) ([]byte, error) {
 // reservedContextKeys are clobbered by oslo receivers (unpack_context).
 var reservedContextKeys = map[string]bool{"msg_id": true, "reply_q": true, "client_timeout": true}
 
-func appendContext(b []byte, ctx map[string]any) ([]byte, error) {
+// appendContext appends the request context as _context_<key> members in
+// key order, each value as json.Marshal encodes it.
+func (w *wireBuf) appendContext(b []byte, ctx map[string]any) ([]byte, error) {
 	if len(ctx) == 0 {
 		return b, nil
 	}
-	keys := make([]string, 0, len(ctx))
+	keys := w.keys[:0]
 	for k := range ctx {
 		if !reservedContextKeys[k] {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
+	defer func() {
+		clear(keys) // the pooled buffer keeps no reference to them
+		w.keys = keys[:0]
+	}()
 	for _, k := range keys {
-		v, err := json.Marshal(ctx[k])
-		if err != nil {
+		// The key is contextPrefix+k, written without building the string.
+		b = append(b, `, "`+contextPrefix...)
+		n := len(b)
+		b = pyjson.AppendString(b, k)
+		b = append(b[:n], b[n+1:]...) // drop the opening quote of k's literal
+		b = append(b, ": "...)
+		var err error
+		if b, err = w.appendWith(w.htmlEnc, b, ctx[k]); err != nil {
 			return nil, fmt.Errorf("transport: encoding request context key %q: %w", k, err)
 		}
-		b = appendKey(b, false, contextPrefix+k)
-		b = append(b, v...)
 	}
 	return b, nil
+}
+
+// appendNewID appends a new random id as a JSON string (hex digits need no
+// escaping).
+func appendNewID(b []byte) []byte {
+	b = append(b, '"')
+	b = ids.AppendHex(b)
+	return append(b, '"')
 }
 
 // appendSeconds writes d in seconds as a JSON number (an integer when
@@ -319,7 +353,7 @@ func EncodeReply(c serializer.Codec, msgID string, result any, failure *Failure,
 	b = appendKey(b, false, "_msg_id")
 	b = pyjson.AppendString(b, msgID)
 	b = appendKey(b, false, "_unique_id")
-	b = pyjson.AppendString(b, ids.Hex())
+	b = appendNewID(b)
 	w.inner = append(b, '}')
 	return w.envelope(), nil
 }
@@ -438,18 +472,32 @@ func stringField(key string, value []byte) (string, error) {
 // DecodeRequest decodes an RPC request body with the codec named by
 // contentType ("" is JSON).
 func DecodeRequest(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingRequest, error) {
-	c, err := CodecFor(contentType, codecs)
-	if err != nil {
+	r := new(IncomingRequest)
+	if err := DecodeRequestInto(r, body, contentType, codecs...); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// DecodeRequestInto is DecodeRequest into r, which must be zero, for
+// callers that allocate r with other values.
+func DecodeRequestInto(r *IncomingRequest, body []byte, contentType string, codecs ...serializer.Codec) error {
+	c, err := CodecFor(contentType, codecs)
+	if err != nil {
+		return err
+	}
 	if c.Name() != serializer.JSONContentType {
-		return decodeGenericRequest(c, body)
+		g, err := decodeGenericRequest(c, body)
+		if err != nil {
+			return err
+		}
+		*r = *g
+		return nil
 	}
 	inner, err := openEnvelope(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r := &IncomingRequest{}
 	err = pyjson.Fields(inner, func(key string, value []byte) error {
 		var err error
 		switch key {
@@ -489,12 +537,12 @@ func DecodeRequest(body []byte, contentType string, codecs ...serializer.Codec) 
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if r.Method == "" {
-		return nil, errors.New("transport: decoding message: no method")
+		return errors.New("transport: decoding message: no method")
 	}
-	return r, nil
+	return nil
 }
 
 func secondsField(value []byte) (time.Duration, error) {
@@ -513,18 +561,32 @@ func secondsField(value []byte) (time.Duration, error) {
 
 // DecodeReply decodes a reply body with the codec named by contentType.
 func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*IncomingReply, error) {
-	c, err := CodecFor(contentType, codecs)
-	if err != nil {
+	r := new(IncomingReply)
+	if err := DecodeReplyInto(r, body, contentType, codecs...); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// DecodeReplyInto is DecodeReply into r, which must be zero, for callers
+// that need the reply only while they handle it.
+func DecodeReplyInto(r *IncomingReply, body []byte, contentType string, codecs ...serializer.Codec) error {
+	c, err := CodecFor(contentType, codecs)
+	if err != nil {
+		return err
+	}
 	if c.Name() != serializer.JSONContentType {
-		return decodeGenericReply(c, body)
+		g, err := decodeGenericReply(c, body)
+		if err != nil {
+			return err
+		}
+		*r = *g
+		return nil
 	}
 	inner, err := openEnvelope(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r := &IncomingReply{}
 	hasFailure := false
 	err = pyjson.Fields(inner, func(key string, value []byte) error {
 		var err error
@@ -549,12 +611,12 @@ func DecodeReply(body []byte, contentType string, codecs ...serializer.Codec) (*
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !hasFailure {
-		return nil, errors.New("transport: decoding reply: no failure key")
+		return errors.New("transport: decoding reply: no failure key")
 	}
-	return r, nil
+	return nil
 }
 
 // ReplyMsgID returns the _msg_id of a JSON reply body that may not decode
@@ -594,6 +656,9 @@ func CodecFor(contentType string, codecs []serializer.Codec) (serializer.Codec, 
 // encoded as maps, and the context travels under "_context" as one map.
 
 func requestMap(req *Request, h Header) map[string]any {
+	if h.UniqueID == "" {
+		h.UniqueID = ids.Hex()
+	}
 	m := map[string]any{"method": req.Method, "_unique_id": h.UniqueID}
 	m["args"] = req.Args
 	if req.Args == nil {
@@ -732,7 +797,14 @@ func toFloat(v any) (float64, bool) {
 
 // NewMessage wraps a body into a driver message with the codec's type.
 func NewMessage(c serializer.Codec, body []byte) *driver.Message {
-	m := &driver.Message{Body: body}
+	m := MessageOf(c, body)
+	return &m
+}
+
+// MessageOf is NewMessage as a value, for callers that allocate the
+// message with other values.
+func MessageOf(c serializer.Codec, body []byte) driver.Message {
+	m := driver.Message{Body: body}
 	if c.Name() != serializer.JSONContentType {
 		m.ContentType = c.Name()
 	}

@@ -469,3 +469,31 @@ func FuzzOpenEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// TestContextEncoding checks the request context's members against
+// json.Marshal of each key and value, escapes included.
+func TestContextEncoding(t *testing.T) {
+	rc := map[string]any{"a<&>": "x<y>&z", "é\"k\\": []any{"\u2028", 1.5, nil}, "user": map[string]any{"b": true, "a": "<"},
+		"msg_id": "reserved"}
+	body, err := EncodeRequest(serializer.JSON{}, &Request{Method: "m", Context: rc}, Header{UniqueID: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := openEnvelope(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"method": "m", "args": {}, "_unique_id": "u"`
+	for _, k := range []string{"a<&>", "user", "é\"k\\"} {
+		kj, _ := json.Marshal("_context_" + k)
+		vj, _ := json.Marshal(rc[k])
+		want += ", " + string(kj) + ": " + string(vj)
+	}
+	want += "}"
+	// json.Marshal escapes <, > and & in keys too; the encoder writes keys
+	// as Python does.
+	want = strings.NewReplacer(`"_context_a\u003c\u0026\u003e"`, `"_context_a<&>"`).Replace(want)
+	if string(inner) != want {
+		t.Errorf("context encoded as\n%s\nwant\n%s", inner, want)
+	}
+}

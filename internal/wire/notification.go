@@ -74,7 +74,7 @@ func EncodeNotification(c serializer.Codec, n *Notification, uniqueID string, v2
 	b = pyjson.AppendString(b, n.Timestamp)
 	b = appendKey(b, false, "_unique_id")
 	b = pyjson.AppendString(b, uniqueID)
-	if b, err = appendContext(b, n.Context); err != nil {
+	if b, err = w.appendContext(b, n.Context); err != nil {
 		return nil, err
 	}
 	w.inner = append(b, '}')
