@@ -341,10 +341,18 @@ func (s *Server) handle(d *engine.Delivery) {
 		ctx = &lazy.handler
 	}
 	result, err := s.dispatch(ctx, d, &st.req)
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
-		// The caller stopped waiting; its own timeout reports the failure.
-		s.o.logger.Warn("server: handler ran past the caller's deadline", "method", d.Method, "msg_id", d.MsgID, "error", err)
-		return
+	if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+		// The caller stopped waiting (its deadline is no later than
+		// d.Deadline); its own timeout reports the failure, and a reply
+		// would only be dropped on arrival.
+		if err != nil && errors.Is(err, context.DeadlineExceeded) {
+			s.o.logger.Warn("server: handler ran past the caller's deadline", "method", d.Method, "msg_id", d.MsgID, "error", err)
+			return
+		}
+		if d.IsCall() {
+			s.o.logger.Debug("server: the caller's deadline has passed; reply not sent", "method", d.Method, "msg_id", d.MsgID)
+			return
+		}
 	}
 	if err != nil {
 		s.logFailure(d, err)

@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -285,4 +288,69 @@ func TestSerializerAndMiddleware(t *testing.T) {
 	if len(seen) != 1 || seen[0] != "who@openstack/"+srv.Target().Topic {
 		t.Fatalf("middleware saw %v", seen)
 	}
+}
+
+// lateEndpoint's handler returns a result only after its caller's
+// deadline.
+type lateEndpoint struct{ returned chan struct{} }
+
+func (e *lateEndpoint) Late(ctx context.Context) (string, error) {
+	<-ctx.Done()
+	time.Sleep(20 * time.Millisecond)
+	defer close(e.returned)
+	return "late", nil
+}
+
+// recorder keeps the messages of the records it handles.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, rec.Message)
+	r.mu.Unlock()
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+
+// TestNoReplyAfterCallersDeadline: a result that comes after the caller's
+// deadline is not sent; the caller reports its timeout.
+func TestNoReplyAfterCallersDeadline(t *testing.T) {
+	ctx := context.Background()
+	tr, err := transport.Open(ctx, "fake:///"+t.Name(), transport.WithLogger(testLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rec := &recorder{}
+	e := &lateEndpoint{returned: make(chan struct{})}
+	srv, err := server.New(tr, target.Target{Topic: "t", Server: "s"}, []any{e}, server.WithLogger(slog.New(rec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := client.New(tr, target.Target{Topic: "t"}, client.Timeout(200*time.Millisecond))
+	var te *transport.TimeoutError
+	if err := c.Call(ctx, "late", nil, nil); !errors.As(err, &te) {
+		t.Fatalf("call: %v, want a timeout", err)
+	}
+	<-e.returned
+	const want = "server: the caller's deadline has passed; reply not sent"
+	for range 200 {
+		rec.mu.Lock()
+		found := slices.Contains(rec.msgs, want)
+		rec.mu.Unlock()
+		if found {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("server logged %q, want %q", rec.msgs, want)
 }
