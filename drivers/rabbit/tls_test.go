@@ -36,7 +36,20 @@ type tlsFront struct {
 	ln       net.Listener
 	caFile   string
 	received atomic.Int64
+	active   atomic.Int32 // forwarding connections whose bytes are not counted yet
 	wg       sync.WaitGroup
+}
+
+// settle waits until the connections of earlier cases are over and
+// their bytes counted.
+func (f *tlsFront) settle(t *testing.T) {
+	t.Helper()
+	for i := 0; f.active.Load() != 0; i++ {
+		if i == 500 {
+			t.Fatalf("%d connections to the TLS front still open", f.active.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func newTLSFront(t *testing.T) *tlsFront {
@@ -95,6 +108,8 @@ func (f *tlsFront) serve() {
 			if err := c.(*tls.Conn).Handshake(); err != nil {
 				return
 			}
+			f.active.Add(1)
+			defer f.active.Add(-1)
 			up, err := net.Dial("tcp", "127.0.0.1:5672")
 			if err != nil {
 				return
@@ -134,6 +149,7 @@ func TestTLSVerification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			f.settle(t)
 			before := f.received.Load()
 			log, logs := recordLogs(t)
 			url := fmt.Sprintf("rabbit://guest:S3cr3tTLS@%s:%d/?%s", tt.host, f.port(), tt.query)
