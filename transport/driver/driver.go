@@ -158,7 +158,11 @@ type ListenOptions struct {
 // many goroutines, and Close must be idempotent.
 type Conn interface {
 	// Send delivers a cast, a call request or a fanout cast to t. It
-	// returns once the broker has accepted the message.
+	// returns once the broker has accepted the message, except that for
+	// a call request (MsgID set) it may return once the request is
+	// written and report a later refusal to Config.OnReply as
+	// Reply{MsgID: m.MsgID, Err: err}: the core registers the call
+	// before Send, and the reply proves delivery.
 	Send(ctx context.Context, t target.Target, m *Message) error
 	// ReplyAddress returns the address that replies to this Conn's calls
 	// are sent to, setting up reply consumption on first use.
