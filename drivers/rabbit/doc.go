@@ -61,8 +61,10 @@
 // for their confirm before the send returns. A call request does not:
 // Send returns once it is written and the call waits for its reply at
 // once (the reply proves delivery), while the confirm is awaited in the
-// background; a nack or a mandatory return fails the call as soon as it
-// comes. A server's reply does not hold its worker either: a reply the
+// background; a mandatory return fails the call as soon as it comes, and
+// a nack or a connection lost before the confirm sends the request again
+// in the background within the call's retry and deadline, as a send that
+// waits does, failing the call when they run out. A server's reply does not hold its worker either: a reply the
 // broker returns or refuses goes to the reply retrier when its confirm
 // comes. At most 4,096 confirms per Conn are awaited in the background;
 // beyond that sends wait for theirs. RPC requests are

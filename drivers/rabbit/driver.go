@@ -212,6 +212,8 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		// through OnReply when the confirm comes.
 		msgID := m.MsgID
 		pb.confirmed = func(err error) { c.onReply(driver.Reply{MsgID: msgID, Err: err}) }
+		pb.retry = m.Retry
+		pb.until, _ = ctx.Deadline()
 	}
 	return c.pub.publish(ctx, m.Retry, &pb)
 }
@@ -446,6 +448,10 @@ func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time)
 	// or refuses when the confirm comes goes to the retrier too (a caller
 	// drops a reply it has already had); a heartbeat is not worth it.
 	msgID, heartbeat := m.MsgID, m.Heartbeat
+	pb.retry, pb.until = -1, deadline
+	if deadline.IsZero() {
+		pb.until = time.Now().Add(c.o.missingConsumerRetry)
+	}
 	pb.confirmed = func(err error) {
 		if !heartbeat {
 			err = later()

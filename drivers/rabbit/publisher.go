@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -43,6 +44,11 @@ type publishing struct {
 	// server's worker does not wait for the confirm). When too many
 	// confirms are outstanding, publish waits as without it.
 	confirmed func(error)
+	// retry and until are the send's Retry and ctx deadline (zero: none),
+	// for sending it again in the background when the connection or the
+	// channel is lost before its confirm.
+	retry int
+	until time.Time
 }
 
 // maxBackgroundConfirms bounds the confirms a Conn awaits in the
@@ -597,7 +603,31 @@ func (p *publisher) awaitConfirm(s *pubSession, pc *pubChannel, pb *publishing, 
 	case <-p.c.done:
 		return
 	}
-	if err := p.outcome(s, pc, pb, dc, mark); err != nil {
+	err := p.outcome(s, pc, pb, dc, mark)
+	var pe *publishError
+	if errors.As(err, &pe) {
+		// A nack (a quorum queue without a leader nacks), or the
+		// connection or the channel gone before the confirm: send again
+		// as publish does for a send that waits, within the send's Retry
+		// and deadline (the request may have reached the broker, as
+		// there). What is left of them fails the call.
+		ctx, cancel := p.c.ctx, context.CancelFunc(func() {})
+		if !pb.until.IsZero() {
+			ctx, cancel = context.WithDeadline(ctx, pb.until)
+		}
+		again := *pb
+		again.confirmed = nil
+		err = p.publish(ctx, pb.retry, &again)
+		cancel()
+		if err != nil && p.c.closed.Load() {
+			return
+		}
+		if err != nil {
+			pb.confirmed(err) // publish's error names the exchange and key
+		}
+		return
+	}
+	if err != nil {
 		pb.confirmed(fmt.Errorf("rabbit: sending to exchange %q with routing key %q: %w", pb.exchange.name, pb.key, err))
 	}
 }

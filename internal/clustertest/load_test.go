@@ -247,6 +247,18 @@ func (l *load) finish(t *testing.T, drain time.Duration) report {
 	var lastOK time.Time
 	r.calls, r.callErrors, r.maxOutage, lastOK = summarize(l.calls)
 	r.lastOKBeforeEnd = stopped.Sub(lastOK)
+	kinds := map[string]int{}
+	for _, c := range l.calls {
+		if c.err != nil {
+			msg := c.err.Error()
+			kinds[msg[:min(len(msg), 90)]]++
+		}
+	}
+	for k, n := range kinds {
+		if n >= 10 {
+			t.Logf("call errors: %d x %s", n, k)
+		}
+	}
 	return r
 }
 
