@@ -208,8 +208,9 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 	}
 	if m.MsgID != "" {
 		// A call request: its reply proves delivery, so the call waits
-		// for the reply at once; a nack or a return fails the call
-		// through OnReply when the confirm comes.
+		// for the reply at once. A return fails the call through OnReply
+		// when the confirm comes; a nack or a lost connection sends it
+		// again within m.Retry and ctx's deadline first.
 		msgID := m.MsgID
 		pb.confirmed = func(err error) { c.onReply(driver.Reply{MsgID: msgID, Err: err}) }
 		pb.retry = m.Retry

@@ -38,8 +38,9 @@ type publishing struct {
 	msg       amqp.Publishing
 	// confirmed, when set, lets publish return once the frames are
 	// written: the broker's confirm is awaited in the background and
-	// confirmed is called with the publish's failure (a nack, a mandatory
-	// return, the channel lost before the confirm), never with nil. Call
+	// confirmed is called with the publish's failure, never with nil: a
+	// mandatory return at once; a nack or the channel lost before the
+	// confirm after sending again within retry and until failed. Call
 	// requests use it (their reply proves delivery), and replies (a
 	// server's worker does not wait for the confirm). When too many
 	// confirms are outstanding, publish waits as without it.
