@@ -69,6 +69,15 @@
 // Message headers: "Content-Type" carries the codec when it is not JSON.
 // JSON messages carry no header at all.
 //
+// Bodies: JSON RPC requests and replies are the bare message dict
+// ({"method": ..., "args": ..., "_msg_id": ...}, the layout of oslo's 1.0
+// messages), not a JSON string inside oslo's 2.0 envelope: no Python peer
+// reads this wire, and the envelope costs escaping every message on the
+// way out and unescaping it on the way in (driver.UnwrappedMessages).
+// Servers take both layouts, so senders of earlier releases, which
+// enveloped every message, mix with these. Notifications keep the
+// envelope.
+//
 // Core NATS keeps nothing: a cast to a topic no server listens on is
 // dropped, and Send returns once nats.go has taken the message (there are
 // no publisher confirmations). So Message.Mandatory (oslo's at_least_once,

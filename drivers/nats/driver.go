@@ -578,6 +578,8 @@ var (
 	_ driver.Conn     = (*conn)(nil)
 	_ driver.Notifier = (*conn)(nil)
 	_ driver.Pinger   = (*conn)(nil)
+
+	_ driver.UnwrappedMessages = (*conn)(nil)
 )
 
 // notifyState caches the streams and default consumers a Conn ensured.

@@ -85,6 +85,10 @@ func (c *conn) sendSubject(t target.Target) string {
 	return subj
 }
 
+// UnwrappedMessages returns true: no Python peer reads this wire, so RPC
+// messages go without oslo's 2.0 envelope (see the package doc).
+func (c *conn) UnwrappedMessages() bool { return true }
+
 // ReplyAddress returns the Conn's reply inbox prefix; replies to a call go
 // to <prefix>.<msg id>.
 func (c *conn) ReplyAddress(ctx context.Context) (string, error) {

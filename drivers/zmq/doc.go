@@ -71,7 +71,10 @@
 //
 // Kinds: CALL 1, CAST 2, FANOUT 3, REPLY 4, REJECT 5, PING 6, PONG 7, BYE 8,
 // HEARTBEAT 9.
-// Bodies are the core's encoded messages; the driver never reads them. A
+// Bodies are the core's encoded messages; the driver never reads them.
+// JSON bodies are the bare message dict, without oslo's 2.0 envelope (no
+// Python peer reads this wire; driver.UnwrappedMessages); receivers take
+// either layout. A
 // server checks the topic and server frames against its target, so an
 // address reused by another server after a restart is never served by
 // mistake (calls get REJECT reason 2 and go elsewhere). Messages larger

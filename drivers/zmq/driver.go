@@ -151,7 +151,15 @@ func (c *conn) spawn(f func()) bool {
 	return true
 }
 
-var _ driver.Pinger = (*conn)(nil)
+var (
+	_ driver.Pinger            = (*conn)(nil)
+	_ driver.UnwrappedMessages = (*conn)(nil)
+)
+
+// UnwrappedMessages returns true: no Python peer reads this wire (oslo's
+// own zmq driver had another), so RPC messages go without oslo's 2.0
+// envelope (see the package doc).
+func (c *conn) UnwrappedMessages() bool { return true }
 
 // withMatchmaker runs op, a matchmaker operation, until it succeeds: after
 // a failure it tries again with backoff, while retries allow (negative:

@@ -78,6 +78,7 @@ type Engine struct {
 	logger   *slog.Logger
 	exchange string
 	codec    serializer.Codec
+	enc      wire.Encoder // codec, and the layout the driver asks for
 	errs     Errors
 	warnings ratelog.Limiter
 
@@ -101,6 +102,10 @@ func Open(ctx context.Context, d driver.Driver, u *driver.URL, cfg Config) (*Eng
 		return nil, err
 	}
 	e.conn = conn
+	e.enc = wire.Encoder{Codec: cfg.Codec}
+	if um, ok := conn.(driver.UnwrappedMessages); ok && um.UnwrappedMessages() {
+		e.enc.Unwrapped = true
+	}
 	return e, nil
 }
 
@@ -203,7 +208,7 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err := tg.ValidateSend(); err != nil {
 		return err
 	}
-	body, err := wire.EncodeRequest(e.codec, req, wire.Header{})
+	body, err := e.enc.Request(req, wire.Header{})
 	if err != nil {
 		return err
 	}
@@ -246,7 +251,7 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 		return serializer.Raw{}, e.sendError(ctx, err, Failed{Op: "call", Method: req.Method, Target: tg})
 	}
 	h := wire.Header{MsgID: out.newMsgID(), ReplyTo: replyTo, Monitor: o.MonitorTimeout}
-	body, err := wire.EncodeRequest(e.codec, req, h)
+	body, err := e.enc.Request(req, h)
 	if err != nil {
 		return serializer.Raw{}, err
 	}

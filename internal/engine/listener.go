@@ -93,11 +93,11 @@ func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 	if err != nil {
 		failure = d.e.errs.FailureOf(err)
 	}
-	body, encErr := wire.EncodeReply(d.codec, d.MsgID, result, failure, true)
+	body, encErr := d.encoder().Reply(d.MsgID, result, failure, true)
 	if encErr != nil {
 		// The result does not encode: tell the caller rather than leave it
 		// waiting.
-		body, encErr = wire.EncodeReply(d.codec, d.MsgID, nil, d.e.errs.FailureOf(encErr), true)
+		body, encErr = d.encoder().Reply(d.MsgID, nil, d.e.errs.FailureOf(encErr), true)
 		if encErr != nil {
 			return encErr
 		}
@@ -106,7 +106,7 @@ func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 	if errors.Is(sendErr, driver.ErrMessageTooLarge) && failure == nil {
 		// The result is too large to send: tell the caller why rather
 		// than leave it waiting for its timeout.
-		body, encErr = wire.EncodeReply(d.codec, d.MsgID, nil, d.e.errs.FailureOf(sendErr), true)
+		body, encErr = d.encoder().Reply(d.MsgID, nil, d.e.errs.FailureOf(sendErr), true)
 		if encErr == nil && d.send(ctx, body, false) == nil {
 			return fmt.Errorf("%w (a failure reply was sent instead)", sendErr)
 		}
@@ -119,7 +119,7 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 	if !d.IsCall() {
 		return nil
 	}
-	body, err := wire.EncodeReply(d.codec, d.MsgID, nil, nil, false)
+	body, err := d.encoder().Reply(d.MsgID, nil, nil, false)
 	if err != nil {
 		return err
 	}
@@ -137,4 +137,10 @@ func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error 
 	}
 	m.MsgID, m.ReplyTo, m.Heartbeat = d.MsgID, d.ReplyTo, heartbeat
 	return d.in.Reply(ctx, m)
+}
+
+// encoder encodes the replies: in the request's codec, in the layout of
+// the engine's driver.
+func (d *Delivery) encoder() wire.Encoder {
+	return wire.Encoder{Codec: d.codec, Unwrapped: d.e.enc.Unwrapped}
 }

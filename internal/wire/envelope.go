@@ -1,8 +1,10 @@
 // Package wire is oslo.messaging's wire format: the 2.0 envelope
 // {"oslo.version": "2.0", "oslo.message": "<JSON string>"} around the
 // request, reply, failure and notification dicts (reference sections
-// 2.3-2.6). It is the one place that encodes and decodes them: drivers
-// carry the bytes, the engine (internal/engine) moves them.
+// 2.3-2.6), or the bare dicts (1.0) where no Python peer reads the wire
+// (Encoder.Unwrapped). It is the one place that encodes and decodes them:
+// drivers carry the bytes, the engine (internal/engine) moves them. The
+// decoders take either layout.
 package wire
 
 import (
@@ -190,9 +192,48 @@ func appendKey(b []byte, first bool, key string) []byte {
 	return append(b, ": "...)
 }
 
-// EncodeRequest returns the body for req in codec c.
+// Encoder encodes RPC messages in one codec and layout.
+type Encoder struct {
+	// Codec is the codec of the message dicts; nil means JSON.
+	Codec serializer.Codec
+	// Unwrapped makes JSON messages go as the bare dict, the layout of
+	// oslo's 1.0 messages that every receiver (ours and oslo's) decodes,
+	// rather than as a JSON string in the 2.0 envelope: it saves escaping
+	// the dict on the way out and unescaping it on the way in. For wires
+	// that no Python peer reads (driver.UnwrappedMessages). Other codecs
+	// keep the envelope, a nested map that costs no second encoding.
+	Unwrapped bool
+}
+
+// EncodeRequest returns the body for req in codec c, in the 2.0 envelope.
 func EncodeRequest(c serializer.Codec, req *Request, h Header) ([]byte, error) {
-	if c.Name() != serializer.JSONContentType {
+	return Encoder{Codec: c}.Request(req, h)
+}
+
+// EncodeReply returns the body of a reply in the 2.0 envelope: a result
+// (ending), a failure, or a heartbeat (ending false, nothing else).
+func EncodeReply(c serializer.Codec, msgID string, result any, failure *Failure, ending bool) ([]byte, error) {
+	return Encoder{Codec: c}.Reply(msgID, result, failure, ending)
+}
+
+func (e Encoder) codec() serializer.Codec {
+	if e.Codec == nil {
+		return serializer.JSON{}
+	}
+	return e.Codec
+}
+
+// finish returns the body of the dict built in w.
+func (e Encoder) finish(w *wireBuf) []byte {
+	if e.Unwrapped {
+		return w.bytes()
+	}
+	return w.envelope()
+}
+
+// Request returns the body for req.
+func (e Encoder) Request(req *Request, h Header) ([]byte, error) {
+	if c := e.codec(); c.Name() != serializer.JSONContentType {
 		return encodeGeneric(c, requestMap(req, h))
 	}
 	w := getWireBuf()
@@ -232,7 +273,7 @@ func EncodeRequest(c serializer.Codec, req *Request, h Header) ([]byte, error) {
 		return nil, err
 	}
 	w.inner = append(b, '}')
-	return w.envelope(), nil
+	return e.finish(w), nil
 }
 
 // appendArgs appends the keyword arguments, which must form an object.
@@ -309,10 +350,10 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 	return strconv.AppendFloat(b, d.Seconds(), 'f', -1, 64)
 }
 
-// EncodeReply returns the body of a reply: a result (ending), a failure,
-// or a heartbeat (ending false, nothing else).
-func EncodeReply(c serializer.Codec, msgID string, result any, failure *Failure, ending bool) ([]byte, error) {
-	if c.Name() != serializer.JSONContentType {
+// Reply returns the body of a reply: a result (ending), a failure, or a
+// heartbeat (ending false, nothing else).
+func (e Encoder) Reply(msgID string, result any, failure *Failure, ending bool) ([]byte, error) {
+	if c := e.codec(); c.Name() != serializer.JSONContentType {
 		m := map[string]any{"result": nil, "failure": nil, "ending": ending, "_msg_id": msgID, "_unique_id": ids.Hex()}
 		if failure == nil && ending {
 			m["result"] = result
@@ -355,7 +396,7 @@ func EncodeReply(c serializer.Codec, msgID string, result any, failure *Failure,
 	b = appendKey(b, false, "_unique_id")
 	b = appendNewID(b)
 	w.inner = append(b, '}')
-	return w.envelope(), nil
+	return e.finish(w), nil
 }
 
 // wireFailure is oslo's serialize_remote_exception layout, keys in order.
@@ -411,6 +452,9 @@ func DecodeFailure(data []byte) (*Failure, error) {
 // openEnvelope returns the message dict inside body. A body without
 // "oslo.version" is an unwrapped (1.0) message and is returned as is.
 func openEnvelope(body []byte) ([]byte, error) {
+	if unwrappedLayout(body) {
+		return body, nil
+	}
 	// Every oslo sender, Python's json.dumps and ours, writes the envelope
 	// as envelopeHead, the string, then "}": unquote it in one pass.
 	if n := len(envelopeHead); len(body) >= n+3 && string(body[:n+1]) == envelopeHead+`"` &&
@@ -421,6 +465,14 @@ func openEnvelope(body []byte) ([]byte, error) {
 		}
 	}
 	return openEnvelopeSlow(body)
+}
+
+// unwrappedLayout reports whether body starts as Encoder writes an
+// unwrapped request or reply: with the dict's first key. Such a body is
+// taken as the dict even if "oslo.version" follows: an envelope holds no
+// other keys.
+func unwrappedLayout(body []byte) bool {
+	return bytes.HasPrefix(body, []byte(`{"method": `)) || bytes.HasPrefix(body, []byte(`{"result": `))
 }
 
 // openEnvelopeSlow is openEnvelope for any layout of the envelope.

@@ -223,6 +223,18 @@ type Notifier interface {
 	ListenNotifications(ctx context.Context, targets []target.Target, pool string, o ListenOptions) (Listener, error)
 }
 
+// UnwrappedMessages is implemented by a Conn whose wire no Python
+// oslo.messaging peer reads (oslo has no such driver: NATS, ZeroMQ). When
+// UnwrappedMessages returns true, the core sends JSON RPC requests and
+// replies as the bare message dict (the layout of oslo's 1.0 messages)
+// rather than as a JSON string inside oslo's 2.0 envelope, which saves
+// escaping every message on the way out and unescaping it on the way in.
+// Receivers of this library decode both layouts, so senders of either
+// kind mix on one wire.
+type UnwrappedMessages interface {
+	UnwrappedMessages() bool
+}
+
 // Pinger is implemented by a Conn that can check its connection to the
 // broker (transport.Transport.Ping).
 type Pinger interface {
