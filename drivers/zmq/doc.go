@@ -228,7 +228,10 @@
 //     Message.Retry allows it (it may have reached the server). Casts are
 //     queued on the connection and written by a background flusher, so that
 //     a burst of casts costs one write: Send returns before the write, and a
-//     cast queued on a connection that then fails is lost (logged).
+//     cast queued on a connection that then fails is lost (logged). Close
+//     first writes what is queued on each connection (casts, and replies
+//     on a server's connections), as a ZeroMQ socket's linger does, waiting
+//     at most heartbeat_timeout for a peer that does not read.
 //   - Calls are tracked until their final reply (heartbeats travel as
 //     HEARTBEAT and keep the call tracked): a call whose server dies fails
 //     with ErrConnectionLost, or at worst by its timeout: never a hang.

@@ -151,6 +151,34 @@ func (c *conn) spawn(f func()) bool {
 	return true
 }
 
+// drain writes, before Close closes the connections, what their
+// background flushers have not written yet: casts sent on ps (Send returns
+// a cast once it is queued) and replies on scs (and the BYE and REJECTs of
+// the listeners just closed). The connections drain in parallel, for at
+// most heartbeat_timeout: a peer that reads nothing that long is taken for
+// dead, as at any write.
+func (c *conn) drain(ps []*peer, scs []*serverConn) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.heartbeatTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := func(w *connWriter) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.drain(ctx)
+		}()
+	}
+	for _, p := range ps {
+		if p.connected() {
+			start(&p.w)
+		}
+	}
+	for _, sc := range scs {
+		start(&sc.w)
+	}
+	wg.Wait()
+}
+
 var (
 	_ driver.Pinger            = (*conn)(nil)
 	_ driver.UnwrappedMessages = (*conn)(nil)
@@ -212,9 +240,10 @@ func (c *conn) ReplyAddress(context.Context) (string, error) {
 	return c.replyAddr, nil
 }
 
-// Close unregisters and closes the listeners, closes every connection,
-// and waits for the conn's goroutines. Calls in flight are failed by the
-// core (transport.ErrClosed). Close is idempotent.
+// Close unregisters and closes the listeners, writes what is still queued
+// on each connection (see drain), closes every connection, and waits for
+// the conn's goroutines. Calls in flight are failed by the core
+// (transport.ErrClosed). Close is idempotent.
 func (c *conn) Close() error {
 	c.mu.Lock()
 	if c.closing {
@@ -241,6 +270,7 @@ func (c *conn) Close() error {
 	for _, l := range ls {
 		l.Close()
 	}
+	c.drain(ps, scs)
 	for _, p := range ps {
 		p.die(driver.ErrClosed)
 	}

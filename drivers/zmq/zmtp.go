@@ -424,7 +424,8 @@ func (w *connWriter) flush(deadline time.Time) error {
 
 // writeOut writes b, each write bounded by the write timeout (and by
 // deadline, when set). It returns what is left unwritten on an error; a
-// write that times out is retried while alive reports true.
+// write that times out is retried while alive reports true and deadline
+// has not passed.
 func (w *connWriter) writeOut(b []byte, deadline time.Time) ([]byte, error) {
 	for {
 		if w.timeout > 0 || !deadline.IsZero() {
@@ -443,10 +444,38 @@ func (w *connWriter) writeOut(b []byte, deadline time.Time) ([]byte, error) {
 		if !errors.As(err, &ne) || !ne.Timeout() {
 			return b, err
 		}
-		if w.alive == nil || !w.alive() {
+		if w.alive == nil || !w.alive() || !deadline.IsZero() && !time.Now().Before(deadline) {
 			return b, err
 		}
 	}
+}
+
+// drain returns once every message queued so far is written, or the
+// writer failed, or ctx ended. It writes them itself unless a write is
+// under way (the background flusher's, or a sender's), whose progress it
+// then waits for; its own writes end at ctx's deadline, which fails the
+// writer. Close uses it so that casts and replies left to the background
+// flusher are not dropped with the connection.
+func (w *connWriter) drain(ctx context.Context) error {
+	w.mu.Lock()
+	end := w.queued
+	for w.written < end && w.err == nil {
+		if w.flushing {
+			if err := w.waitProgress(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		dl, _ := ctx.Deadline()
+		w.flush(dl) // a failure is in w.err
+		w.mu.Lock()
+	}
+	err := w.err
+	if w.written >= end {
+		err = nil
+	}
+	w.mu.Unlock()
+	return err
 }
 
 // write appends and writes one encoded message.
