@@ -64,7 +64,8 @@
 // background; a mandatory return fails the call as soon as it comes, and
 // a nack or a connection lost before the confirm sends the request again
 // in the background within the call's retry and deadline, as a send that
-// waits does, failing the call when they run out. A server's reply does not hold its worker either: a reply the
+// waits does (the failure before the confirm counting as its first),
+// failing the call when they run out. A server's reply does not hold its worker either: a reply the
 // broker returns or refuses goes to the reply retrier when its confirm
 // comes. At most 4,096 confirms per Conn are awaited in the background;
 // beyond that sends wait for theirs. RPC requests are

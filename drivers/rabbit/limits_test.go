@@ -307,3 +307,86 @@ func TestCallConfirmInBackground(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestNackedCallRetries: a call request the broker nacks after Send has
+// returned (its confirm is awaited in the background) is sent again as a
+// send that waits for its confirm is (a cast here): as many times for the
+// same Retry, the background nack counting as the first. The queue rejects
+// every publish and dead-letters it, so the dead-letter queue counts the
+// sends.
+func TestNackedCallRetries(t *testing.T) {
+	needBroker(t)
+	for _, retry := range []int{0, 2} {
+		t.Run("retry="+strconv.Itoa(retry), func(t *testing.T) {
+			tr := openTransport(t)
+			e := engine.Of(tr)
+			c := e.Driver().(*conn)
+			got := make(chan driver.Reply, 1)
+			c.onReply = func(r driver.Reply) { got <- r }
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tg := e.ResolveTarget(target.Target{Topic: uniqueName("nacked")})
+			// The topic exchange, declared by a first (unroutable) cast.
+			if err := c.Send(ctx, tg, &driver.Message{Body: []byte(`{}`), Retry: 0}); err != nil {
+				t.Fatal(err)
+			}
+			_, ch := rawChannel(t)
+			dlx, dead := uniqueName("dlx"), uniqueName("dead")
+			if err := ch.ExchangeDeclare(dlx, "fanout", false, true, false, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ch.ExchangeDelete(dlx, false, false) })
+			if _, err := ch.QueueDeclare(dead, false, false, false, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.QueueBind(dead, "", dlx, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			args := amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": dlx}
+			if _, err := ch.QueueDeclare(tg.Topic, false, false, false, false, args); err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.QueueBind(tg.Topic, tg.Topic, tg.Exchange, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			// sent waits until the dead-letter count stops changing.
+			sent := func() int {
+				last := -1
+				for {
+					time.Sleep(300 * time.Millisecond)
+					q, err := ch.QueueDeclarePassive(dead, false, false, false, false, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if q.Messages == last {
+						return last
+					}
+					last = q.Messages
+				}
+			}
+
+			if err := c.Send(ctx, tg, &driver.Message{Body: []byte(`{}`), Retry: retry}); err == nil {
+				t.Fatal("a cast the broker nacks succeeded")
+			}
+			casts := sent()
+			req := &driver.Message{Body: []byte(`{}`), MsgID: "m1", ReplyTo: "reply_nobody", Retry: retry, Expiration: 25 * time.Second}
+			if err := c.Send(ctx, tg, req); err != nil {
+				t.Fatalf("Send of a call request: %v, want nil (the confirm is awaited in the background)", err)
+			}
+			select {
+			case r := <-got:
+				if r.MsgID != "m1" || r.Err == nil {
+					t.Fatalf("OnReply got %+v, want the call m1 failed", r)
+				}
+				t.Logf("call failed: %v", r.Err)
+			case <-ctx.Done():
+				t.Fatal("the nacked request did not fail its call")
+			}
+			calls := sent() - casts
+			t.Logf("Retry %d: the cast was sent %d times, the call request %d times", retry, casts, calls)
+			if casts < 1 || calls != casts {
+				t.Fatalf("Retry %d: the call request was sent %d times, the cast %d times; want the same", retry, calls, casts)
+			}
+		})
+	}
+}

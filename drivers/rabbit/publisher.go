@@ -483,8 +483,12 @@ func (p *publisher) publish(ctx context.Context, retry int, pb *publishing) erro
 		return fmt.Errorf("rabbit: sending to exchange %q with routing key %q: message of %d bytes is over max_message_size (%d): %w",
 			pb.exchange.name, pb.key, n, p.c.o.maxMessageSize, driver.ErrMessageTooLarge)
 	}
-	a := newAttempts(retry)
-	chanFailures := 0
+	return p.publishWith(ctx, newAttempts(retry), 0, pb)
+}
+
+// publishWith is publish after the attempts a has used and chanFailures
+// failures of the channel alone.
+func (p *publisher) publishWith(ctx context.Context, a attempts, chanFailures int, pb *publishing) error {
 	for {
 		s, err := p.waitSession(ctx, &a)
 		if err == nil {
@@ -612,13 +616,32 @@ func (p *publisher) awaitConfirm(s *pubSession, pc *pubChannel, pb *publishing, 
 		// as publish does for a send that waits, within the send's Retry
 		// and deadline (the request may have reached the broker, as
 		// there). What is left of them fails the call.
+		// The failure before the confirm counts as publish counts the
+		// first failure of a send that waits: a nack or a channel failure
+		// as the first of the channel's, a connection loss as the first
+		// attempt. Connection failures the publisher saw before it are
+		// not charged again.
+		a := newAttempts(pb.retry)
+		chanFailures := 0
+		if pe.channelOnly {
+			chanFailures = 1
+		} else {
+			a.used, a.last = 1, pe.err
+		}
+		p.mu.Lock()
+		a.seen = p.failures
+		p.mu.Unlock()
+		if a.exhausted() {
+			pb.confirmed(fmt.Errorf("rabbit: sending to exchange %q with routing key %q: %w", pb.exchange.name, pb.key, pe.err))
+			return
+		}
 		ctx, cancel := p.c.ctx, context.CancelFunc(func() {})
 		if !pb.until.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, pb.until)
 		}
 		again := *pb
 		again.confirmed = nil
-		err = p.publish(ctx, pb.retry, &again)
+		err = p.publishWith(ctx, a, chanFailures, &again)
 		cancel()
 		if err != nil && p.c.closed.Load() {
 			return
