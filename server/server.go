@@ -217,8 +217,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	case <-ctx.Done():
+		n := s.inFlight.Load() // before giving up their replies ends them
 		s.cancelReplies()
-		n := s.inFlight.Load()
 		s.o.logger.Warn("server: shutdown ended before the requests in flight", "target", s.target.String(),
 			"in_flight", n, "dropped", s.dropped.Load(), "error", ctx.Err())
 		return fmt.Errorf("server: shutdown of %s: %d requests still in flight, their replies dropped: %w", s.target, n, ctx.Err())
