@@ -83,11 +83,8 @@ func bareResponder(b *testing.B, nc *natsgo.Conn) {
 	nc.Flush()
 }
 
-// BenchmarkBareRequest is nats.go request-reply of messages of the same
-// size on the same kind of server: the baseline of BenchmarkCall.
-func BenchmarkBareRequest(b *testing.B) {
-	cli, srv := bareConns(b)
-	bareResponder(b, srv)
+// benchRequests makes b.N sequential requests on "bare".
+func benchRequests(b *testing.B, cli *natsgo.Conn) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -96,6 +93,43 @@ func BenchmarkBareRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkBareRequest is nats.go request-reply of messages of the same
+// size on the same kind of server: the baseline of BenchmarkCall.
+func BenchmarkBareRequest(b *testing.B) {
+	cli, srv := bareConns(b)
+	bareResponder(b, srv)
+	benchRequests(b, cli)
+}
+
+// BenchmarkBareRequestHop is BenchmarkBareRequest with the one goroutine
+// hop the library's server has and bare nats.go has not: the subscription's
+// callback hands each request over a channel to a goroutine that responds,
+// as the listener hands messages to the server's workers. Against
+// BenchmarkBareRequest it shows what that hop costs a sequential call.
+func BenchmarkBareRequestHop(b *testing.B) {
+	cli, srv := bareConns(b)
+	work := make(chan *natsgo.Msg, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range work {
+			m.Respond(bareReply)
+		}
+	}()
+	sub, err := srv.QueueSubscribe("bare", "q", func(m *natsgo.Msg) { work <- m })
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Flush()
+	b.Cleanup(func() {
+		sub.Unsubscribe()
+		srv.Flush()
+		close(work)
+		<-done
+	})
+	benchRequests(b, cli)
 }
 
 // BenchmarkBareRequestParallel is BenchmarkBareRequest with 64 concurrent
