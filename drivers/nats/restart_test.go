@@ -239,7 +239,7 @@ func TestNoFalseNoServersAfterReconnect(t *testing.T) {
 		t.Errorf("call to nobody took %v, more than the grace (%v)", el, grace)
 	}
 	results := map[string]int{}
-	var failures []error
+	var failures []callOutcome
 	for _, o := range stop() {
 		switch {
 		case o.err == nil:
@@ -248,12 +248,12 @@ func TestNoFalseNoServersAfterReconnect(t *testing.T) {
 			results["connection lost"]++ // in flight at the kill
 		default:
 			results["other"]++
-			failures = append(failures, o.err)
+			failures = append(failures, o)
 		}
 	}
 	t.Logf("calls across the restart: %v; call to nobody failed after %v (%v after the restart)", results, time.Since(start), time.Since(restarted))
-	for _, err := range failures[:min(len(failures), 5)] {
-		t.Errorf("call failed: %v", err)
+	for _, o := range failures[:min(len(failures), 5)] {
+		t.Errorf("call started %s (%v from the restart) failed after %v: %v", o.start.Format("15:04:05.000"), o.start.Sub(restarted), o.took, o.err)
 	}
 	if results["ok"] == 0 {
 		t.Error("no call succeeded")
