@@ -616,6 +616,7 @@ func (p *publisher) awaitConfirm(s *pubSession, pc *pubChannel, pb *publishing, 
 		// as publish does for a send that waits, within the send's Retry
 		// and deadline (the request may have reached the broker, as
 		// there). What is left of them fails the call.
+		//
 		// The failure before the confirm counts as publish counts the
 		// first failure of a send that waits: a nack or a channel failure
 		// as the first of the channel's, a connection loss as the first
