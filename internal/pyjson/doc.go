@@ -5,10 +5,11 @@
 // Python writes two things encoding/json rejects or loses: the number
 // tokens NaN, Infinity and -Infinity (json.dumps with allow_nan=True), and
 // integers of any size. [Unmarshal] is encoding/json.Unmarshal with
-// Decoder.UseNumber semantics that also takes the tokens: standard JSON goes
-// through encoding/json unchanged (the fast path), and only input holding a
-// token takes a slower path, which still hands every part without one to
-// encoding/json. [Parse] is the tolerant parse into generic values.
+// Decoder.UseNumber semantics that also takes the tokens: standard JSON gets
+// encoding/json's results (the fast path: objects into plain structs are
+// decoded without encoding/json's reflection, everything else through it),
+// and only input holding a token takes a slower path, which still hands
+// every part without one to encoding/json. [Parse] is the tolerant parse into generic values.
 //
 // For the envelope: [Fields] iterates over an object's members without
 // decoding the values, [UnquoteString], [UnquoteStringView],

@@ -179,6 +179,54 @@ type fuzzTyped struct {
 	MI map[int]fuzzInner `json:"mi"`
 }
 
+// fuzzFlat has a plan (plan.go): fields of every kind the plan parses
+// itself, struct fields with their own plan, and fields it leaves to
+// encoding/json.
+type fuzzFlat struct {
+	S      string `json:"s"`
+	Sx     string
+	B      bool     `json:"bool"`
+	I      int      `json:"i"`
+	I8     int8     `json:"i8"`
+	U      uint16   `json:"u"`
+	F      float64  `json:"f"`
+	F32    float32  `json:"f32"`
+	Named  fuzzName `json:"name"`
+	K1     int      `json:"k"`
+	K2     int      `json:"K"`
+	In     fuzzPlain
+	Deeper struct{ In fuzzPlain }
+	N      json.Number     `json:"n"`
+	Text   fuzzText        `json:"text"`
+	Any    any             `json:"any"`
+	M      map[string]int  `json:"m"`
+	L      []string        `json:"l"`
+	P      *fuzzPlain      `json:"p"`
+	By     []byte          `json:"by"`
+	Big    *big.Int        `json:"big"`
+	T      time.Time       `json:"t"`
+	Raw    json.RawMessage `json:"raw"`
+	//lint:ignore U1000 unexported: encoding/json ignores it, and so must the plan
+	hidden int
+}
+
+type fuzzPlain struct {
+	A int    `json:"a"`
+	S string `json:"s"`
+	L []int  `json:"l"`
+}
+
+type fuzzName string
+
+// fuzzText decodes through UnmarshalText, which the plan leaves to
+// encoding/json.
+type fuzzText string
+
+func (t *fuzzText) UnmarshalText(b []byte) error {
+	*t = fuzzText(strings.ToUpper(string(b)))
+	return nil
+}
+
 // unmarshalSeeds are inputs for the Unmarshal fuzz targets.
 var unmarshalSeeds = []string{
 	`{"a": 1, "b": "x", "c": {"a": 2, "c": null}, "i": -5, "u": 255, "f": 1.5, "F32": 1e38, "s": "\u00e9"}`,
@@ -189,6 +237,11 @@ var unmarshalSeeds = []string{
 	`{"f": NaN, "F32": -Infinity, "any": Infinity, "m": {"n": NaN}, "raw": [NaN], "EF": Infinity}`,
 	`{"i": NaN}`, `{"q": 12}`, `{"by": "!"}`, `{"big": 1e3}`, `{"mi": {"x": "y"}}`, `{"q": NaN}`, `{"t": NaN}`,
 	`{"in": {"c": {"c": {"a": NaN}}}, "a": 1, "a": {"b": 2}}`, `{"mi": {"7": {"a": NaN}}, "l": [1, NaN]}`,
+	`{"s": "x\u00e9\ud83d\ude00", "sx": "fold", "SX": "Fold", "bool": false, "i": -9223372036854775808, "i8": 127, "u": 65535}`,
+	`{"f": -0, "f32": 3.4e38, "name": "n", "k": 1, "K": 2, "\u212a": 3, "In": {"a": 1, "s": "in", "l": [1]}, "deeper": {"in": {"a": 2}}}`,
+	`{"n": 1e400, "text": "up", "any": {"x": [1.5]}, "m": {"a": 1}, "m": {"b": 2}, "l": ["a"], "p": {"a": 3}, "by": "aGk=", "t": "2024-05-01T10:22:33Z"}`,
+	`{"i8": 128, "u": -1, "f32": 1e39, "i": 1.0, "bool": "true", "s": 1, "In": [], "p": {"a": "x"}, "hidden": 1, "s": "after"}`,
+	`{"s": null, "i": null, "In": null, "p": null, "any": null, "m": null, "\u0073": "escaped key", "s\xff": 1, "raw": [1, {}]}`,
 }
 
 // FuzzUnmarshal is the differential test against encoding/json for
@@ -213,6 +266,8 @@ func FuzzUnmarshal(f *testing.F) {
 		differential[any](t, data)
 		differential[map[string]fuzzInner](t, data)
 		differential[[]*fuzzInner](t, data)
+		differential[fuzzFlat](t, data)
+		differential[fuzzPlain](t, data)
 	})
 }
 

@@ -13,9 +13,13 @@ import (
 // Infinity and -Infinity number tokens (outside strings): they become
 // float64 NaN/±Inf in float fields and interface values.
 //
-// Standard JSON is decoded by encoding/json itself, with its results and
-// errors; malformed input always gets encoding/json's *json.SyntaxError,
-// and v is then left untouched. Input holding a Python token takes a slower
+// Standard JSON is decoded with encoding/json's results and errors: objects
+// into most structs of strings, booleans, numbers and other such structs by
+// this package's own plan for the struct type (plan.go), which hands every
+// other field, and every value that does not fit its field, to
+// encoding/json; everything else by encoding/json itself. Malformed input
+// always gets encoding/json's *json.SyntaxError, and v is then left
+// untouched. Input holding a Python token takes a slower
 // path: each part of it without one still goes through encoding/json (so
 // integers of any size survive as json.Number, or reach a json.Unmarshaler
 // such as *big.Int with their text), and only the objects and arrays around
@@ -33,14 +37,7 @@ func Unmarshal(data []byte, v any) error {
 	case py:
 		return fallback(data, v, false)
 	}
-	// A pooled decoder saves json.Unmarshal's decodeState, error context
-	// and scanner stack on every call. UseNumber is only set where an
-	// interface value may receive a number; elsewhere it makes no
-	// difference.
-	if needsUseNumber(reflect.TypeOf(v)) {
-		return decodePooled(&numberDecoders, data, v)
-	}
-	return decodePooled(&plainDecoders, data, v)
+	return unmarshalValid(data, v)
 }
 
 // pooledDecoder is a json.Decoder reading from a resettable reader.

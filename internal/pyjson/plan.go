@@ -1,0 +1,234 @@
+package pyjson
+
+import (
+	"encoding"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unsafe"
+)
+
+// A plan decodes JSON objects into one struct type without encoding/json's
+// second scan and reflection per member: strings, booleans and numbers are
+// parsed in place, struct fields by their own plan, and any other field by
+// Unmarshal's pooled encoding/json path for its type. Decoding with a plan
+// either gives encoding/json's result or reports that it cannot, and the
+// caller then decodes the whole value with encoding/json (whose results and
+// errors it keeps, partial ones included). Struct types it cannot decode
+// exactly as encoding/json does have no plan: those with an UnmarshalJSON or
+// UnmarshalText method, embedded fields, ",string" fields, two fields of one
+// name or a tag name encoding/json would not take.
+type plan struct {
+	fields []planField    // in the struct's order, encoding/json's order for case-insensitive matches
+	byName map[string]int // index in fields by exact name
+}
+
+// planField is one field of a plan: how its values are decoded.
+type planField struct {
+	name  string
+	index int
+	kind  reflect.Kind // a scalar kind parsed in place, reflect.Struct with sub, or reflect.Invalid for encoding/json
+	sub   *plan
+}
+
+var (
+	plans           sync.Map // map[reflect.Type]*plan, nil when the type has none
+	numberType      = reflect.TypeFor[json.Number]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// planFor returns the plan of struct type t, or nil.
+func planFor(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p := buildPlan(t)
+	plans.Store(t, p)
+	return p
+}
+
+func buildPlan(t reflect.Type) *plan {
+	if customDecoding(t) {
+		return nil
+	}
+	for i := range t.NumField() {
+		if t.Field(i).Anonymous {
+			return nil
+		}
+	}
+	fields := slices.Clone(StructFields(t))
+	slices.SortFunc(fields, func(a, b Field) int { return a.Index[0] - b.Index[0] })
+	p := &plan{byName: make(map[string]int, len(fields))}
+	for _, f := range fields {
+		if _, dup := p.byName[f.Name]; dup || f.Quoted || !validTagName(f.Name) {
+			return nil
+		}
+		ft := t.Field(f.Index[0]).Type
+		pf := planField{name: f.Name, index: f.Index[0], kind: ft.Kind()}
+		switch {
+		case customDecoding(ft) || ft == numberType:
+			pf.kind = reflect.Invalid
+		case pf.kind == reflect.Struct:
+			if pf.sub = planFor(ft); pf.sub == nil {
+				pf.kind = reflect.Invalid
+			}
+		case pf.kind == reflect.String || pf.kind == reflect.Bool ||
+			reflect.Int <= pf.kind && pf.kind <= reflect.Uint64 || pf.kind == reflect.Float32 || pf.kind == reflect.Float64:
+		default:
+			pf.kind = reflect.Invalid
+		}
+		p.byName[f.Name] = len(p.fields)
+		p.fields = append(p.fields, pf)
+	}
+	return p
+}
+
+// customDecoding reports whether encoding/json decodes into values of type
+// t through their methods.
+func customDecoding(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return pt.Implements(unmarshalerType) || pt.Implements(textUnmarshaler)
+}
+
+// validTagName reports whether encoding/json takes name from a json tag
+// (encoding/json's isValidTag); field names always qualify.
+func validTagName(name string) bool {
+	for _, c := range name {
+		if !strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c) && !unicode.IsLetter(c) && !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// decode stores the object at data[i], which validate has accepted without
+// Python tokens, into sv, a value of the plan's struct type. It returns the
+// index past the object, or false where encoding/json must decide (a value
+// that does not fit its field, or an error from a field decoded by
+// encoding/json), having then stored some members.
+func (p *plan) decode(data []byte, i int, sv reflect.Value, depth int) (int, bool) {
+	var scratch []byte
+	next := 0
+	end, err := eachMember(data, i, depth, func(rawKey []byte, flags uint8, j int) (int, error) {
+		f := p.field(rawKey, flags, &next, &scratch)
+		if f == nil { // encoding/json skips unknown members
+			end, _, _ := skipValue(data, j, depth+1)
+			return end, nil
+		}
+		if end, ok := f.store(data, j, sv.Field(f.index), depth+1); ok {
+			return end, nil
+		}
+		return 0, errNoFit
+	})
+	return end, err == nil
+}
+
+var errNoFit = errors.New("pyjson: a value does not fit its field")
+
+// field returns the field a member decodes into, as encoding/json picks it:
+// the one of its name, else the first whose name equals it ignoring case. A
+// member usually names the field after the previous member's, *next.
+func (p *plan) field(rawKey []byte, flags uint8, next *int, scratch *[]byte) *planField {
+	key := rawKey[1 : len(rawKey)-1]
+	if flags != 0 {
+		key = []byte(unquoteString(key, flags, scratch))
+	}
+	k, found := *next, *next < len(p.fields) && p.fields[*next].name == string(key)
+	if !found {
+		k, found = p.byName[string(key)]
+	}
+	for f := 0; !found && f < len(p.fields); f++ {
+		k, found = f, strings.EqualFold(p.fields[f].name, string(key))
+	}
+	if !found {
+		return nil
+	}
+	*next = k + 1
+	return &p.fields[k]
+}
+
+// store decodes the value at data[j] into v, the field f of a struct, and
+// returns the index past the value and whether it fit.
+func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, bool) {
+	c := data[j]
+	switch {
+	case f.kind == reflect.Struct && c == '{':
+		return f.sub.decode(data, j, v, depth)
+	case f.kind == reflect.String && c == '"':
+		end, flags, _ := scanString(data, j)
+		if content := data[j+1 : end-1]; isPlain(content, flags) {
+			v.SetString(string(content))
+		} else {
+			var stack [64]byte
+			b, _ := AppendUnquotedContent(stack[:0], content)
+			v.SetString(string(b))
+		}
+		return end, true
+	}
+	end, _, _ := skipValue(data, j, depth)
+	if f.kind == reflect.Invalid {
+		return end, unmarshalValid(data[j:end], v.Addr().Interface()) == nil
+	}
+	lit := data[j:end]
+	text := unsafe.String(unsafe.SliceData(lit), len(lit))
+	if c == 'n' {
+		return end, true // null leaves scalars and structs as they are
+	}
+	number := c == '-' || isDigit(c)
+	switch f.kind {
+	case reflect.Bool:
+		if c != 't' && c != 'f' {
+			return end, false
+		}
+		v.SetBool(c == 't')
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(text, v.Type().Bits())
+		if !number || err != nil || v.OverflowFloat(n) {
+			return end, false
+		}
+		v.SetFloat(n)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if !number || err != nil || v.OverflowInt(n) {
+			return end, false
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(text, 10, 64)
+		if !number || err != nil || v.OverflowUint(n) {
+			return end, false
+		}
+		v.SetUint(n)
+	default: // a string or a struct given something else
+		return end, false
+	}
+	return end, true
+}
+
+// unmarshalValid decodes data, which validate has accepted without Python
+// tokens, into v: with v's plan when it points to a struct that has one and
+// data is an object, else (or when the plan cannot) with encoding/json.
+func unmarshalValid(data []byte, v any) error {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
+		if p := planFor(rv.Elem().Type()); p != nil {
+			if i := skipSpace(data, 0); data[i] == '{' {
+				if _, ok := p.decode(data, i, rv.Elem(), 0); ok {
+					return nil
+				}
+			}
+		}
+	}
+	// A pooled decoder saves json.Unmarshal's decodeState, error context
+	// and scanner stack on every call. UseNumber is only set where an
+	// interface value may receive a number; elsewhere it makes no
+	// difference.
+	if needsUseNumber(reflect.TypeOf(v)) {
+		return decodePooled(&numberDecoders, data, v)
+	}
+	return decodePooled(&plainDecoders, data, v)
+}
