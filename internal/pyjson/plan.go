@@ -52,6 +52,7 @@ func planFor(t reflect.Type) *plan {
 	return p
 }
 
+// buildPlan returns the plan of struct type t, or nil when it has none.
 func buildPlan(t reflect.Type) *plan {
 	if customDecoding(t) {
 		return nil
