@@ -136,8 +136,9 @@ var errNoFit = errors.New("pyjson: a value does not fit its field")
 // member usually names the field after the previous member's, *next.
 func (p *plan) field(rawKey []byte, flags uint8, next *int, scratch *[]byte) *planField {
 	key := rawKey[1 : len(rawKey)-1]
-	if flags != 0 {
-		key = []byte(unquoteString(key, flags, scratch))
+	if !isPlain(key, flags) {
+		key, _ = AppendUnquotedContent((*scratch)[:0], key)
+		*scratch = key
 	}
 	k, found := *next, *next < len(p.fields) && p.fields[*next].name == string(key)
 	if !found {
@@ -175,11 +176,11 @@ func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, 
 	if f.kind == reflect.Invalid {
 		return end, unmarshalValid(data[j:end], v.Addr().Interface()) == nil
 	}
-	lit := data[j:end]
-	text := unsafe.String(unsafe.SliceData(lit), len(lit))
 	if c == 'n' {
 		return end, true // null leaves scalars and structs as they are
 	}
+	lit := data[j:end]
+	text := unsafe.String(unsafe.SliceData(lit), len(lit))
 	number := c == '-' || isDigit(c)
 	switch f.kind {
 	case reflect.Bool:
