@@ -34,6 +34,10 @@ type planField struct {
 	index int
 	kind  reflect.Kind // a scalar kind parsed in place, reflect.Struct with sub, or reflect.Invalid for encoding/json
 	sub   *plan
+	// nilOnNull: a delegated field that encoding/json sets to nil on null
+	// (a slice, map, pointer or interface without decoding methods), so
+	// the plan does it without the decoder.
+	nilOnNull bool
 }
 
 var (
@@ -74,6 +78,8 @@ func buildPlan(t reflect.Type) *plan {
 		switch {
 		case customDecoding(ft) || ft == numberType:
 			pf.kind = reflect.Invalid
+		case pf.kind == reflect.Slice || pf.kind == reflect.Map || pf.kind == reflect.Pointer || pf.kind == reflect.Interface:
+			pf.kind, pf.nilOnNull = reflect.Invalid, true
 		case pf.kind == reflect.Struct:
 			if pf.sub = planFor(ft); pf.sub == nil {
 				pf.kind = reflect.Invalid
@@ -87,6 +93,17 @@ func buildPlan(t reflect.Type) *plan {
 		p.fields = append(p.fields, pf)
 	}
 	return p
+}
+
+// nullDescends reports whether encoding/json, decoding null into v, goes
+// on into the value v holds rather than setting v to nil: an interface
+// holding a non-nil pointer to a pointer.
+func nullDescends(v reflect.Value) bool {
+	if v.Kind() != reflect.Interface || v.IsNil() {
+		return false
+	}
+	e := v.Elem()
+	return e.Kind() == reflect.Pointer && !e.IsNil() && e.Elem().Kind() == reflect.Pointer
 }
 
 // customDecoding reports whether encoding/json decodes into values of type
@@ -174,6 +191,10 @@ func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, 
 	}
 	end, _, _ := skipValue(data, j, depth)
 	if f.kind == reflect.Invalid {
+		if c == 'n' && f.nilOnNull && !nullDescends(v) {
+			v.SetZero()
+			return end, true
+		}
 		return end, unmarshalValid(data[j:end], v.Addr().Interface()) == nil
 	}
 	if c == 'n' {

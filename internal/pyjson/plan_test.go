@@ -76,6 +76,35 @@ func TestPlanDecode(t *testing.T) {
 	}
 }
 
+// TestPlanNullClears: null into a slice, map, pointer or interface that
+// holds a value does what encoding/json does (sets it to nil, or decodes
+// into what an interface points at), which decoding into zero values, as
+// the fuzz targets do, cannot tell from leaving the field alone.
+func TestPlanNullClears(t *testing.T) {
+	data := []byte(`{"any": null, "m": null, "l": null, "p": null, "by": null, "big": null, "raw": null, "text": null}`)
+	fill := func() fuzzFlat {
+		return fuzzFlat{M: map[string]int{"a": 1}, L: []string{"x"}, P: &fuzzPlain{A: 2}, By: []byte("b"),
+			Big: big.NewInt(3), Raw: json.RawMessage(`1`), Text: "t"}
+	}
+	for _, held := range []func() any{
+		func() any { return nil },
+		func() any { return 5 },
+		func() any { return &fuzzPlain{A: 1} },
+		func() any { p := &fuzzPlain{A: 1}; return &p },
+		func() any { var p *fuzzPlain; return &p },
+	} {
+		got, want := fill(), fill()
+		got.Any, want.Any = held(), held()
+		gotErr, wantErr := Unmarshal(data, &got), stdDecode(data, &want)
+		if d := errorDiff(gotErr, wantErr); d != "" {
+			t.Errorf("any %T: %s", want.Any, d)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("any %T:\n got %+v\nwant %+v", want.Any, got, want)
+		}
+	}
+}
+
 // TestPlanAllocations: a struct of strings and numbers costs its strings
 // and nothing else.
 func TestPlanAllocations(t *testing.T) {
