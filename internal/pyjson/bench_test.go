@@ -193,3 +193,27 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUnmarshalScalar: a call's result as a number or a string.
+func BenchmarkUnmarshalScalar(b *testing.B) {
+	b.Run("int64", func(b *testing.B) {
+		data := []byte(`1764770000123456789`)
+		b.ReportAllocs()
+		var n int64
+		for b.Loop() {
+			if err := Unmarshal(data, &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("string", func(b *testing.B) {
+		data := []byte(`"instance-0001 is ACTIVE"`)
+		b.ReportAllocs()
+		var s string
+		for b.Loop() {
+			if err := Unmarshal(data, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -242,6 +242,8 @@ var unmarshalSeeds = []string{
 	`{"n": 1e400, "text": "up", "any": {"x": [1.5]}, "m": {"a": 1}, "m": {"b": 2}, "l": ["a"], "p": {"a": 3}, "by": "aGk=", "t": "2024-05-01T10:22:33Z"}`,
 	`{"i8": 128, "u": -1, "f32": 1e39, "i": 1.0, "bool": "true", "s": 1, "In": [], "p": {"a": "x"}, "hidden": 1, "s": "after"}`,
 	`{"s": null, "i": null, "In": null, "p": null, "any": null, "m": null, "\u0073": "escaped key", "s\xff": 1, "raw": [1, {}]}`,
+	` 12 `, `-128`, `300`, `65536`, `-0`, `1.5`, `1e3`, `1e400`, `3.5e38`, `9223372036854775808`, `true`, `null`,
+	`"caf\u00e9 \"q\""`, `"plain"`, `[1]`, `{}`,
 }
 
 // FuzzUnmarshal is the differential test against encoding/json for
@@ -268,6 +270,14 @@ func FuzzUnmarshal(f *testing.F) {
 		differential[[]*fuzzInner](t, data)
 		differential[fuzzFlat](t, data)
 		differential[fuzzPlain](t, data)
+		differential[int64](t, data)
+		differential[int8](t, data)
+		differential[uint16](t, data)
+		differential[float32](t, data)
+		differential[float64](t, data)
+		differential[bool](t, data)
+		differential[fuzzName](t, data)
+		differential[fuzzText](t, data)
 	})
 }
 

@@ -84,8 +84,7 @@ func buildPlan(t reflect.Type) *plan {
 			if pf.sub = planFor(ft); pf.sub == nil {
 				pf.kind = reflect.Invalid
 			}
-		case pf.kind == reflect.String || pf.kind == reflect.Bool ||
-			reflect.Int <= pf.kind && pf.kind <= reflect.Uint64 || pf.kind == reflect.Float32 || pf.kind == reflect.Float64:
+		case scalarKind(pf.kind):
 		default:
 			pf.kind = reflect.Invalid
 		}
@@ -93,6 +92,12 @@ func buildPlan(t reflect.Type) *plan {
 		p.fields = append(p.fields, pf)
 	}
 	return p
+}
+
+// scalarKind reports whether a plan parses values of kind k in place.
+func scalarKind(k reflect.Kind) bool {
+	return k == reflect.String || k == reflect.Bool || reflect.Int <= k && k <= reflect.Uint64 ||
+		k == reflect.Float32 || k == reflect.Float64
 }
 
 // nullDescends reports whether encoding/json, decoding null into v, goes
@@ -235,14 +240,26 @@ func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, 
 
 // unmarshalValid decodes data, which validate has accepted without Python
 // tokens, into v: with v's plan when it points to a struct that has one and
-// data is an object, else (or when the plan cannot) with encoding/json.
+// data is an object, in place when it points to a string, a bool or a
+// number without decoding methods, else (or when that value does not fit)
+// with encoding/json.
 func unmarshalValid(data []byte, v any) error {
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
-		if p := planFor(rv.Elem().Type()); p != nil {
-			if i := skipSpace(data, 0); data[i] == '{' {
-				if _, ok := p.decode(data, i, rv.Elem(), 0); ok {
-					return nil
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		switch e := rv.Elem(); {
+		case e.Kind() == reflect.Struct:
+			if p := planFor(e.Type()); p != nil {
+				if i := skipSpace(data, 0); data[i] == '{' {
+					if _, ok := p.decode(data, i, e, 0); ok {
+						return nil
+					}
 				}
+			}
+		case scalarKind(e.Kind()) && !customDecoding(e.Type()):
+			// A call's result is often a number or a string: parsed in
+			// place as a struct's field would be.
+			f := planField{kind: e.Kind()}
+			if _, ok := f.store(data, skipSpace(data, 0), e, 0); ok {
+				return nil
 			}
 		}
 	}

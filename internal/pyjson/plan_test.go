@@ -123,3 +123,30 @@ func TestPlanAllocations(t *testing.T) {
 		t.Errorf("got %+v, want %+v", v, std)
 	}
 }
+
+// TestScalarAllocations: a number costs nothing to decode, a string its
+// bytes.
+func TestScalarAllocations(t *testing.T) {
+	var n int64
+	var s string
+	for _, c := range []struct {
+		data string
+		v    any
+		want float64
+	}{
+		{` 1700000000123 `, &n, 0},
+		{`"some text"`, &s, 1},
+	} {
+		data := []byte(c.data)
+		if got := testing.AllocsPerRun(100, func() {
+			if err := Unmarshal(data, c.v); err != nil {
+				t.Fatal(err)
+			}
+		}); got > c.want {
+			t.Errorf("%s: %v allocations per decode, want %v", c.data, got, c.want)
+		}
+	}
+	if n != 1700000000123 || s != "some text" {
+		t.Errorf("decoded %d, %q", n, s)
+	}
+}
