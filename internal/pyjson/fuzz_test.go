@@ -497,5 +497,14 @@ func FuzzAppendString(f *testing.F) {
 		if strings.Count(s, "<") != bytes.Count(out, []byte("<")) {
 			t.Fatalf("AppendString(%q) = %s: escaped <", s, out)
 		}
+		// Byte for byte encoding/json's encoding without HTML escaping,
+		// which the wire encoder writes strings with in its place.
+		var std bytes.Buffer
+		enc := json.NewEncoder(&std)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		if std := bytes.TrimSuffix(std.Bytes(), []byte("\n")); !bytes.Equal(out, std) {
+			t.Fatalf("AppendString(%q) = %s, encoding/json: %s", s, out, std)
+		}
 	})
 }

@@ -39,12 +39,22 @@ func BenchmarkDecodeRequest(b *testing.B) {
 }
 
 func BenchmarkEncodeReply(b *testing.B) {
-	result := map[string]any{"path": "/var/lib/mysql", "used": 12345, "tags": []string{"a"}}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := EncodeReply(serializer.JSON{}, benchHeader.MsgID, result, nil, true); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name   string
+		result any
+	}{
+		{"map", map[string]any{"path": "/var/lib/mysql", "used": 12345, "tags": []string{"a"}}},
+		{"int64", int64(1764770000123456789)},
+		{"string", "instance-0001 is ACTIVE"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := EncodeReply(serializer.JSON{}, benchHeader.MsgID, c.result, nil, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

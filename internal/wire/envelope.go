@@ -141,8 +141,30 @@ func (w *wireBuf) Write(p []byte) (int, error) {
 }
 
 // appendValue appends the JSON encoding of v to b, which must be w's
-// buffer as built so far, and returns the extended buffer.
+// buffer as built so far, and returns the extended buffer. A string, a
+// bool, an integer or nil (a call's usual result) is written as
+// encoding/json writes it without its encoder.
 func (w *wireBuf) appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return pyjson.AppendString(b, v), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case uint:
+		return strconv.AppendUint(b, uint64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, v, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(v), 10), nil
+	}
 	return w.appendWith(w.enc, b, v)
 }
 

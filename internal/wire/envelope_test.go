@@ -516,3 +516,28 @@ func TestContextEncoding(t *testing.T) {
 		t.Errorf("context encoded as\n%s\nwant\n%s", inner, want)
 	}
 }
+
+// TestAppendValueScalars: the scalars appendValue writes itself come out
+// as its encoder writes them.
+func TestAppendValueScalars(t *testing.T) {
+	for _, v := range []any{
+		nil, "", "plain", "<a & b>", "é\u2028\xff\x01\"\\", true, false,
+		0, -5, math.MaxInt64, int64(math.MinInt64), int32(-7), uint(3), uint64(math.MaxUint64), uint32(9),
+	} {
+		w := getWireBuf()
+		got, err := w.appendValue([]byte("x"), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var std bytes.Buffer
+		enc := json.NewEncoder(&std)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		if want := "x" + strings.TrimSuffix(std.String(), "\n"); string(got) != want {
+			t.Errorf("appendValue(%#v) = %s, want %s", v, got, want)
+		}
+		w.release()
+	}
+}
