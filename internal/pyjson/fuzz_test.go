@@ -243,7 +243,7 @@ var unmarshalSeeds = []string{
 	`{"i8": 128, "u": -1, "f32": 1e39, "i": 1.0, "bool": "true", "s": 1, "In": [], "p": {"a": "x"}, "hidden": 1, "s": "after"}`,
 	`{"s": null, "i": null, "In": null, "p": null, "any": null, "m": null, "\u0073": "escaped key", "s\xff": 1, "raw": [1, {}]}`,
 	` 12 `, `-128`, `300`, `65536`, `-0`, `1.5`, `1e3`, `1e400`, `3.5e38`, `9223372036854775808`, `true`, `null`,
-	`"caf\u00e9 \"q\""`, `"plain"`, `[1]`, `{}`,
+	`"caf\u00e9 \"q\""`, `"plain"`, `"12"`, `[1]`, `{}`, `{"n": "abc"}`, `{"n": "12"}`,
 }
 
 // FuzzUnmarshal is the differential test against encoding/json for
@@ -278,6 +278,7 @@ func FuzzUnmarshal(f *testing.F) {
 		differential[bool](t, data)
 		differential[fuzzName](t, data)
 		differential[fuzzText](t, data)
+		differential[json.Number](t, data)
 	})
 }
 

@@ -76,7 +76,7 @@ func buildPlan(t reflect.Type) *plan {
 		ft := t.Field(f.Index[0]).Type
 		pf := planField{name: f.Name, index: f.Index[0], kind: ft.Kind()}
 		switch {
-		case customDecoding(ft) || ft == numberType:
+		case ownDecoding(ft):
 			pf.kind = reflect.Invalid
 		case pf.kind == reflect.Slice || pf.kind == reflect.Map || pf.kind == reflect.Pointer || pf.kind == reflect.Interface:
 			pf.kind, pf.nilOnNull = reflect.Invalid, true
@@ -110,6 +110,11 @@ func nullDescends(v reflect.Value) bool {
 	e := v.Elem()
 	return e.Kind() == reflect.Pointer && !e.IsNil() && e.Elem().Kind() == reflect.Pointer
 }
+
+// ownDecoding reports whether encoding/json decodes values of type t in a
+// way of their own: through their methods, or as a json.Number, which it
+// checks.
+func ownDecoding(t reflect.Type) bool { return customDecoding(t) || t == numberType }
 
 // customDecoding reports whether encoding/json decodes into values of type
 // t through their methods.
@@ -241,7 +246,7 @@ func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, 
 // unmarshalValid decodes data, which validate has accepted without Python
 // tokens, into v: with v's plan when it points to a struct that has one and
 // data is an object, in place when it points to a string, a bool or a
-// number without decoding methods, else (or when that value does not fit)
+// number that encoding/json has no way of its own for (ownDecoding), else (or when that value does not fit)
 // with encoding/json.
 func unmarshalValid(data []byte, v any) error {
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
@@ -254,7 +259,7 @@ func unmarshalValid(data []byte, v any) error {
 					}
 				}
 			}
-		case scalarKind(e.Kind()) && !customDecoding(e.Type()):
+		case scalarKind(e.Kind()) && !ownDecoding(e.Type()):
 			// A call's result is often a number or a string: parsed in
 			// place as a struct's field would be.
 			f := planField{kind: e.Kind()}

@@ -63,6 +63,8 @@ func TestPlanDecode(t *testing.T) {
 		`{"In": {"a": "not a number"}, "i": 1}`,
 		`{"p": {"a": []}, "u": 3}`,
 		`{"s": null, "In": null, "p": null}`,
+		`{"n": "abc", "i": 1}`,
+		`{"n": "12", "s": "x"}`,
 	} {
 		var got, want fuzzFlat
 		gotErr := Unmarshal([]byte(data), &got)
