@@ -122,7 +122,7 @@ type queued struct {
 	m    *natsgo.Msg
 	body []byte
 	size int64
-	at   time.Time // when it was received
+	at   time.Time // when it was received; zero for a cast, which has no expiration
 }
 
 // msgSize is what a message costs in the backlog.
@@ -143,7 +143,13 @@ func (l *rpcListener) onMsg(m *natsgo.Msg) {
 		l.fetchLater(m)
 		return
 	}
-	l.put(queued{m: m, body: m.Data, size: msgSize(m, m.Data), at: time.Now()})
+	q := queued{m: m, body: m.Data, size: msgSize(m, m.Data)}
+	if m.Reply != "" {
+		// Only a call carries an expiration (in its reply subject); a
+		// cast reads no clock.
+		q.at = time.Now()
+	}
+	l.put(q)
 }
 
 // put queues q, or hands it back when the listener is closed, or drops it

@@ -45,7 +45,10 @@ func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 			return nil, err
 		}
 		m := in.Message()
-		received := time.Now()
+		var received time.Time
+		if m.Expiration > 0 {
+			received = time.Now() // before decoding, which the caller's wait includes
+		}
 		codec, err := wire.CodecFor(m.ContentType, []serializer.Codec{l.e.codec})
 		if err != nil {
 			l.e.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
