@@ -47,32 +47,27 @@ var (
 )
 
 // planFor returns the plan of struct type t, or nil.
-func planFor(t reflect.Type) *plan {
-	if p, ok := plans.Load(t); ok {
-		return p.(*plan)
+func planFor(t reflect.Type) *plan { return cachedPlan(&plans, t, buildPlan) }
+
+// cachedPlan returns the plan of type t in cache, built by build the first
+// time (nil when t has none).
+func cachedPlan[P any](cache *sync.Map, t reflect.Type, build func(reflect.Type) *P) *P {
+	if p, ok := cache.Load(t); ok {
+		return p.(*P)
 	}
-	p := buildPlan(t)
-	plans.Store(t, p)
+	p := build(t)
+	cache.Store(t, p)
 	return p
 }
 
 // buildPlan returns the plan of struct type t, or nil when it has none.
 func buildPlan(t reflect.Type) *plan {
-	if customDecoding(t) {
+	fields, ok := plainFields(t)
+	if !ok || customDecoding(t) {
 		return nil
 	}
-	for i := range t.NumField() {
-		if t.Field(i).Anonymous {
-			return nil
-		}
-	}
-	fields := slices.Clone(StructFields(t))
-	slices.SortFunc(fields, func(a, b Field) int { return a.Index[0] - b.Index[0] })
 	p := &plan{byName: make(map[string]int, len(fields))}
 	for _, f := range fields {
-		if _, dup := p.byName[f.Name]; dup || f.Quoted || !validTagName(f.Name) {
-			return nil
-		}
 		ft := t.Field(f.Index[0]).Type
 		pf := planField{name: f.Name, index: f.Index[0], kind: ft.Kind()}
 		switch {
@@ -92,6 +87,26 @@ func buildPlan(t reflect.Type) *plan {
 		p.fields = append(p.fields, pf)
 	}
 	return p
+}
+
+// plainFields returns the fields of struct type t in its order when a
+// plan can stand for encoding/json's handling of them: none embedded, none
+// with the ",string" option, no two of one name and no tag name
+// encoding/json would not take.
+func plainFields(t reflect.Type) ([]Field, bool) {
+	for i := range t.NumField() {
+		if t.Field(i).Anonymous {
+			return nil, false
+		}
+	}
+	fields := slices.Clone(StructFields(t))
+	slices.SortFunc(fields, func(a, b Field) int { return a.Index[0] - b.Index[0] })
+	for i, f := range fields {
+		if f.Quoted || !validTagName(f.Name) || slices.ContainsFunc(fields[:i], func(g Field) bool { return g.Name == f.Name }) {
+			return nil, false
+		}
+	}
+	return fields, true
 }
 
 // scalarKind reports whether a plan parses values of kind k in place.

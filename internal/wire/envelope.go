@@ -142,8 +142,9 @@ func (w *wireBuf) Write(p []byte) (int, error) {
 
 // appendValue appends the JSON encoding of v to b, which must be w's
 // buffer as built so far, and returns the extended buffer. A string, a
-// bool, an integer or nil (a call's usual result) is written as
-// encoding/json writes it without its encoder.
+// bool, an integer or nil (a call's usual result), and a struct of such
+// values (pyjson.AppendStruct: the usual arguments) are written as
+// encoding/json writes them, without its encoder.
 func (w *wireBuf) appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
@@ -164,6 +165,9 @@ func (w *wireBuf) appendValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendUint(b, v, 10), nil
 	case uint32:
 		return strconv.AppendUint(b, uint64(v), 10), nil
+	}
+	if out, ok := pyjson.AppendStruct(b, v); ok {
+		return out, nil
 	}
 	return w.appendWith(w.enc, b, v)
 }
