@@ -107,6 +107,16 @@ func BenchmarkUnmarshalStruct(b *testing.B) {
 			}
 		}
 	})
+	b.Run("typed-zero", func(b *testing.B) { // UnmarshalZero: one pass
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var m benchMessageTyped
+			if err := UnmarshalZero(data, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("python-tokens", func(b *testing.B) {
 		py := []byte(strings.Replace(benchBody, `"devices": 12`, `"devices": NaN`, 1))
 		b.SetBytes(int64(len(py)))

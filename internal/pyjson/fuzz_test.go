@@ -509,3 +509,36 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnmarshalZero checks that UnmarshalZero into a zero value gives
+// Unmarshal's result and error on any input: invalid JSON, Python tokens
+// and trailing data included.
+func FuzzUnmarshalZero(f *testing.F) {
+	addSeeds(f, append(unmarshalSeeds, `{"s": "x"} x`, `{"s": "x", "i": NaN}`, `{"s": "x", "i":`, `{"s": "unterminated`,
+		` 12 3`, `{"In": {"a": 1, "s": "in"}, "s": "x\u00e9", "i": -Infinity}`, `{"f": -Infinity, "s": "x"}`,
+		`{"raw": NaN}`, `{"zz": Infinity, "s": "x"}`, `{"f32": NaN}`)...)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		zeroDifferential[fuzzT](t, data)
+		zeroDifferential[fuzzTyped](t, data)
+		zeroDifferential[fuzzFlat](t, data)
+		zeroDifferential[fuzzPlain](t, data)
+		zeroDifferential[fuzzPy](t, data)
+		zeroDifferential[int64](t, data)
+		zeroDifferential[float64](t, data)
+		zeroDifferential[string](t, data)
+		zeroDifferential[bool](t, data)
+		zeroDifferential[any](t, data)
+	})
+}
+
+func zeroDifferential[T any](t *testing.T, data []byte) {
+	var got, want T
+	gotErr := UnmarshalZero(data, &got)
+	wantErr := Unmarshal(data, &want)
+	if d := errorDiff(gotErr, wantErr); d != "" {
+		t.Fatalf("UnmarshalZero into %T: %s", got, d)
+	}
+	if !equalNaN(reflect.ValueOf(got), reflect.ValueOf(want)) {
+		t.Fatalf("UnmarshalZero into %T:\n got %#v\nwant %#v", got, got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -91,4 +92,59 @@ func mustJSONSyntaxError(t *testing.T, err error) {
 	if !errors.As(err, &se) {
 		t.Fatalf("got %s, want *json.SyntaxError", describeErr(err))
 	}
+}
+
+// equalNaN is reflect.DeepEqual for values of any type that also treats
+// NaN as equal to NaN, wherever it is held.
+func equalNaN(a, b reflect.Value) bool {
+	if a.IsValid() != b.IsValid() {
+		return false
+	}
+	if !a.IsValid() {
+		return true
+	}
+	if a.Type() != b.Type() {
+		return false
+	}
+	switch a.Kind() {
+	case reflect.Float32, reflect.Float64:
+		x, y := a.Float(), b.Float()
+		return x == y && math.Signbit(x) == math.Signbit(y) || math.IsNaN(x) && math.IsNaN(y)
+	case reflect.Pointer, reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return equalNaN(a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !equalNaN(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice, reflect.Array:
+		if a.Kind() == reflect.Slice && a.IsNil() != b.IsNil() || a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !equalNaN(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if a.IsNil() != b.IsNil() || a.Len() != b.Len() {
+			return false
+		}
+		for _, k := range a.MapKeys() {
+			if bv := b.MapIndex(k); !bv.IsValid() || !equalNaN(a.MapIndex(k), bv) {
+				return false
+			}
+		}
+		return true
+	}
+	if a.CanInterface() {
+		return reflect.DeepEqual(a.Interface(), b.Interface())
+	}
+	return reflect.DeepEqual(fmt.Sprint(a), fmt.Sprint(b))
 }

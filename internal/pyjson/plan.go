@@ -149,19 +149,19 @@ func validTagName(name string) bool {
 	return true
 }
 
-// decode stores the object at data[i], which validate has accepted without
-// Python tokens, into sv, a value of the plan's struct type. It returns the
-// index past the object, or false where encoding/json must decide (a value
-// that does not fit its field, or an error from a field decoded by
-// encoding/json), having then stored some members.
+// decode stores the object at data[i] into sv, a value of the plan's struct
+// type. It returns the index past the object, or false where encoding/json
+// must decide (a value that does not fit its field, an error from a field
+// decoded by encoding/json, or data that is not valid JSON or holds a
+// Python token), having then stored some members. The data need not have
+// been validated: it checks the syntax of what it reads.
 func (p *plan) decode(data []byte, i int, sv reflect.Value, depth int) (int, bool) {
 	var scratch []byte
 	next := 0
 	end, err := eachMember(data, i, depth, func(rawKey []byte, flags uint8, j int) (int, error) {
 		f := p.field(rawKey, flags, &next, &scratch)
 		if f == nil { // encoding/json skips unknown members
-			end, _, _ := skipValue(data, j, depth+1)
-			return end, nil
+			return skipStandard(data, j, depth+1)
 		}
 		if end, ok := f.store(data, j, sv.Field(f.index), depth+1); ok {
 			return end, nil
@@ -196,15 +196,35 @@ func (p *plan) field(rawKey []byte, flags uint8, next *int, scratch *[]byte) *pl
 	return &p.fields[k]
 }
 
+// errPythonToken stops a plan at a Python token, which encoding/json does
+// not read.
+var errPythonToken = errors.New("pyjson: a Python token")
+
+// skipStandard is skipValue for standard JSON: a Python token is an error.
+func skipStandard(data []byte, i, depth int) (int, error) {
+	end, py, err := skipValue(data, i, depth)
+	if err == nil && py {
+		err = errPythonToken
+	}
+	return end, err
+}
+
 // store decodes the value at data[j] into v, the field f of a struct, and
-// returns the index past the value and whether it fit.
+// returns the index past the value and whether it fit (false also for
+// invalid JSON or a Python token).
 func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, bool) {
+	if j >= len(data) {
+		return 0, false
+	}
 	c := data[j]
 	switch {
 	case f.kind == reflect.Struct && c == '{':
 		return f.sub.decode(data, j, v, depth)
 	case f.kind == reflect.String && c == '"':
-		end, flags, _ := scanString(data, j)
+		end, flags, err := scanString(data, j)
+		if err != nil {
+			return 0, false
+		}
 		if content := data[j+1 : end-1]; isPlain(content, flags) {
 			v.SetString(string(content))
 		} else {
@@ -214,7 +234,10 @@ func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, 
 		}
 		return end, true
 	}
-	end, _, _ := skipValue(data, j, depth)
+	end, err := skipStandard(data, j, depth)
+	if err != nil {
+		return 0, false
+	}
 	if f.kind == reflect.Invalid {
 		if c == 'n' && f.nilOnNull && !nullDescends(v) {
 			v.SetZero()
@@ -258,30 +281,45 @@ func (f *planField) store(data []byte, j int, v reflect.Value, depth int) (int, 
 	return end, true
 }
 
+// decodeInPlace decodes data into v with v's plan when it points to a
+// struct that has one and data is an object, or in place when it points to
+// a string, a bool or a number that encoding/json has no way of its own for
+// (ownDecoding), and reports whether it did. When it did not, it may have
+// stored part of the value, and encoding/json must decide. data need not
+// have been validated: invalid JSON, a Python token or trailing data make
+// it report false.
+func decodeInPlace(data []byte, v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	i := skipSpace(data, 0)
+	if i >= len(data) {
+		return false
+	}
+	end, ok := 0, false
+	switch e := rv.Elem(); {
+	case e.Kind() == reflect.Struct:
+		if p := planFor(e.Type()); p != nil && data[i] == '{' {
+			end, ok = p.decode(data, i, e, 0)
+		}
+	case scalarKind(e.Kind()) && !ownDecoding(e.Type()):
+		// A call's result is often a number or a string: parsed in
+		// place as a struct's field would be.
+		f := planField{kind: e.Kind()}
+		end, ok = f.store(data, i, e, 0)
+	}
+	return ok && checkTrailing(data, end) == nil
+}
+
 // unmarshalValid decodes data, which validate has accepted without Python
 // tokens, into v: with v's plan when it points to a struct that has one and
 // data is an object, in place when it points to a string, a bool or a
 // number that encoding/json has no way of its own for (ownDecoding), else (or when that value does not fit)
 // with encoding/json.
 func unmarshalValid(data []byte, v any) error {
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		switch e := rv.Elem(); {
-		case e.Kind() == reflect.Struct:
-			if p := planFor(e.Type()); p != nil {
-				if i := skipSpace(data, 0); data[i] == '{' {
-					if _, ok := p.decode(data, i, e, 0); ok {
-						return nil
-					}
-				}
-			}
-		case scalarKind(e.Kind()) && !ownDecoding(e.Type()):
-			// A call's result is often a number or a string: parsed in
-			// place as a struct's field would be.
-			f := planField{kind: e.Kind()}
-			if _, ok := f.store(data, skipSpace(data, 0), e, 0); ok {
-				return nil
-			}
-		}
+	if decodeInPlace(data, v) {
+		return nil
 	}
 	// A pooled decoder saves json.Unmarshal's decodeState, error context
 	// and scanner stack on every call. UseNumber is only set where an

@@ -40,6 +40,21 @@ func Unmarshal(data []byte, v any) error {
 	return unmarshalValid(data, v)
 }
 
+// UnmarshalZero is Unmarshal for a v that points to a zero value, such as
+// a fresh argument: the same result and error, in one pass over data where
+// a struct plan or an in-place scalar applies (Unmarshal validates data
+// first, so that a syntax error leaves v untouched; here v is zeroed again
+// before Unmarshal decides).
+func UnmarshalZero(data []byte, v any) error {
+	if decodeInPlace(data, v) {
+		return nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero() // what a plan stored before it stopped
+	}
+	return Unmarshal(data, v)
+}
+
 // pooledDecoder is a json.Decoder reading from a resettable reader.
 // Decoders cannot be reset, but one that has consumed its whole input
 // without a read error is ready for the next value; keeping it saves the
