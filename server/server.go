@@ -336,16 +336,21 @@ func (s *Server) handle(d *engine.Delivery) {
 	defer s.inFlight.Add(-1)
 	ctx := s.handlerCtx
 	// The handler's ctx and the reply's end at the caller's deadline; they
-	// are allocated with the dispatcher's request.
-	st := new(handling)
-	var lazy *handling
+	// are allocated with the dispatcher's request. A request without one
+	// (a cast) allocates the dispatcher's request alone.
+	var (
+		lazy *handling
+		req  *dispatcher.Request
+	)
 	if !d.Deadline.IsZero() {
-		lazy = st
+		lazy = new(handling)
 		lazy.handler.Init(ctx, d.Deadline)
 		defer lazy.handler.Release()
-		ctx = &lazy.handler
+		ctx, req = &lazy.handler, &lazy.req
+	} else {
+		req = new(dispatcher.Request)
 	}
-	result, err := s.dispatch(ctx, d, &st.req)
+	result, err := s.dispatch(ctx, d, req)
 	if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
 		// The caller stopped waiting (its deadline is no later than
 		// d.Deadline); its own timeout reports the failure, and a reply

@@ -54,7 +54,8 @@ func (l *Listener) Next(ctx context.Context) (*Delivery, error) {
 			l.e.logger.Warn("transport: dropping request", "error", err, "size", len(m.Body))
 			continue
 		}
-		d := &Delivery{e: l.e, in: in, codec: codec}
+		d := newDelivery(m)
+		d.e, d.in, d.codec = l.e, in, codec
 		if err := wire.DecodeRequestInto(&d.IncomingRequest, m.Body, m.ContentType, codec); err != nil {
 			l.e.logger.Warn("transport: dropping request that does not decode", "error", err, "size", len(m.Body))
 			continue
@@ -80,10 +81,28 @@ type Delivery struct {
 	in    driver.Incoming
 	codec serializer.Codec // the request's: replies use it too
 	// final is the message of the first final-reply send, allocated with
-	// the Delivery; heartbeats and any later send (a driver may still hold
-	// a message it delivers) get their own.
-	final     driver.Message
-	finalUsed bool
+	// the Delivery of what looks like a call (callDelivery); heartbeats,
+	// any later send (a driver may still hold a message it delivers) and
+	// the replies of other requests get their own. Nil once used.
+	final *driver.Message
+}
+
+// callDelivery is a Delivery with room for its final reply's message, so
+// that a call costs one allocation for both and a cast the Delivery alone.
+type callDelivery struct {
+	Delivery
+	msg driver.Message
+}
+
+// newDelivery allocates the Delivery of m: with room for a reply when m
+// has an expiration or a reply address, as calls do on every driver.
+func newDelivery(m *driver.Message) *Delivery {
+	if m.Expiration <= 0 && m.ReplyTo == "" {
+		return new(Delivery)
+	}
+	cd := new(callDelivery)
+	cd.final = &cd.msg
+	return &cd.Delivery
 }
 
 // Reply sends the final reply of a call: result, or err as an oslo failure
@@ -131,9 +150,8 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 
 func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error {
 	var m *driver.Message
-	if !heartbeat && !d.finalUsed {
-		d.finalUsed = true
-		m = &d.final
+	if !heartbeat && d.final != nil {
+		m, d.final = d.final, nil
 		*m = wire.MessageOf(d.codec, body)
 	} else {
 		m = wire.NewMessage(d.codec, body)
