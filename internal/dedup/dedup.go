@@ -7,44 +7,72 @@ import (
 	"sync"
 )
 
-// key is an id held by value, so that the window never keeps the message
-// body an id was sliced from alive: oslo's 32-digit ids fit in small;
-// longer ones are copied.
-type key struct {
-	small [32]byte
-	n     uint8
-	big   string
-}
-
-func keyOf(id string) key {
-	if len(id) <= len(key{}.small) {
-		k := key{n: uint8(len(id))}
-		copy(k.small[:], id)
-		return k
-	}
-	return key{big: strings.Clone(id)}
-}
-
-// Window holds the last n ids. It is safe for concurrent use.
+// Window holds the last n ids. It is safe for concurrent use. The ids are
+// held by value, so that the window never keeps the message body an id was
+// sliced from alive: oslo's ids (uuid4().hex, 32 lower-case hex digits) as
+// their 16 bytes, any other id as a copy.
 type Window struct {
-	mu   sync.Mutex
-	ring []key
-	used []bool
-	next int
-	set  map[key]struct{}
+	mu     sync.Mutex
+	ring   []slot
+	next   int
+	hexes  map[[16]byte]struct{}
+	others map[string]struct{}
 }
+
+// slot is one id of the ring, in the order they were added.
+type slot struct {
+	hex   [16]byte
+	other string
+	kind  uint8 // empty, hexID or otherID
+}
+
+const (
+	empty = iota
+	hexID
+	otherID
+)
 
 // New returns a window of n ids.
 func New(n int) *Window {
-	return &Window{ring: make([]key, n), used: make([]bool, n), set: make(map[key]struct{}, n)}
+	n = max(n, 1)
+	return &Window{ring: make([]slot, n), hexes: make(map[[16]byte]struct{}, n), others: map[string]struct{}{}}
+}
+
+// hexValue maps a lower-case hex digit to its value plus one, anything
+// else to 0.
+var hexValue = func() (t [256]uint8) {
+	for i, c := range "0123456789abcdef" {
+		t[c] = uint8(i) + 1
+	}
+	return t
+}()
+
+// parseHex returns the 16 bytes of an id of 32 lower-case hex digits. Only
+// lower case: "AB" and "ab" are different ids.
+func parseHex(id string) (b [16]byte, ok bool) {
+	if len(id) != 32 {
+		return b, false
+	}
+	for i := range b {
+		hi, lo := hexValue[id[2*i]], hexValue[id[2*i+1]]
+		if hi == 0 || lo == 0 {
+			return b, false
+		}
+		b[i] = (hi-1)<<4 | (lo - 1)
+	}
+	return b, true
 }
 
 // Contains reports whether id is in the window.
 func (w *Window) Contains(id string) bool {
-	k := keyOf(id)
+	h, isHex := parseHex(id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, ok := w.set[k]
+	if isHex {
+		_, ok := w.hexes[h]
+		return ok
+	}
+	_, ok := w.others[id]
 	return ok
 }
 
@@ -53,17 +81,31 @@ func (w *Window) Add(id string) { w.Seen(id) }
 
 // Seen adds id and reports whether it was already in the window.
 func (w *Window) Seen(id string) bool {
-	k := keyOf(id)
+	h, isHex := parseHex(id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, ok := w.set[k]; ok {
-		return true
+	s := slot{hex: h, kind: hexID}
+	if isHex {
+		// One lookup both checks and inserts: the map grows only for a
+		// new id.
+		n := len(w.hexes)
+		if w.hexes[h] = struct{}{}; len(w.hexes) == n {
+			return true
+		}
+	} else {
+		if _, ok := w.others[id]; ok {
+			return true
+		}
+		s = slot{other: strings.Clone(id), kind: otherID}
+		w.others[s.other] = struct{}{}
 	}
-	if w.used[w.next] {
-		delete(w.set, w.ring[w.next])
+	switch old := &w.ring[w.next]; old.kind {
+	case hexID:
+		delete(w.hexes, old.hex)
+	case otherID:
+		delete(w.others, old.other)
 	}
-	w.ring[w.next], w.used[w.next] = k, true
+	w.ring[w.next] = s
 	w.next = (w.next + 1) % len(w.ring)
-	w.set[k] = struct{}{}
 	return false
 }

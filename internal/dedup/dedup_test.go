@@ -28,13 +28,13 @@ func TestWindow(t *testing.T) {
 	for i := range 100 {
 		w.Add(fmt.Sprint(i))
 	}
-	if len(w.set) != 3 {
-		t.Fatalf("window holds %d ids, want 3", len(w.set))
+	if n := len(w.hexes) + len(w.others); n != 3 {
+		t.Fatalf("window holds %d ids, want 3", n)
 	}
 }
 
-// TestKeepsNoBody: the window holds ids by value: a long id is copied, a
-// short one stored in place, and the same ids are still found.
+// TestKeepsNoBody: the window holds ids by value: an oslo id as its 16
+// bytes, any other copied, and the same ids are still found.
 func TestKeepsNoBody(t *testing.T) {
 	w := New(4)
 	body := []byte(`{"_unique_id": "0123456789abcdef0123456789abcdef", "x": "` + strings.Repeat("y", 40) + `"}`)
@@ -49,5 +49,48 @@ func TestKeepsNoBody(t *testing.T) {
 	}
 	if !w.Contains("0123456789abcdef0123456789abcdef") || !w.Contains(strings.Repeat("y", 40)) {
 		t.Fatal("ids lost once the body changed")
+	}
+}
+
+// TestIDForms: oslo's hex ids and any other ids share one window, in the
+// order they came; ids that differ only in case are different ids.
+func TestIDForms(t *testing.T) {
+	const lower = "0123456789abcdef0123456789abcdef"
+	upper := strings.ToUpper(lower)
+	notHex := "0123456789abcdef0123456789abcdeg" // 32 characters, one not a hex digit
+	w := New(4)
+	for _, id := range []string{lower, upper, notHex, "short"} {
+		if w.Seen(id) {
+			t.Fatalf("%q seen before it was added", id)
+		}
+	}
+	for _, id := range []string{lower, upper, notHex, "short"} {
+		if !w.Seen(id) {
+			t.Fatalf("%q not seen after it was added", id)
+		}
+	}
+	w.Add("0123456789abcdef0123456789abcde0") // pushes out lower
+	w.Add("x")                                // pushes out upper
+	if w.Contains(lower) || w.Contains(upper) || !w.Contains(notHex) || !w.Contains("short") || !w.Contains("x") {
+		t.Fatal("the oldest ids were not the ones pushed out")
+	}
+	if n := len(w.hexes) + len(w.others); n != 4 {
+		t.Fatalf("window holds %d ids, want 4", n)
+	}
+}
+
+// BenchmarkSeen is a server's duplicate check of new oslo ids in a full
+// window.
+func BenchmarkSeen(b *testing.B) {
+	const n = 1 << 12
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%032x", uint64(i)*0x9e3779b97f4a7c15)
+	}
+	w := New(n / 2)
+	i := 0
+	for b.Loop() {
+		w.Seen(ids[i%n])
+		i++
 	}
 }
