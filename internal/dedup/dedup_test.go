@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -93,4 +94,34 @@ func BenchmarkSeen(b *testing.B) {
 		w.Seen(ids[i%n])
 		i++
 	}
+}
+
+// FuzzWindow checks the window against a plain model (the last n distinct
+// ids, compared as strings) on a sequence of ids cut from the input at
+// commas: oslo hex ids, ids that only look like them, and any others.
+func FuzzWindow(f *testing.F) {
+	f.Add(uint8(3), "0123456789abcdef0123456789abcdef,a,0123456789ABCDEF0123456789abcdef,a,b,c,0123456789abcdef0123456789abcdef")
+	f.Add(uint8(1), "x,x,y,x")
+	f.Add(uint8(2), ",,0123456789abcdef0123456789abcdeg,0123456789abcdef0123456789abcdeg")
+	f.Fuzz(func(t *testing.T, size uint8, input string) {
+		n := int(size%8) + 1
+		w := New(n)
+		var model []string // oldest first
+		for _, id := range strings.Split(input, ",") {
+			want := slices.Contains(model, id)
+			if got := w.Seen(id); got != want {
+				t.Fatalf("Seen(%q) = %v, want %v (window %q)", id, got, want, model)
+			}
+			if !want {
+				if model = append(model, id); len(model) > n {
+					model = model[1:]
+				}
+			}
+			for _, m := range model {
+				if !w.Contains(m) {
+					t.Fatalf("Contains(%q) = false; window %q", m, model)
+				}
+			}
+		}
+	})
 }
