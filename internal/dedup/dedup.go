@@ -3,6 +3,7 @@
 package dedup
 
 import (
+	"crypto/sha256"
 	"strings"
 	"sync"
 )
@@ -10,7 +11,9 @@ import (
 // Window holds the last n ids. It is safe for concurrent use. The ids are
 // held by value, so that the window never keeps the message body an id was
 // sliced from alive: oslo's ids (uuid4().hex, 32 lower-case hex digits) as
-// their 16 bytes, any other id as a copy.
+// their 16 bytes, any other id as a copy, and one longer than maxKept as
+// its SHA-256 digest, so that the window's memory is bounded whatever ids
+// arrive.
 type Window struct {
 	mu     sync.Mutex
 	ring   []slot
@@ -37,6 +40,23 @@ func New(n int) *Window {
 	n = max(n, 1)
 	return &Window{ring: make([]slot, n), hexes: make(map[[16]byte]struct{}, n), others: map[string]struct{}{}}
 }
+
+// maxKept is the longest id other than oslo's that the window keeps as it
+// is.
+const maxKept = 64
+
+// otherKey returns the key of an id that is not oslo's: the id, or for a
+// long one a string of a length no kept id has, made of its digest.
+func otherKey(id string) string {
+	if len(id) <= maxKept {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return digestPrefix + string(sum[:])
+}
+
+// digestPrefix makes a digest key longer than maxKept.
+const digestPrefix = "\x00dedup: the SHA-256 digest of a long id: "
 
 // hexValue maps a lower-case hex digit to its value plus one, anything
 // else to 0.
@@ -72,7 +92,7 @@ func (w *Window) Contains(id string) bool {
 		_, ok := w.hexes[h]
 		return ok
 	}
-	_, ok := w.others[id]
+	_, ok := w.others[otherKey(id)]
 	return ok
 }
 
@@ -93,10 +113,14 @@ func (w *Window) Seen(id string) bool {
 			return true
 		}
 	} else {
-		if _, ok := w.others[id]; ok {
+		k := otherKey(id)
+		if _, ok := w.others[k]; ok {
 			return true
 		}
-		s = slot{other: strings.Clone(id), kind: otherID}
+		if len(id) <= maxKept {
+			k = strings.Clone(id) // not the body's memory
+		}
+		s = slot{other: k, kind: otherID}
 		w.others[s.other] = struct{}{}
 	}
 	switch old := &w.ring[w.next]; old.kind {

@@ -125,3 +125,29 @@ func FuzzWindow(f *testing.F) {
 		}
 	})
 }
+
+// TestLongIDsBounded: an id longer than maxKept is held as its digest, so a
+// window of huge ids stays small, and such ids are still told apart.
+func TestLongIDsBounded(t *testing.T) {
+	w := New(8)
+	huge := strings.Repeat("h", 1<<20)
+	other := huge[:len(huge)-1] + "i"
+	if w.Seen(huge) || w.Seen(other) {
+		t.Fatal("new long ids seen")
+	}
+	if !w.Seen(huge) || !w.Contains(other) {
+		t.Fatal("long ids in the window not found")
+	}
+	for k := range w.others {
+		if len(k) > len(digestPrefix)+32 {
+			t.Fatalf("the window keeps a key of %d bytes", len(k))
+		}
+	}
+	exact := strings.Repeat("e", maxKept) // kept as it is
+	if w.Seen(exact) || !w.Contains(exact) {
+		t.Fatal("an id of maxKept bytes is not kept")
+	}
+	if _, ok := w.others[exact]; !ok {
+		t.Fatal("an id of maxKept bytes is not kept as it is")
+	}
+}
