@@ -151,3 +151,11 @@ func TestLongIDsBounded(t *testing.T) {
 		t.Fatal("an id of maxKept bytes is not kept as it is")
 	}
 }
+
+// TestLongIDNoCopy: hashing a long id allocates only its key.
+func TestLongIDNoCopy(t *testing.T) {
+	huge := strings.Repeat("h", 1<<20)
+	if n := testing.AllocsPerRun(10, func() { _ = otherKey(huge) }); n > 1 {
+		t.Fatalf("otherKey of a 1 MiB id: %v allocations, want at most 1 (the key)", n)
+	}
+}
