@@ -37,15 +37,9 @@ type encField struct {
 }
 
 var (
-	encPlans           sync.Map // map[reflect.Type]*encPlan, nil when the type has none
-	jsonMarshalerType  = reflect.TypeFor[json.Marshaler]()
-	textMarshalerType  = reflect.TypeFor[encoding.TextMarshaler]()
-	encodableScalarSet = map[reflect.Kind]bool{
-		reflect.String: true, reflect.Bool: true, reflect.Float32: true, reflect.Float64: true,
-		reflect.Int: true, reflect.Int8: true, reflect.Int16: true, reflect.Int32: true, reflect.Int64: true,
-		reflect.Uint: true, reflect.Uint8: true, reflect.Uint16: true, reflect.Uint32: true, reflect.Uint64: true,
-		reflect.Uintptr: true,
-	}
+	encPlans          sync.Map // map[reflect.Type]*encPlan, nil when the type has none
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
 // AppendStruct appends the JSON encoding of v, a struct or a pointer to one,
@@ -113,11 +107,11 @@ func buildEncPlan(t reflect.Type) *encPlan {
 		case ef.kind == reflect.Slice || ef.kind == reflect.Pointer:
 			et := ft.Elem()
 			ef.elem = et.Kind()
-			if !encodableScalarSet[ef.elem] || customEncoding(et) || et == numberType ||
+			if !encodableScalar(ef.elem) || customEncoding(et) || et == numberType ||
 				ef.kind == reflect.Slice && ef.elem == reflect.Uint8 {
 				return nil
 			}
-		case !encodableScalarSet[ef.kind]:
+		case !encodableScalar(ef.kind):
 			return nil
 		}
 		ef.key = append(AppendString(nil, f.Name), ':')
@@ -125,6 +119,11 @@ func buildEncPlan(t reflect.Type) *encPlan {
 	}
 	return p
 }
+
+// encodableScalar reports whether a plan writes values of kind k itself:
+// the kinds a decoding plan parses in place, and uintptr, which
+// encoding/json writes as an unsigned integer.
+func encodableScalar(k reflect.Kind) bool { return scalarKind(k) || k == reflect.Uintptr }
 
 // customEncoding reports whether encoding/json encodes values of type t,
 // or pointers to them, through their methods.
