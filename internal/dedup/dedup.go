@@ -88,13 +88,16 @@ func parseHex(id string) (b [16]byte, ok bool) {
 // Contains reports whether id is in the window.
 func (w *Window) Contains(id string) bool {
 	h, isHex := parseHex(id)
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if isHex {
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		_, ok := w.hexes[h]
 		return ok
 	}
-	_, ok := w.others[otherKey(id)]
+	k := otherKey(id)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.others[k]
 	return ok
 }
 
@@ -104,6 +107,10 @@ func (w *Window) Add(id string) { w.Seen(id) }
 // Seen adds id and reports whether it was already in the window.
 func (w *Window) Seen(id string) bool {
 	h, isHex := parseHex(id)
+	var k string
+	if !isHex {
+		k = otherKey(id) // outside the lock: a long id takes time to hash
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := slot{hex: h, kind: hexID}
@@ -115,7 +122,6 @@ func (w *Window) Seen(id string) bool {
 			return true
 		}
 	} else {
-		k := otherKey(id)
 		if _, ok := w.others[k]; ok {
 			return true
 		}
