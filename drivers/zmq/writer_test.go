@@ -23,7 +23,9 @@ func pipeWriter(t *testing.T, alive func() bool) (*connWriter, net.Conn, *atomic
 	done := make(chan struct{})
 	exited := make(chan struct{})
 	go func() { defer close(exited); w.flushLoop(done) }()
-	t.Cleanup(func() { close(done); <-exited; a.Close(); b.Close() })
+	// Closing the pipe first ends a write the flusher retries forever
+	// (alive reports true and nobody reads), as the driver's Close does.
+	t.Cleanup(func() { close(done); a.Close(); b.Close(); <-exited })
 	return w, b, &failures
 }
 
@@ -81,6 +83,11 @@ func TestWriterDeadPeer(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("commitWait to a dead peer: %v, want the write timeout", err)
+	}
+	// The flusher calls onError after it has unlocked the writer, which
+	// can be after the sender has seen the error.
+	for deadline := time.Now().Add(5 * time.Second); failures.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 	if failures.Load() != 1 {
 		t.Fatalf("onError called %d times", failures.Load())
