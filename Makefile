@@ -17,6 +17,8 @@ test: services
 		echo "== module $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 20m ./...); \
 	done
+	@# The call-path probe (internal/probe) built in, as the benchmarks use it.
+	$(GO) vet -tags probe ./... && $(GO) test -tags probe -count=1 ./internal/probe/
 
 # cluster runs the cluster tests (internal/clustertest, build tag cluster):
 # a 3-node RabbitMQ cluster and a 3-server NATS cluster started on this

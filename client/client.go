@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/internal/engine"
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
@@ -338,6 +339,7 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 }
 
 func (c *Client) call(ctx context.Context, method string, args, reply any) error {
+	probe.Start()
 	var req wire.Request
 	if err := c.prepare(ctx, &req, method, args); err != nil {
 		return err
@@ -354,6 +356,7 @@ func (c *Client) call(ctx context.Context, method string, args, reply any) error
 	if err := c.decodeResult(ctx, raw, reply); err != nil {
 		return fmt.Errorf("client: decoding the result of %s: %w", method, err)
 	}
+	probe.Mark(probe.CallReturned)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime/debug"
 
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/serializer"
 	"github.com/oslo-go/messaging/target"
 )
@@ -334,6 +335,7 @@ func (d *Dispatcher) call(ctx context.Context, m *method, req *Request) (any, er
 			in[2] = a
 			n = 3
 		}
+		probe.Mark(probe.HandlerCalled)
 		out := m.fn.Call(in[:n])
 		if ev := out[len(out)-1]; !ev.IsNil() {
 			err = ev.Interface().(error)

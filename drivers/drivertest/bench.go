@@ -2,13 +2,16 @@ package drivertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -92,11 +95,21 @@ func BenchCall(b *testing.B, cfg Config) {
 	c, _ := benchSetup(b, cfg)
 	ctx := context.Background()
 	b.ReportAllocs()
+	probe.Report() // not the warm-up calls
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := client.Call[BenchResult](ctx, c, "echo", benchArgs); err != nil {
 			b.Fatal(err)
 		}
+	}
+	reportStages(b)
+}
+
+// reportStages prints where the benchmark's sequential calls spent their
+// time, when it is built with the probe tag (go test -tags probe).
+func reportStages(b *testing.B) {
+	if r := probe.Report(); r != "" && b.N > 1 {
+		fmt.Fprintf(os.Stderr, "%s, %d calls, per call:\n%s", b.Name(), b.N, r)
 	}
 }
 

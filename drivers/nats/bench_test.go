@@ -2,8 +2,10 @@ package nats
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"github.com/oslo-go/messaging/client"
 	"github.com/oslo-go/messaging/drivers/drivertest"
 	"github.com/oslo-go/messaging/drivers/nats/embedded"
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
 )
@@ -24,6 +27,12 @@ import (
 // run:
 //
 //	go test -run XXX -bench . ./drivers/nats/
+//
+// With BENCH_NATS_URL set they use that server instead, and built with the
+// probe tag BenchmarkCall and BenchmarkBareRequest print where a call's
+// time goes (docs/BENCHMARKS.md):
+//
+//	BENCH_NATS_URL=nats://127.0.0.1:4222 go test -tags probe -run XXX -bench 'BenchmarkCall$|BenchmarkBareRequest$' ./drivers/nats/
 
 func benchServer(b *testing.B) *embedded.Server {
 	b.Helper()
@@ -35,10 +44,19 @@ func benchServer(b *testing.B) *embedded.Server {
 	return e
 }
 
-// benchConfig opens transports to an embedded server per benchmark.
+// benchURL is BENCH_NATS_URL, or else the URL of an embedded server
+// started for the benchmark.
+func benchURL(b *testing.B) string {
+	if u := os.Getenv("BENCH_NATS_URL"); u != "" {
+		return u
+	}
+	return benchServer(b).URL()
+}
+
+// benchConfig opens transports to benchURL.
 func benchConfig(b *testing.B) drivertest.Config {
-	e := benchServer(b)
-	return drivertest.Config{URL: func(testing.TB) string { return e.URL() }}
+	u := benchURL(b)
+	return drivertest.Config{URL: func(testing.TB) string { return u }}
 }
 
 // BenchmarkCall is one call round trip through the whole stack.
@@ -63,9 +81,9 @@ var bareReply = []byte(`{"oslo.version": "2.0", "oslo.message": "{\"result\": {\
 
 func bareConns(b *testing.B) (cli, srv *natsgo.Conn) {
 	b.Helper()
-	e := benchServer(b)
+	u := benchURL(b)
 	connect := func() *natsgo.Conn {
-		nc, err := natsgo.Connect(e.URL())
+		nc, err := natsgo.Connect(u)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,7 +95,11 @@ func bareConns(b *testing.B) (cli, srv *natsgo.Conn) {
 
 // bareResponder answers requests on "bare" the usual nats.go way.
 func bareResponder(b *testing.B, nc *natsgo.Conn) {
-	if _, err := nc.QueueSubscribe("bare", "q", func(m *natsgo.Msg) { m.Respond(bareReply) }); err != nil {
+	if _, err := nc.QueueSubscribe("bare", "q", func(m *natsgo.Msg) {
+		probe.Mark(probe.ServerReceived)
+		m.Respond(bareReply)
+		probe.Mark(probe.ServerReplied)
+	}); err != nil {
 		b.Fatal(err)
 	}
 	nc.Flush()
@@ -88,10 +110,16 @@ func benchRequests(b *testing.B, cli *natsgo.Conn) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	probe.Report()
 	for i := 0; i < b.N; i++ {
+		probe.Start()
 		if _, err := cli.RequestWithContext(ctx, "bare", barePayload); err != nil {
 			b.Fatal(err)
 		}
+		probe.Mark(probe.CallReturned)
+	}
+	if r := probe.Report(); r != "" && b.N > 1 {
+		fmt.Fprintf(os.Stderr, "%s, %d requests, per request:\n%s", b.Name(), b.N, r)
 	}
 }
 

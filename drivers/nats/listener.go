@@ -11,6 +11,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
@@ -139,6 +140,7 @@ func msgSize(m *natsgo.Msg, body []byte) int64 {
 
 // onMsg receives every message of the listener's subscriptions.
 func (l *rpcListener) onMsg(m *natsgo.Msg) {
+	probe.Mark(probe.ServerReceived)
 	if m.Header != nil && m.Header.Get(hdrBlob) != "" {
 		l.fetchLater(m)
 		return
@@ -263,6 +265,7 @@ func (l *rpcListener) Next(ctx context.Context) (driver.Incoming, error) {
 		}
 		if q, ok := l.q.get(); ok {
 			if in := l.incoming(q); in != nil {
+				probe.Mark(probe.ServerTaken)
 				return in, nil
 			}
 			continue

@@ -8,6 +8,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport/driver"
 )
@@ -44,6 +45,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 			return err
 		}
 		reply = replySubject(in.prefix, m.MsgID, exp)
+		probe.Mark(probe.RequestPublish)
 	}
 	return c.publish(ctx, subj, reply, m, t.Fanout)
 }
@@ -184,6 +186,7 @@ func (c *conn) waitConnected(ctx context.Context) error {
 // onInboxMsg handles a message on the reply inbox: a reply or heartbeat,
 // a "no responders" status, or a request for a chunk of a large message.
 func (c *conn) onInboxMsg(in *inbox, m *natsgo.Msg) {
+	probe.Mark(probe.ClientReply)
 	token := ""
 	if len(m.Subject) > len(in.prefix)+1 {
 		token = m.Subject[len(in.prefix)+1:]
@@ -266,6 +269,7 @@ func (in *rpcIncoming) Message() *driver.Message { return &in.msg }
 
 // Reply publishes m to the request's NATS reply subject.
 func (in *rpcIncoming) Reply(ctx context.Context, m *driver.Message) error {
+	probe.Mark(probe.ReplyStart)
 	subj := in.reply
 	if subj == "" {
 		if m.ReplyTo == "" || m.MsgID == "" {
@@ -276,7 +280,10 @@ func (in *rpcIncoming) Reply(ctx context.Context, m *driver.Message) error {
 	if in.c.closing.Load() {
 		return driver.ErrClosed
 	}
-	return in.c.publish(ctx, subj, "", m, false)
+	probe.Mark(probe.ReplyPublish)
+	err := in.c.publish(ctx, subj, "", m, false)
+	probe.Mark(probe.ServerReplied)
+	return err
 }
 
 // Ack is a no-op: RPC messages are taken at most once.

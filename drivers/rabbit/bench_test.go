@@ -18,6 +18,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/server"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -148,6 +149,17 @@ func (m *cpuMeter) report(b *testing.B) {
 	}
 }
 
+// reportStages prints where the benchmark's sequential calls spent their
+// time, when it is built with the probe tag:
+//
+//	go test -tags probe -run '^$' -bench 'BenchmarkCall/seq' -benchtime 3000x ./drivers/rabbit/
+//	go test -tags probe -run '^$' -bench 'BenchmarkRawCall/(bare|oslo)/seq' -benchtime 3000x ./drivers/rabbit/
+func reportStages(b *testing.B) {
+	if r := probe.Report(); r != "" && b.N > 1 {
+		fmt.Fprintf(os.Stderr, "%s, %d calls, per call:\n%s", b.Name(), b.N, r)
+	}
+}
+
 // parallel64 runs fn from 64 goroutines in all.
 func parallel64(b *testing.B, fn func(pb *testing.PB)) {
 	procs := runtime.GOMAXPROCS(0)
@@ -161,12 +173,14 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("seq", func(b *testing.B) {
 		b.ReportAllocs()
 		m := startCPU(b)
+		probe.Report() // not the warm-up calls
 		for range b.N {
 			if _, err := client.Call[string](ctx, c, "echo", benchPayload); err != nil {
 				b.Fatal(err)
 			}
 		}
 		m.report(b)
+		reportStages(b)
 	})
 	b.Run("c64", func(b *testing.B) {
 		b.ReportAllocs()
@@ -294,10 +308,15 @@ func newRawRPC(b *testing.B, oslo bool) *rawRPC {
 	}
 	go func() {
 		for d := range reqs {
+			probe.Mark(probe.ServerReceived)
 			if oslo {
 				d.Ack(false)
 			}
-			go r.publish(spub, "", d.ReplyTo, oslo, amqp.Publishing{ContentType: "application/json", CorrelationId: d.CorrelationId, Body: d.Body})
+			probe.Mark(probe.ServerTaken)
+			go func(d amqp.Delivery) {
+				probe.Mark(probe.ReplyPublish)
+				r.publish(spub, "", d.ReplyTo, oslo, amqp.Publishing{ContentType: "application/json", CorrelationId: d.CorrelationId, Body: d.Body})
+			}(d)
 		}
 	}()
 	_, cch := rawChannelB(b)
@@ -316,6 +335,7 @@ func newRawRPC(b *testing.B, oslo bool) *rawRPC {
 	}
 	go func() {
 		for d := range replies {
+			probe.Mark(probe.ClientReply)
 			r.mu.Lock()
 			w := r.waiting[d.CorrelationId]
 			delete(r.waiting, d.CorrelationId)
@@ -329,6 +349,7 @@ func newRawRPC(b *testing.B, oslo bool) *rawRPC {
 }
 
 func (r *rawRPC) call(body []byte) error {
+	probe.Start()
 	id := strconv.FormatUint(r.next.Add(1), 10)
 	w := make(chan []byte, 1)
 	r.mu.Lock()
@@ -338,11 +359,14 @@ func (r *rawRPC) call(body []byte) error {
 	if r.oslo {
 		p.Expiration = "30000"
 	}
+	probe.Mark(probe.RequestPublish)
 	if err := r.publish(r.ch, r.exchange, r.queue, false, p); err != nil {
 		return err
 	}
+	probe.Mark(probe.ClientSent)
 	select {
 	case <-w:
+		probe.Mark(probe.ClientWoken)
 		return nil
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("raw call %s timed out", id)
@@ -361,12 +385,14 @@ func BenchmarkRawCall(b *testing.B) {
 			r := newRawRPC(b, oslo)
 			b.Run("seq", func(b *testing.B) {
 				m := startCPU(b)
+				probe.Report()
 				for range b.N {
 					if err := r.call(rawBody); err != nil {
 						b.Fatal(err)
 					}
 				}
 				m.report(b)
+				reportStages(b)
 			})
 			b.Run("c64", func(b *testing.B) {
 				m := startCPU(b)

@@ -11,6 +11,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/transport/driver"
 )
 
@@ -461,6 +462,7 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 				return nil, driver.ErrClosed
 			}
 		}
+		probe.Mark(probe.ServerReceived)
 		at := time.Now()
 		if _, compressed := d.Headers[compressionHeader]; compressed {
 			select {
@@ -475,6 +477,7 @@ func (l *listener) Next(ctx context.Context) (driver.Incoming, error) {
 			continue
 		}
 		if l.take(in) {
+			probe.Mark(probe.ServerTaken)
 			return in, nil
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/oslo-go/messaging/internal/ids"
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/target"
 	"github.com/oslo-go/messaging/transport"
@@ -215,6 +216,7 @@ func (c *conn) Send(ctx context.Context, t target.Target, m *driver.Message) err
 		pb.confirmed = func(err error) { c.onReply(driver.Reply{MsgID: msgID, Err: err}) }
 		pb.retry = m.Retry
 		pb.until, _ = ctx.Deadline()
+		probe.Mark(probe.RequestPublish)
 	}
 	return c.pub.publish(ctx, m.Retry, &pb)
 }
@@ -277,6 +279,7 @@ func (c *conn) ReplyAddress(ctx context.Context) (string, error) {
 }
 
 func (c *conn) deliverReply(d amqp.Delivery) bool {
+	probe.Mark(probe.ClientReply)
 	body, err := c.replyFlate.inflate(c.ctx, d.Headers, d.Body, c.done)
 	if err != nil {
 		c.warnings.Warn(c.log, "drop reply", "rabbit: dropping a reply that does not decompress", "size", len(d.Body), "error", err)
@@ -407,6 +410,7 @@ func (c *conn) ListenNotifications(ctx context.Context, targets []target.Target,
 // worker is free at once; a reply to a queue known to be gone is dropped
 // at once (oslo's ObsoleteReplyQueuesCache).
 func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time) error {
+	probe.Mark(probe.ReplyStart)
 	if m.ReplyTo == "" {
 		return nil
 	}
@@ -461,7 +465,9 @@ func (c *conn) reply(ctx context.Context, m *driver.Message, deadline time.Time)
 			c.log.Debug("rabbit: reply not confirmed", "reply_q", pb.key, "msg_id", msgID, "error", err)
 		}
 	}
+	probe.Mark(probe.ReplyPublish)
 	err = c.pub.publish(ctx, -1, &pb)
+	probe.Mark(probe.ServerReplied)
 	if !errors.Is(err, driver.ErrUndeliverable) || m.Heartbeat {
 		return err
 	}

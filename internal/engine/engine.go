@@ -21,6 +21,7 @@ import (
 
 	"github.com/oslo-go/messaging/internal/ids"
 	"github.com/oslo-go/messaging/internal/lazyctx"
+	"github.com/oslo-go/messaging/internal/probe"
 	"github.com/oslo-go/messaging/internal/ratelog"
 	"github.com/oslo-go/messaging/internal/wire"
 	"github.com/oslo-go/messaging/serializer"
@@ -282,9 +283,11 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 	if e.closed.Load() { // Close ran between the check above and registration
 		return serializer.Raw{}, driver.ErrClosed
 	}
+	probe.Mark(probe.ClientEncoded)
 	if err := e.conn.Send(ctx, tg, m); err != nil {
 		return serializer.Raw{}, e.sendError(ctx, err, f)
 	}
+	probe.Mark(probe.ClientSent)
 	return e.wait(ctx, f, w, o.MonitorTimeout)
 }
 
@@ -310,6 +313,7 @@ func (e *Engine) wait(ctx context.Context, f Failed, w *waiter, monitor time.Dur
 	for {
 		select {
 		case r := <-w.done:
+			probe.Mark(probe.ClientWoken)
 			return e.result(r)
 		case <-w.beat:
 			if monitor > 0 {
