@@ -580,6 +580,7 @@ var (
 	_ driver.Pinger   = (*conn)(nil)
 
 	_ driver.UnwrappedMessages = (*conn)(nil)
+	_ driver.MessageCopier     = (*conn)(nil)
 )
 
 // notifyState caches the streams and default consumers a Conn ensured.

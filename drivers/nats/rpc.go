@@ -91,6 +91,11 @@ func (c *conn) sendSubject(t target.Target) string {
 // messages go without oslo's 2.0 envelope (see the package doc).
 func (c *conn) UnwrappedMessages() bool { return true }
 
+// CopiesMessages returns true: Send and Reply hand the body to nats.go,
+// which copies it into its write buffer before PublishMsg returns, and
+// what is kept to send again (resend.go, large.go) is a copy.
+func (c *conn) CopiesMessages() bool { return true }
+
 // ReplyAddress returns the Conn's reply inbox prefix; replies to a call go
 // to <prefix>.<msg id>.
 func (c *conn) ReplyAddress(ctx context.Context) (string, error) {

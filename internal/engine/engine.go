@@ -80,6 +80,10 @@ type Engine struct {
 	exchange string
 	codec    serializer.Codec
 	enc      wire.Encoder // codec, and the layout the driver asks for
+	// copies: the driver is done with a message when sending it returns
+	// (driver.MessageCopier), so bodies are encoded into pooled buffers
+	// and casts' outgoing messages reused.
+	copies   bool
 	errs     Errors
 	warnings ratelog.Limiter
 
@@ -106,6 +110,9 @@ func Open(ctx context.Context, d driver.Driver, u *driver.URL, cfg Config) (*Eng
 	e.enc = wire.Encoder{Codec: cfg.Codec}
 	if um, ok := conn.(driver.UnwrappedMessages); ok && um.UnwrappedMessages() {
 		e.enc.Unwrapped = true
+	}
+	if mc, ok := conn.(driver.MessageCopier); ok && mc.CopiesMessages() {
+		e.copies = true
 	}
 	return e, nil
 }
@@ -167,6 +174,39 @@ type outgoing struct {
 	id  [32]byte // a call's message id
 }
 
+// outgoings are the casts' outgoing messages, reused with drivers that
+// are done with a message when Send returns (Engine.copies).
+var outgoings = sync.Pool{New: func() any { return new(outgoing) }}
+
+// body returns the bytes of b for a message: b's own with a driver that
+// copies them (the caller releases b once the driver has returned), else
+// a copy the driver can keep.
+func (e *Engine) body(b *wire.Body) []byte {
+	if e.copies {
+		return b.Bytes()
+	}
+	return b.Detach()
+}
+
+// newCastOutgoing returns the outgoing message of a cast: a reused one
+// with a driver that copies messages, which freeOutgoing gives back.
+func (e *Engine) newCastOutgoing() *outgoing {
+	if e.copies {
+		return outgoings.Get().(*outgoing)
+	}
+	return new(outgoing)
+}
+
+// freeOutgoing gives out back for reuse, once released, unless its lazy
+// deadline was waited on (its timer may still fire) or the driver keeps
+// messages.
+func (e *Engine) freeOutgoing(out *outgoing) {
+	if e.copies && out.ctx.Reset() {
+		out.msg = driver.Message{}
+		outgoings.Put(out)
+	}
+}
+
 // newMsgID makes a new message id (ids.Hex) in out.id and returns it as a
 // string that views out.id, which never changes afterwards: the id costs
 // no allocation of its own.
@@ -209,11 +249,16 @@ func (e *Engine) Cast(ctx context.Context, tg target.Target, req *wire.Request, 
 	if err := tg.ValidateSend(); err != nil {
 		return err
 	}
-	body, err := e.enc.Request(req, wire.Header{})
+	body, err := e.enc.RequestBody(req, wire.Header{})
 	if err != nil {
 		return err
 	}
-	out := &outgoing{msg: wire.MessageOf(e.codec, body)}
+	out := e.newCastOutgoing()
+	defer func() { // after out.ctx.Release
+		body.Release()
+		e.freeOutgoing(out)
+	}()
+	out.msg = wire.MessageOf(e.codec, e.body(&body))
 	m := &out.msg
 	m.Retry, m.Mandatory = o.Retry, o.Mandatory
 	// Most drivers hand a cast over without waiting: the timeout's timer
@@ -252,11 +297,12 @@ func (e *Engine) Call(ctx context.Context, tg target.Target, req *wire.Request, 
 		return serializer.Raw{}, e.sendError(ctx, err, Failed{Op: "call", Method: req.Method, Target: tg})
 	}
 	h := wire.Header{MsgID: out.newMsgID(), ReplyTo: replyTo, Monitor: o.MonitorTimeout}
-	body, err := e.enc.Request(req, h)
+	body, err := e.enc.RequestBody(req, h)
 	if err != nil {
 		return serializer.Raw{}, err
 	}
-	out.msg = wire.MessageOf(e.codec, body)
+	defer body.Release() // detached by e.body, it does nothing
+	out.msg = wire.MessageOf(e.codec, e.body(&body))
 	m := &out.msg
 	m.MsgID, m.ReplyTo, m.Retry, m.Mandatory = h.MsgID, replyTo, o.Retry, o.Mandatory
 	f := Failed{Op: "call", Method: req.Method, Target: tg, MsgID: h.MsgID}

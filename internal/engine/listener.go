@@ -115,11 +115,11 @@ func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 	if err != nil {
 		failure = d.e.errs.FailureOf(err)
 	}
-	body, encErr := d.encoder().Reply(d.MsgID, result, failure, true)
+	body, encErr := d.encoder().ReplyBody(d.MsgID, result, failure, true)
 	if encErr != nil {
 		// The result does not encode: tell the caller rather than leave it
 		// waiting.
-		body, encErr = d.encoder().Reply(d.MsgID, nil, d.e.errs.FailureOf(encErr), true)
+		body, encErr = d.encoder().ReplyBody(d.MsgID, nil, d.e.errs.FailureOf(encErr), true)
 		if encErr != nil {
 			return encErr
 		}
@@ -128,7 +128,7 @@ func (d *Delivery) Reply(ctx context.Context, result any, err error) error {
 	if errors.Is(sendErr, driver.ErrMessageTooLarge) && failure == nil {
 		// The result is too large to send: tell the caller why rather
 		// than leave it waiting for its timeout.
-		body, encErr = d.encoder().Reply(d.MsgID, nil, d.e.errs.FailureOf(sendErr), true)
+		body, encErr = d.encoder().ReplyBody(d.MsgID, nil, d.e.errs.FailureOf(sendErr), true)
 		if encErr == nil && d.send(ctx, body, false) == nil {
 			return fmt.Errorf("%w (a failure reply was sent instead)", sendErr)
 		}
@@ -141,20 +141,23 @@ func (d *Delivery) Heartbeat(ctx context.Context) error {
 	if !d.IsCall() {
 		return nil
 	}
-	body, err := d.encoder().Reply(d.MsgID, nil, nil, false)
+	body, err := d.encoder().ReplyBody(d.MsgID, nil, nil, false)
 	if err != nil {
 		return err
 	}
 	return d.send(ctx, body, true)
 }
 
-func (d *Delivery) send(ctx context.Context, body []byte, heartbeat bool) error {
+// send sends body, and releases it once the driver has returned.
+func (d *Delivery) send(ctx context.Context, body wire.Body, heartbeat bool) error {
+	defer body.Release() // detached by e.body, it does nothing
+	b := d.e.body(&body)
 	var m *driver.Message
 	if !heartbeat && d.final != nil {
 		m, d.final = d.final, nil
-		*m = wire.MessageOf(d.codec, body)
+		*m = wire.MessageOf(d.codec, b)
 	} else {
-		m = wire.NewMessage(d.codec, body)
+		m = wire.NewMessage(d.codec, b)
 	}
 	m.MsgID, m.ReplyTo, m.Heartbeat = d.MsgID, d.ReplyTo, heartbeat
 	return d.in.Reply(ctx, m)

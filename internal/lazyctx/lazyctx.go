@@ -118,3 +118,16 @@ func (c *Ctx) Release() {
 		c.stopParent()
 	}
 }
+
+// Reset makes a released c the zero Ctx again, for Init, and reports
+// true; unless Done was called: then its timer or its watch of the parent
+// may still fire, it reports false and c must not be reused.
+func (c *Ctx) Reset() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return false
+	}
+	c.Context, c.deadline, c.err = nil, time.Time{}, nil
+	return true
+}

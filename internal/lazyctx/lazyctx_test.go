@@ -99,3 +99,33 @@ func TestErrFollowsParentAtOnce(t *testing.T) {
 		c.Release()
 	}
 }
+
+// TestReset: a Ctx nobody waited on is zero again after Reset and works
+// once more after Init; one whose Done was called is not reusable.
+func TestReset(t *testing.T) {
+	var c Ctx
+	c.Init(context.Background(), time.Now().Add(-time.Second))
+	if c.Err() == nil {
+		t.Fatal("a past deadline is not reported")
+	}
+	c.Release()
+	if !c.Reset() {
+		t.Fatal("Reset refused a Ctx whose Done was never called")
+	}
+	if c.Context != nil || !c.deadline.IsZero() || c.err != nil {
+		t.Fatalf("Reset left %+v", &c)
+	}
+	c.Init(context.Background(), time.Now().Add(time.Hour))
+	if err := c.Err(); err != nil {
+		t.Fatalf("reused Ctx: %v", err)
+	}
+	select {
+	case <-c.Done():
+		t.Fatal("reused Ctx is done")
+	default:
+	}
+	c.Release()
+	if c.Reset() {
+		t.Fatal("Reset accepted a Ctx whose Done was called")
+	}
+}

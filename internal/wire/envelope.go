@@ -249,28 +249,72 @@ func (e Encoder) codec() serializer.Codec {
 	return e.Codec
 }
 
-// finish returns the body of the dict built in w.
-func (e Encoder) finish(w *wireBuf) []byte {
-	if e.Unwrapped {
-		return w.bytes()
+// Body is an encoded message body, either in memory of its own or, from
+// Encoder.RequestBody and ReplyBody, in one of the encoder's pooled
+// buffers until Release.
+type Body struct {
+	b []byte
+	w *wireBuf // the pooled buffer holding b, or nil
+}
+
+// Bytes returns the body. For a pooled body they are valid until Release.
+func (b Body) Bytes() []byte { return b.b }
+
+// Release returns a pooled body's buffer for reuse; nothing may use its
+// bytes afterwards. It does nothing for a body in memory of its own, or
+// after the first time.
+func (b *Body) Release() {
+	if b.w != nil {
+		b.w.release()
+		b.w, b.b = nil, nil
 	}
-	return w.envelope()
+}
+
+// Detach returns the bytes in memory of their own, releasing a pooled
+// buffer, for a receiver that keeps them; b is then in memory of its own
+// too, and Release does nothing.
+func (b *Body) Detach() []byte {
+	if b.w != nil {
+		b.b = bytes.Clone(b.b)
+		b.w.release()
+		b.w = nil
+	}
+	return b.b
+}
+
+// finish returns the body of the dict built in w: w itself when the dict
+// is the body (unwrapped), else the envelope, and w released.
+func (e Encoder) finish(w *wireBuf) Body {
+	if e.Unwrapped {
+		return Body{b: w.inner, w: w}
+	}
+	defer w.release()
+	return Body{b: w.envelope()}
 }
 
 // Request returns the body for req.
 func (e Encoder) Request(req *Request, h Header) ([]byte, error) {
+	b, err := e.RequestBody(req, h)
+	return b.Detach(), err
+}
+
+// RequestBody is Request with the body in a pooled buffer where it can
+// be: unwrapped JSON, the dict itself. The caller releases it once the
+// body is no longer used.
+func (e Encoder) RequestBody(req *Request, h Header) (Body, error) {
 	if c := e.codec(); c.Name() != serializer.JSONContentType {
-		return encodeGeneric(c, requestMap(req, h))
+		b, err := encodeGeneric(c, requestMap(req, h))
+		return Body{b: b}, err
 	}
 	w := getWireBuf()
-	defer w.release()
 	b := append(w.inner[:0], '{')
 	b = appendKey(b, true, "method")
 	b = pyjson.AppendString(b, req.Method)
 	b = appendKey(b, false, "args")
 	b, err := w.appendArgs(b, req.Args)
 	if err != nil {
-		return nil, err
+		w.release()
+		return Body{}, err
 	}
 	if req.Namespace != "" {
 		b = appendKey(b, false, "namespace")
@@ -296,7 +340,8 @@ func (e Encoder) Request(req *Request, h Header) ([]byte, error) {
 	}
 	b, err = w.appendContext(b, req.Context)
 	if err != nil {
-		return nil, err
+		w.release()
+		return Body{}, err
 	}
 	w.inner = append(b, '}')
 	return e.finish(w), nil
@@ -379,39 +424,46 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 // Reply returns the body of a reply: a result (ending), a failure, or a
 // heartbeat (ending false, nothing else).
 func (e Encoder) Reply(msgID string, result any, failure *Failure, ending bool) ([]byte, error) {
+	b, err := e.ReplyBody(msgID, result, failure, ending)
+	return b.Detach(), err
+}
+
+// ReplyBody is Reply with the body in a pooled buffer where it can be, as
+// RequestBody.
+func (e Encoder) ReplyBody(msgID string, result any, failure *Failure, ending bool) (Body, error) {
+	var f []byte
+	if failure != nil {
+		var err error
+		if f, err = encodeFailure(failure); err != nil {
+			return Body{}, err
+		}
+	}
 	if c := e.codec(); c.Name() != serializer.JSONContentType {
 		m := map[string]any{"result": nil, "failure": nil, "ending": ending, "_msg_id": msgID, "_unique_id": ids.Hex()}
 		if failure == nil && ending {
 			m["result"] = result
 		}
 		if failure != nil {
-			f, err := encodeFailure(failure)
-			if err != nil {
-				return nil, err
-			}
 			m["failure"] = string(f)
 		}
-		return encodeGeneric(c, m)
+		b, err := encodeGeneric(c, m)
+		return Body{b: b}, err
 	}
 	w := getWireBuf()
-	defer w.release()
 	b := append(w.inner[:0], '{')
 	b = appendKey(b, true, "result")
 	if failure == nil && ending {
 		var err error
 		if b, err = w.appendValue(b, result); err != nil {
-			return nil, fmt.Errorf("transport: encoding result: %w", err)
+			w.release()
+			return Body{}, fmt.Errorf("transport: encoding result: %w", err)
 		}
 	} else {
 		b = append(b, "null"...)
 	}
 	b = appendKey(b, false, "failure")
 	if failure != nil {
-		f, err := encodeFailure(failure)
-		if err != nil {
-			return nil, err
-		}
-		b = pyjson.AppendString(b, string(f))
+		b = pyjson.AppendString(b, unsafeString(f))
 	} else {
 		b = append(b, "null"...)
 	}

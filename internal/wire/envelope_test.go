@@ -326,6 +326,93 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPooledBodies: RequestBody and ReplyBody encode what Request and
+// Reply do; an unwrapped JSON body is in a pooled buffer that the next
+// encoding reuses once released, and Detach's copy outlives it; other
+// layouts are in memory of their own.
+func TestPooledBodies(t *testing.T) {
+	req := &Request{Method: "m", Args: map[string]any{"k": "v"}, Context: map[string]any{"user": "u"}}
+	h := Header{MsgID: "mid", ReplyTo: "rq", UniqueID: "uid"}
+	fail := &Failure{Module: "m", Class: "C", Message: "msg"}
+	for _, enc := range []Encoder{
+		{Codec: serializer.JSON{}}, {Codec: serializer.JSON{}, Unwrapped: true},
+		{Codec: msgpack.Codec{}, Unwrapped: true},
+	} {
+		t.Run(fmt.Sprintf("%s/unwrapped=%v", enc.codec().Name(), enc.Unwrapped), func(t *testing.T) {
+			pooled := enc.Unwrapped && enc.codec().Name() == serializer.JSONContentType
+			want, err := enc.Request(req, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := enc.RequestBody(req, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (body.w != nil) != pooled {
+				t.Fatalf("pooled buffer %v, want %v", body.w != nil, pooled)
+			}
+			if enc.codec().Name() == serializer.JSONContentType && !bytes.Equal(body.Bytes(), want) {
+				t.Fatalf("RequestBody %s, Request %s", body.Bytes(), want)
+			}
+			kept := body.Detach()
+			body.Release() // after Detach: nothing to give back
+			if body.w != nil || !bytes.Equal(body.Bytes(), kept) {
+				t.Fatal("Release after Detach gave back a buffer or dropped the detached body")
+			}
+			twice, _ := enc.RequestBody(req, h)
+			twice.Release()
+			twice.Release() // a second Release does nothing
+			if twice.w != nil {
+				t.Fatal("a released body still holds its buffer")
+			}
+			if enc.codec().Name() == serializer.JSONContentType && !bytes.Equal(kept, want) {
+				t.Fatalf("Detach %s, want %s", kept, want)
+			}
+			for range 3 { // reuse the pool; kept must not change
+				b, err := enc.ReplyBody("mid", strings.Repeat("z", 40), nil, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Release()
+			}
+			if enc.codec().Name() == serializer.JSONContentType && !bytes.Equal(kept, want) {
+				t.Fatalf("a detached body changed after the pool's reuse: %s", kept)
+			}
+			for _, f := range []*Failure{nil, fail} {
+				want, err := enc.Reply("mid", []string{"x"}, f, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := enc.ReplyBody("mid", []string{"x"}, f, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ct := ""
+				if enc.codec().Name() != serializer.JSONContentType {
+					ct = enc.codec().Name()
+				}
+				a, errA := DecodeReply(want, ct, enc.codec())
+				b, errB := DecodeReply(got.Bytes(), ct, enc.codec())
+				if errA != nil || errB != nil || a.MsgID != b.MsgID || (a.Failure == nil) != (b.Failure == nil) || string(a.Result.Data) != string(b.Result.Data) {
+					t.Fatalf("ReplyBody decodes to %+v (%v), Reply to %+v (%v)", b, errB, a, errA)
+				}
+				got.Release()
+			}
+			if enc.codec().Name() != serializer.JSONContentType {
+				return
+			}
+			// The failures release the pooled buffer (the race detector and
+			// the pool's reuse above would show a buffer used twice).
+			if _, err := enc.RequestBody(&Request{Method: "m", Args: []int{1}}, h); err == nil {
+				t.Fatal("RequestBody accepted arguments that are not an object")
+			}
+			if _, err := enc.ReplyBody("mid", make(chan int), nil, true); err == nil {
+				t.Fatal("ReplyBody encoded a channel")
+			}
+		})
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	for name, body := range map[string]string{
 		"garbage":          `not json`,

@@ -235,6 +235,16 @@ type UnwrappedMessages interface {
 	UnwrappedMessages() bool
 }
 
+// MessageCopier is implemented by a Conn that is done with a message when
+// the method sending it returns: its Send, and the Reply of its
+// Incomings, copy m.Body (and whatever else of m they keep, to resend it
+// later) before they return, and keep neither m nor their ctx afterwards.
+// When CopiesMessages returns true the core encodes into pooled buffers
+// and reuses them, and the memory of m, for its next messages.
+type MessageCopier interface {
+	CopiesMessages() bool
+}
+
 // Pinger is implemented by a Conn that can check its connection to the
 // broker (transport.Transport.Ping).
 type Pinger interface {
