@@ -109,67 +109,108 @@ func argsRequest(method, args string) *Request {
 	return r
 }
 
+const typeErr = "builtins.TypeError: "
+
+// argCase is a request's method and args, and the outcome of dispatching
+// it: the result as %+v prints it, or the error as outcome gives it.
+type argCase struct {
+	method, args string
+	want         string
+}
+
+// argCases are the cases of TestArguments, for the methods of argsEP.
+var argCases = []argCase{
+	{"get_filesystem_stats", `{"fs_path": "/var", "limit": 10, "opts": {"depth": 2, "tags": ["a"]}}`, "{Path:/var Used:10 Depth:2 Tags:[a]}"},
+	{"get_filesystem_stats", `{"fs_path": "/var", "unknown": {"x": 1}}`, "{Path:/var Used:0 Depth:0 Tags:[]}"},
+	{"get_filesystem_stats", `{"FS_Path": "/var"}`, "{Path:/var Used:0 Depth:0 Tags:[]}"}, // keys match as encoding/json matches them
+	{"get_filesystem_stats", `{"fs_path": ""}`, "{Path: Used:0 Depth:0 Tags:[]}"},
+	{"get_filesystem_stats", `{"fs_path": 1}`, typeErr + "get_filesystem_stats() argument 'fs_path': expected string, got number"},
+	{"get_filesystem_stats", `{"fs_path": "/", "limit": "10"}`, typeErr + "get_filesystem_stats() argument 'limit': expected integer, got string"},
+	{"get_filesystem_stats", `{"fs_path": "/", "limit": 1.5}`, typeErr + "get_filesystem_stats() argument 'limit': expected integer, got number 1.5"},
+	{"get_filesystem_stats", `{"fs_path": "/", "opts": {"depth": "deep"}}`, typeErr + "get_filesystem_stats() argument 'opts.depth': expected integer, got string"},
+	{"get_filesystem_stats", `{"fs_path": "/", "opts": {"tags": "a"}}`, typeErr + "get_filesystem_stats() argument 'opts.tags': expected array, got string"},
+	{"get_filesystem_stats", `{"fs_path": "/", "opts": []}`, typeErr + "get_filesystem_stats() argument 'opts': expected object, got array"},
+	{"get_filesystem_stats", `{"fs_path": "/", "opts": {"flag": 1}}`, typeErr + "get_filesystem_stats() argument 'opts.flag': expected boolean, got number"},
+	{"get_filesystem_stats", `{}`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+	{"get_filesystem_stats", `{"fs_path": null}`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+	{"get_filesystem_stats", `null`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+	{"get_filesystem_stats", `-`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
+	{"get_filesystem_stats", `[1]`, typeErr + "get_filesystem_stats() invalid arguments: expected object, got array"},
+	{"get_filesystem_stats", `"x"`, typeErr + "get_filesystem_stats() invalid arguments: expected object, got string"},
+	{"get_filesystem_stats", `{"fs_path":`, typeErr + "get_filesystem_stats() invalid arguments: " + jsonError(`{"fs_path":`)},
+	{"optional", `-`, "{Msg: Fail:false}"},
+	{"optional", `null`, "{Msg: Fail:false}"},
+	{"optional", `{}`, "{Msg: Fail:false}"},
+	{"optional", `{"msg": "hi", "fail": true}`, "{Msg:hi Fail:true}"},
+	{"optional", `{"msg": 1}`, typeErr + "optional() argument 'msg': expected string, got number"},
+	{"optional", `[]`, typeErr + "optional() invalid arguments: expected object, got array"},
+	{"ptr_args", `{"fs_path": "/p", "limit": 3}`, "&{FSPath:/p Limit:3 Opts:{Depth:0 Tags:[] Flag:false}}"},
+	{"ptr_args", `{"limit": 3}`, typeErr + "ptr_args() missing required argument: 'fs_path'"},
+	{"ptr_args", `{"fs_path": 1}`, typeErr + "ptr_args() argument 'fs_path': expected string, got number"},
+	{"map_args", `{"a": 1, "b": "x", "c": null, "d": [true]}`, "map[a:1 b:x c:<nil> d:[true]]"},
+	{"map_args", `-`, "map[]"},
+	{"map_args", `null`, "map[]"},
+	{"map_args", `{}`, "map[]"},
+	{"map_args", `[1]`, typeErr + "map_args() invalid arguments: expected object, got array"},
+	{"int_map", `{"a": 1, "b": 2}`, "map[a:1 b:2]"},
+	{"int_map", `{"a": "x"}`, typeErr + "int_map() argument 'a': expected integer, got string"},
+	{"int_map", `{"a": 1, "b": 1e3}`, typeErr + "int_map() argument 'b': expected integer, got number 1e3"},
+	{"no_args", `-`, "none"},
+	{"no_args", `{"ignored": 1}`, "none"},
+	{"no_args", `[garbage`, "none"},
+	{"embedded", `{"name": "n", "size": 2, "alias": "a"}`, "n/2/a"},
+	{"embedded", `{"name": "n", "size": 2, "al": "a"}`, "n/2/"}, // msgpack spelling satisfies required, json decoding ignores it
+	{"embedded", `{"size": 2, "alias": "a"}`, typeErr + "embedded() missing required argument: 'name'"},
+	{"embedded", `{"name": "n", "alias": "a"}`, typeErr + "embedded() missing required argument: 'size'"},
+	{"embedded", `{"name": "n", "size": 1}`, typeErr + "embedded() missing required argument: 'alias'"},
+	{"embedded", `{"name": 1, "size": 2, "alias": "a"}`, typeErr + "embedded() argument 'name': expected string, got number"},
+	{"embedded", `{"name": "n", "size": 2, "alias": "a", "inner": {"deep": "x"}}`, typeErr + "embedded() argument 'inner.deep': expected integer, got string"},
+	{"embedded", `{"name": "n", "size": 2, "alias": "a", "list": [{"deep": "x"}]}`, typeErr + "embedded() argument 'list[0].deep': expected integer, got string"},
+	{"embedded", `{"name": "n", "size": 2, "alias": "a", "list": [{}, {"Deep": true}]}`, typeErr + "embedded() argument 'list[1].Deep': expected integer, got boolean"},
+	{"embedded", `{"name": "n", "size": 2, "alias": "a", "Label": 5}`, typeErr + "embedded() argument 'Label': expected string, got number"},
+	{"only_err", `{}`, "<nil>"},
+	{"only_err", `{"fail": true, "msg": "bad"}`, "error: bad"},
+	{"result_and_err", `-`, "error: failed"},
+}
+
 func TestArguments(t *testing.T) {
 	d, err := New([]any{&argsEP{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const typeErr = "builtins.TypeError: "
-	tests := []struct {
-		method, args string
-		want         string
-	}{
-		{"get_filesystem_stats", `{"fs_path": "/var", "limit": 10, "opts": {"depth": 2, "tags": ["a"]}}`, "{Path:/var Used:10 Depth:2 Tags:[a]}"},
-		{"get_filesystem_stats", `{"fs_path": "/var", "unknown": {"x": 1}}`, "{Path:/var Used:0 Depth:0 Tags:[]}"},
-		{"get_filesystem_stats", `{"FS_Path": "/var"}`, "{Path:/var Used:0 Depth:0 Tags:[]}"}, // keys match as encoding/json matches them
-		{"get_filesystem_stats", `{"fs_path": ""}`, "{Path: Used:0 Depth:0 Tags:[]}"},
-		{"get_filesystem_stats", `{"fs_path": 1}`, typeErr + "get_filesystem_stats() argument 'fs_path': expected string, got number"},
-		{"get_filesystem_stats", `{"fs_path": "/", "limit": "10"}`, typeErr + "get_filesystem_stats() argument 'limit': expected integer, got string"},
-		{"get_filesystem_stats", `{"fs_path": "/", "limit": 1.5}`, typeErr + "get_filesystem_stats() argument 'limit': expected integer, got number 1.5"},
-		{"get_filesystem_stats", `{"fs_path": "/", "opts": {"depth": "deep"}}`, typeErr + "get_filesystem_stats() argument 'opts.depth': expected integer, got string"},
-		{"get_filesystem_stats", `{"fs_path": "/", "opts": {"tags": "a"}}`, typeErr + "get_filesystem_stats() argument 'opts.tags': expected array, got string"},
-		{"get_filesystem_stats", `{"fs_path": "/", "opts": []}`, typeErr + "get_filesystem_stats() argument 'opts': expected object, got array"},
-		{"get_filesystem_stats", `{"fs_path": "/", "opts": {"flag": 1}}`, typeErr + "get_filesystem_stats() argument 'opts.flag': expected boolean, got number"},
-		{"get_filesystem_stats", `{}`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
-		{"get_filesystem_stats", `{"fs_path": null}`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
-		{"get_filesystem_stats", `null`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
-		{"get_filesystem_stats", `-`, typeErr + "get_filesystem_stats() missing required argument: 'fs_path'"},
-		{"get_filesystem_stats", `[1]`, typeErr + "get_filesystem_stats() invalid arguments: expected object, got array"},
-		{"get_filesystem_stats", `"x"`, typeErr + "get_filesystem_stats() invalid arguments: expected object, got string"},
-		{"get_filesystem_stats", `{"fs_path":`, typeErr + "get_filesystem_stats() invalid arguments: " + jsonError(`{"fs_path":`)},
-		{"optional", `-`, "{Msg: Fail:false}"},
-		{"optional", `null`, "{Msg: Fail:false}"},
-		{"optional", `{}`, "{Msg: Fail:false}"},
-		{"optional", `{"msg": "hi", "fail": true}`, "{Msg:hi Fail:true}"},
-		{"optional", `{"msg": 1}`, typeErr + "optional() argument 'msg': expected string, got number"},
-		{"optional", `[]`, typeErr + "optional() invalid arguments: expected object, got array"},
-		{"ptr_args", `{"fs_path": "/p", "limit": 3}`, "&{FSPath:/p Limit:3 Opts:{Depth:0 Tags:[] Flag:false}}"},
-		{"ptr_args", `{"limit": 3}`, typeErr + "ptr_args() missing required argument: 'fs_path'"},
-		{"map_args", `{"a": 1, "b": "x", "c": null, "d": [true]}`, "map[a:1 b:x c:<nil> d:[true]]"},
-		{"map_args", `-`, "map[]"},
-		{"map_args", `null`, "map[]"},
-		{"map_args", `{}`, "map[]"},
-		{"map_args", `[1]`, typeErr + "map_args() invalid arguments: expected object, got array"},
-		{"int_map", `{"a": 1, "b": 2}`, "map[a:1 b:2]"},
-		{"int_map", `{"a": "x"}`, typeErr + "int_map() argument 'a': expected integer, got string"},
-		{"int_map", `{"a": 1, "b": 1e3}`, typeErr + "int_map() argument 'b': expected integer, got number 1e3"},
-		{"no_args", `-`, "none"},
-		{"no_args", `{"ignored": 1}`, "none"},
-		{"no_args", `[garbage`, "none"},
-		{"embedded", `{"name": "n", "size": 2, "alias": "a"}`, "n/2/a"},
-		{"embedded", `{"name": "n", "size": 2, "al": "a"}`, "n/2/"}, // msgpack spelling satisfies required, json decoding ignores it
-		{"embedded", `{"size": 2, "alias": "a"}`, typeErr + "embedded() missing required argument: 'name'"},
-		{"embedded", `{"name": "n", "alias": "a"}`, typeErr + "embedded() missing required argument: 'size'"},
-		{"embedded", `{"name": "n", "size": 1}`, typeErr + "embedded() missing required argument: 'alias'"},
-		{"embedded", `{"name": 1, "size": 2, "alias": "a"}`, typeErr + "embedded() argument 'name': expected string, got number"},
-		{"embedded", `{"name": "n", "size": 2, "alias": "a", "inner": {"deep": "x"}}`, typeErr + "embedded() argument 'inner.deep': expected integer, got string"},
-		{"embedded", `{"name": "n", "size": 2, "alias": "a", "list": [{"deep": "x"}]}`, typeErr + "embedded() argument 'list[0].deep': expected integer, got string"},
-		{"embedded", `{"name": "n", "size": 2, "alias": "a", "list": [{}, {"Deep": true}]}`, typeErr + "embedded() argument 'list[1].Deep': expected integer, got boolean"},
-		{"embedded", `{"name": "n", "size": 2, "alias": "a", "Label": 5}`, typeErr + "embedded() argument 'Label': expected string, got number"},
-		{"only_err", `{}`, "<nil>"},
-		{"only_err", `{"fail": true, "msg": "bad"}`, "error: bad"},
-		{"result_and_err", `-`, "error: failed"},
+	runArgCases(t, d, argCases)
+}
+
+// TestTypedFuncs: argsEP's methods as Funcs handlers made by Func and Proc
+// decode, check and fail exactly as the reflected methods do.
+func TestTypedFuncs(t *testing.T) {
+	ep := &argsEP{}
+	d, err := New([]any{Funcs{
+		"get_filesystem_stats": Func(ep.GetFilesystemStats),
+		"ptr_args":             Func(ep.PtrArgs),
+		"optional":             Func(ep.Optional),
+		"map_args":             Func(ep.MapArgs),
+		"int_map":              Func(ep.IntMap),
+		"embedded":             Func(ep.Embedded),
+		"only_err":             Proc(ep.OnlyErr),
+		"result_and_err": Func(func(ctx context.Context, _ struct{}) (string, error) {
+			return ep.ResultAndErr(ctx)
+		}),
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	var cases []argCase
+	for _, c := range argCases {
+		if c.method != "no_args" { // a Func always takes an argument
+			cases = append(cases, c)
+		}
+	}
+	runArgCases(t, d, cases)
+}
+
+func runArgCases(t *testing.T, d *Dispatcher, tests []argCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.args, func(t *testing.T) {
 			res, err := d.Dispatch(context.Background(), argsRequest(tt.method, tt.args))

@@ -40,7 +40,11 @@ func (*benchEP) Ping(context.Context) (string, error) { return "pong", nil }
 var benchData = []byte(`{"instance_id": "6c7f7a4e-5a8b-4c4e-9c1d-1f2e3d4c5b6a", "flavor": 42, "force": true}`)
 
 func benchDispatch(b *testing.B, method string, opts ...Option) {
-	d, err := New([]any{&benchEP{}}, opts...)
+	benchDispatchTo(b, &benchEP{}, method, opts...)
+}
+
+func benchDispatchTo(b *testing.B, ep any, method string, opts ...Option) {
+	d, err := New([]any{ep}, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,6 +62,12 @@ func benchDispatch(b *testing.B, method string, opts ...Option) {
 
 // BenchmarkDispatch: struct argument with 3 fields, JSON, struct result.
 func BenchmarkDispatch(b *testing.B) { benchDispatch(b, "resize") }
+
+// BenchmarkDispatchFunc is BenchmarkDispatch with the method as a Funcs
+// handler made by Func: no reflect.Value.Call.
+func BenchmarkDispatchFunc(b *testing.B) {
+	benchDispatchTo(b, Funcs{"resize": Func((&benchEP{}).Resize)}, "resize")
+}
 
 // BenchmarkDispatchRequired adds a required field (a second, generic decode).
 func BenchmarkDispatchRequired(b *testing.B) { benchDispatch(b, "resize_required") }

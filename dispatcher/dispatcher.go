@@ -316,6 +316,9 @@ func (d *Dispatcher) call(ctx context.Context, m *method, req *Request) (any, er
 			return nil, err
 		}
 		res, err = m.funcs(ctx, args)
+		if ae, ok := err.(*argError); ok { // from Func or Proc
+			err = ae.argumentError(req.Method)
+		}
 	} else {
 		var in [3]reflect.Value
 		in[0] = m.recv

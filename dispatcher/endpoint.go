@@ -105,7 +105,7 @@ func ExpectedErrors(errs ...error) EndpointOption {
 // Funcs is an endpoint given as explicit handlers keyed by wire name, with
 // no reflection. A handler gets the request's encoded args (an empty
 // object when the request had none) and decodes them itself with
-// args.Decode.
+// args.Decode, or is made by [Func] or [Proc] from a typed function.
 type Funcs map[string]func(ctx context.Context, args serializer.Raw) (any, error)
 
 // WireName returns the wire name of a Go method name: snake_case, where an

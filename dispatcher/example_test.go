@@ -63,3 +63,36 @@ func Example() {
 	// {Endpoint:GuestManager Namespace: Version:1.5 Name:get_filesystem_stats}
 	// {Endpoint:PingEndpoint Namespace: Version: Name:oslo_rpc_server_ping}
 }
+
+// Typed handlers: the same method as a Funcs handler made by Func, called
+// without reflection, with the same argument decoding and checks, and a
+// method without a result made by Proc.
+func ExampleFunc() {
+	m := &GuestManager{}
+	d, err := dispatcher.New([]any{dispatcher.Endpoint(dispatcher.Funcs{
+		"get_filesystem_stats": dispatcher.Func(m.GetFilesystemStats),
+		"restart": dispatcher.Proc(func(ctx context.Context, a struct {
+			Delay int `json:"delay"`
+		}) error {
+			fmt.Println("restarting in", a.Delay)
+			return nil
+		}),
+	}, dispatcher.Version("1.5"))})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	res, err := d.Dispatch(ctx, &dispatcher.Request{Method: "get_filesystem_stats", Args: serializer.Raw{Data: []byte(`{"fs_path": "/srv"}`)}})
+	fmt.Printf("%+v %v\n", res, err)
+
+	_, err = d.Dispatch(ctx, &dispatcher.Request{Method: "get_filesystem_stats", Args: serializer.Raw{Data: []byte(`{"fs_path": 7}`)}})
+	fmt.Println(errors.Is(err, dispatcher.ErrInvalidArguments), err)
+
+	res, err = d.Dispatch(ctx, &dispatcher.Request{Method: "restart", Args: serializer.Raw{Data: []byte(`{"delay": 3}`)}})
+	fmt.Println(res, err)
+	// Output:
+	// {Path:/srv FreeBytes:1073741824} <nil>
+	// true dispatcher: get_filesystem_stats() argument 'fs_path': expected string, got number
+	// restarting in 3
+	// <nil> <nil>
+}

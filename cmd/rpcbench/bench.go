@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oslo-go/messaging/client"
+	"github.com/oslo-go/messaging/dispatcher"
 	"github.com/oslo-go/messaging/notify"
 	"github.com/oslo-go/messaging/notify/listener"
 	"github.com/oslo-go/messaging/serializer/msgpack"
@@ -42,8 +43,12 @@ type Config struct {
 	Topic             string        `json:"topic"`
 	Pool              string        `json:"pool,omitempty"`
 	Codec             string        `json:"codec"`
-	Baseline          bool          `json:"baseline"`
-	Rounds            int           `json:"rounds,omitempty"`
+	// Handlers is how the servers' endpoint is given: "methods" (an
+	// endpoint whose methods the dispatcher calls through reflection, the
+	// oslo model) or "funcs" (dispatcher.Func and Proc handlers).
+	Handlers string `json:"handlers,omitempty"`
+	Baseline bool   `json:"baseline"`
+	Rounds   int    `json:"rounds,omitempty"`
 	// MaxErrors is how many failed sends a run tolerates (-1: any); the
 	// next one ends it with an error.
 	MaxErrors   int      `json:"max_errors"`
@@ -78,6 +83,11 @@ func (c *Config) validate() error {
 	case "json", "msgpack":
 	default:
 		return fmt.Errorf("unknown -codec %q (json, msgpack)", c.Codec)
+	}
+	switch c.Handlers {
+	case "", "methods", "funcs":
+	default:
+		return fmt.Errorf("unknown -handlers %q (methods, funcs)", c.Handlers)
 	}
 	if c.Concurrency < 1 || c.Servers < 0 || c.Size < 0 || c.Count < 0 || c.Rounds < 0 || c.MaxErrors < -1 {
 		return errors.New("-c must be at least 1, -servers, -size, -n and -rounds not negative, -max-errors -1 or more")
@@ -212,6 +222,15 @@ func (e *Endpoint) Note(_ context.Context, p Payload) error {
 	return nil
 }
 
+// as returns e as the servers register it: e itself, or with handlers
+// "funcs" its methods as dispatcher.Func and Proc handlers.
+func (e *Endpoint) as(handlers string) any {
+	if handlers == "funcs" {
+		return dispatcher.Funcs{"info": dispatcher.Func(e.Info), "note": dispatcher.Proc(e.Note)}
+	}
+	return e
+}
+
 // notifyEndpoint records notifications.
 type notifyEndpoint struct{ sink *Sink }
 
@@ -278,7 +297,7 @@ func startServers(ctx context.Context, cfg Config, logger *slog.Logger, sink *Si
 			continue
 		}
 		srv, err := server.New(tr, target.Target{Topic: cfg.Topic, Server: fmt.Sprintf("server-%d", i)},
-			[]any{&Endpoint{sink: sink, countCalls: cfg.server()}},
+			[]any{(&Endpoint{sink: sink, countCalls: cfg.server()}).as(cfg.Handlers)},
 			server.MaxConcurrency(cfg.serverConcurrency()), server.WithLogger(logger))
 		if err != nil {
 			return stop, err

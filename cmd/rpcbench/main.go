@@ -96,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.Topic, "topic", "", "topic (default: a unique name; roles: required)")
 	fs.StringVar(&cfg.Pool, "pool", "", "notify-server: the listeners' pool")
 	fs.StringVar(&cfg.Codec, "codec", "json", "wire codec: json or msgpack")
+	fs.StringVar(&cfg.Handlers, "handlers", "methods", "the servers' endpoint: methods (called through reflection, the oslo model) or funcs (dispatcher.Func handlers)")
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run the workload with the bare client library and print the ratio")
 	fs.IntVar(&cfg.Rounds, "rounds", 0, "with -baseline: alternate library and baseline runs this many times; report the medians and their ratio")
 	fs.IntVar(&cfg.MaxErrors, "max-errors", 0, "failed sends a run tolerates before it stops with an error (-1: any)")

@@ -61,7 +61,7 @@ func TestTextReport(t *testing.T) {
 
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-mode", "nope"}, {"-c", "0"}, {"-codec", "xml"}, {"-url", "no scheme"}, {"extra"},
+		{"-mode", "nope"}, {"-c", "0"}, {"-codec", "xml"}, {"-handlers", "reflect"}, {"-url", "no scheme"}, {"extra"},
 		{"-duration", "0"}, {"-servers", "0"}, {"-servers", "-1", "-mode", "cast"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
@@ -82,6 +82,21 @@ func TestMsgpackCodec(t *testing.T) {
 	r, err := runLibrary(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || r.Sent != 100 {
 		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+// TestFuncHandlers: with -handlers funcs the servers answer calls and
+// count casts as with methods.
+func TestFuncHandlers(t *testing.T) {
+	for _, mode := range []string{"call", "cast"} {
+		cfg, err := parseFlags([]string{"-url", "fake:///rpcbench-funcs-" + mode, "-mode", mode, "-handlers", "funcs", "-n", "100", "-warmup", "0"}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := runLibrary(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil || r.Sent != 100 || r.Errors != 0 || mode == "cast" && r.Received != 100 {
+			t.Fatalf("%s: %+v %v", mode, r, err)
+		}
 	}
 }
 
