@@ -112,6 +112,11 @@ type listener struct {
 
 	inbox *inbox.Queue[*incoming] // requests waiting for Next
 
+	// registering is held while the keys are registered and while Close
+	// unregisters them, so that a refresh under way when Close begins
+	// cannot register them again after Close removed them.
+	registering sync.Mutex
+
 	mu       sync.Mutex
 	closed   bool
 	closedAt int64 // unix nanoseconds
@@ -123,6 +128,8 @@ type listener struct {
 func (l *listener) register(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.c.cfg.targetUpdate)
 	defer cancel()
+	l.registering.Lock()
+	defer l.registering.Unlock()
 	for _, k := range l.keys {
 		if l.isClosed() {
 			return nil
@@ -263,11 +270,13 @@ func (l *listener) Close() error {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.dialTimeout)
 	defer cancel()
+	l.registering.Lock() // after a refresh under way; later ones see closed
 	for _, k := range l.keys {
 		if err := c.mm.Unregister(ctx, k, l.addr); err != nil {
 			c.lim.Warn(c.log, "unregister", "zmq: unregistering", "key", k.String(), "addr", l.addr, "error", err)
 		}
 	}
+	l.registering.Unlock()
 	for _, sc := range conns {
 		sc.send(appendControl(nil, kindBye))
 	}
