@@ -268,14 +268,14 @@ func (l *listener) Close() error {
 	c.mu.Lock()
 	delete(c.listeners, l)
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.dialTimeout)
-	defer cancel()
 	l.registering.Lock() // after a refresh under way; later ones see closed
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.dialTimeout)
 	for _, k := range l.keys {
 		if err := c.mm.Unregister(ctx, k, l.addr); err != nil {
 			c.lim.Warn(c.log, "unregister", "zmq: unregistering", "key", k.String(), "addr", l.addr, "error", err)
 		}
 	}
+	cancel()
 	l.registering.Unlock()
 	for _, sc := range conns {
 		sc.send(appendControl(nil, kindBye))
